@@ -1,0 +1,75 @@
+package io.github.dsconv.io;
+
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
+
+/**
+ * Loads and saves DL4J models ({@link MultiLayerNetwork} or {@link ComputationGraph}) as ModelSerializer zips.
+ * Loading tells the two kinds apart from the stored configuration and turns every failure (missing file, not a
+ * zip, no configuration, corrupt coefficients) into an {@link IOException} naming the file. Saving writes a
+ * temporary file beside the target and moves it into place, so a failed save never leaves a partial file.
+ */
+public final class ModelFiles {
+
+    private ModelFiles() {
+    }
+
+    /** Loads a model file, whichever kind it holds. */
+    public static Model load(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new IOException("model file not found: " + file);
+        }
+        String config;
+        try (ZipFile zip = new ZipFile(file.toFile())) {
+            ZipEntry entry = zip.getEntry("configuration.json");
+            if (entry == null) {
+                throw new IOException(file + ": not a DL4J model (no configuration.json in the zip)");
+            }
+            if (zip.getEntry("coefficients.bin") == null) {
+                throw new IOException(file + ": not a DL4J model (no coefficients.bin in the zip)");
+            }
+            try (InputStream in = zip.getInputStream(entry)) {
+                config = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
+        } catch (java.util.zip.ZipException e) {
+            throw new IOException(file + ": not a readable zip file (" + e.getMessage() + ")", e);
+        }
+        boolean graph = config.contains("\"vertices\"");
+        try {
+            return graph ? ModelSerializer.restoreComputationGraph(file.toFile(), false)
+                    : ModelSerializer.restoreMultiLayerNetwork(file.toFile(), false);
+        } catch (IOException | RuntimeException e) {
+            throw new IOException(file + ": corrupt or unreadable model (" + firstLine(e) + ")", e);
+        }
+    }
+
+    /** Saves a model atomically (without updater state unless asked). */
+    public static void save(Model model, Path file, boolean saveUpdater) throws IOException {
+        Path target = file.toAbsolutePath();
+        Path dir = target.getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+        try {
+            ModelSerializer.writeModel(model, tmp.toFile(), saveUpdater);
+            AtomicFiles.moveIntoPlace(tmp, target);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    static String firstLine(Throwable e) {
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
+    }
+}

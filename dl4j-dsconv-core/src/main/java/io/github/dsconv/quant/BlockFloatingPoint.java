@@ -1,0 +1,82 @@
+package io.github.dsconv.quant;
+
+/**
+ * Block floating point activations (spec section 2): blocks of {@code B} consecutive channels at one
+ * {@code (n, y, x)} share the exponent {@code e = max floor(log2|x|)} (zeros ignored) and keep an {@code m}-bit
+ * magnitude plus a sign:
+ * <pre>
+ *   x_q = clamp(rint(x * 2^(m-1-e)), -(2^m - 1), 2^m - 1) * 2^(e+1-m)
+ * </pre>
+ * The exponent is taken exactly ({@link Math#getExponent(double)}), not from a floating point log2. All scaling
+ * is by powers of two ({@link Math#scalb(double, int)}), so the result is exact for float and double inputs.
+ */
+public final class BlockFloatingPoint {
+
+    private BlockFloatingPoint() {
+    }
+
+    /**
+     * Mantissa magnitude bits for a total activation bit width (sign included): "A8" means {@code m = 7}.
+     *
+     * @throws IllegalArgumentException unless {@code 2 <= actBits <= 16}
+     */
+    public static int mantissaBits(int actBits) {
+        if (actBits < 2 || actBits > 16) {
+            throw new IllegalArgumentException("activation bits must be in [2, 16] (or 0 for off), got " + actBits);
+        }
+        return actBits - 1;
+    }
+
+    /**
+     * Quantizes activations in place.
+     *
+     * @param x            values, c order, either {@code [n, c, spatial]} (NCHW) or {@code [n, spatial, c]} (NHWC)
+     * @param n            batch size
+     * @param channels     channels
+     * @param spatial      positions per image ({@code H * W})
+     * @param channelsLast true for NHWC layout
+     * @param blockSize    channels per block
+     * @param actBits      total bits including the sign (see {@link #mantissaBits(int)})
+     */
+    public static void quantizeInPlace(double[] x, int n, int channels, int spatial, boolean channelsLast,
+                                       int blockSize, int actBits) {
+        int m = mantissaBits(actBits);
+        if (blockSize <= 0) {
+            throw new IllegalArgumentException("blockSize must be positive, got " + blockSize);
+        }
+        if ((long) n * channels * spatial != x.length) {
+            throw new IllegalArgumentException("array of " + x.length + " values is not [" + n + "," + channels + ","
+                    + spatial + "]");
+        }
+        double maxMag = (1 << m) - 1;
+        int cStride = channelsLast ? 1 : spatial;
+        int pStride = channelsLast ? channels : 1;
+        for (int img = 0; img < n; img++) {
+            int imgBase = img * channels * spatial;
+            for (int p = 0; p < spatial; p++) {
+                for (int c0 = 0; c0 < channels; c0 += blockSize) {
+                    int c1 = Math.min(channels, c0 + blockSize);
+                    int base = imgBase + p * pStride;
+                    int e = Integer.MIN_VALUE;
+                    for (int c = c0; c < c1; c++) {
+                        double v = x[base + c * cStride];
+                        if (v != 0) {
+                            e = Math.max(e, Math.getExponent(v));
+                        }
+                    }
+                    if (e == Integer.MIN_VALUE) {
+                        continue; // all-zero block stays zero
+                    }
+                    int up = m - 1 - e;
+                    int down = e + 1 - m;
+                    for (int c = c0; c < c1; c++) {
+                        int i = base + c * cStride;
+                        double mant = Math.rint(Math.scalb(x[i], up));
+                        mant = Math.max(-maxMag, Math.min(maxMag, mant));
+                        x[i] = Math.scalb(mant, down);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package io.github.dsconv.quant;
+
+/**
+ * Turns a float convolution kernel into a {@link QuantizedKernel}. Implementations: {@link VqkQuantizer}
+ * (DSConv) and {@link RoundToNearestQuantizer} (the usual baselines).
+ */
+public interface KernelQuantizer {
+
+    /**
+     * Quantizes a kernel.
+     *
+     * @param w         kernel values, c order {@code [nOut, nIn, kH, kW]}; must be finite
+     * @param shape     kernel shape
+     * @param bits      weight bits
+     * @param blockSize input channels per block (ignored by quantizers that are not blockwise)
+     * @return the quantized kernel
+     */
+    QuantizedKernel quantize(float[] w, KernelShape shape, int bits, int blockSize);
+
+    /** Short method name used in reports and JSON, e.g. {@code dsconv} or {@code rtn-per-channel}. */
+    String method();
+
+    /** Whether {@code blockSize} means anything to this quantizer. */
+    default boolean blockwise() {
+        return true;
+    }
+
+    /** Throws a one-line error naming the first non-finite value, if any. */
+    static void requireFinite(float[] w, KernelShape shape, String what) {
+        for (int i = 0; i < w.length; i++) {
+            if (!Float.isFinite(w[i])) {
+                int sp = shape.spatial();
+                int o = i / (shape.nIn() * sp);
+                int c = (i / sp) % shape.nIn();
+                throw new IllegalArgumentException(what + " has a non-finite weight (" + w[i] + ") at [" + o + ","
+                        + c + "," + (i % sp) / shape.kW() + "," + (i % shape.kW()) + "]");
+            }
+        }
+        if (w.length != shape.numel()) {
+            throw new IllegalArgumentException(what + " has " + w.length + " weights, shape " + shape + " needs "
+                    + shape.numel());
+        }
+    }
+
+    /** Checks a weight bit width against the supported range [2, 8]. */
+    static void requireBits(int bits) {
+        if (bits < 2 || bits > 8) {
+            throw new IllegalArgumentException("weight bits must be in [2, 8], got " + bits);
+        }
+    }
+}

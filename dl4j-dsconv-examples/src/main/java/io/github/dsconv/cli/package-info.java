@@ -1,0 +1,2 @@
+/** The {@code ./dsconv} command line (picocli): one class a subcommand. */
+package io.github.dsconv.cli;

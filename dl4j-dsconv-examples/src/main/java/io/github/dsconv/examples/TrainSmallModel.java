@@ -1,0 +1,149 @@
+package io.github.dsconv.examples;
+
+import io.github.dsconv.data.FashionMnist;
+import io.github.dsconv.data.InMemoryIterator;
+import io.github.dsconv.eval.Accuracy;
+import io.github.dsconv.eval.Networks;
+import io.github.dsconv.io.AtomicFiles;
+import io.github.dsconv.io.ModelFiles;
+import io.github.dsconv.models.SmallModels;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.dataset.DataSet;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Locale;
+import java.util.function.IntConsumer;
+
+/**
+ * Trains one of the small architectures on Fashion-MNIST and saves it with a provenance file
+ * ({@code <out>.provenance.json}: command, seed, epochs, accuracy, library version, date).
+ */
+public final class TrainSmallModel {
+
+    /** Supported architectures. */
+    public static final String[] ARCHS = {"resnet", "vgg"};
+
+    /**
+     * Options.
+     *
+     * @param arch      {@code resnet} or {@code vgg}
+     * @param epochs    training epochs over the (limited) training set
+     * @param seed      initialisation and shuffling seed
+     * @param batchSize minibatch size
+     * @param trainLimit at most this many training images ({@code <= 0}: all 60,000)
+     * @param testLimit  at most this many test images ({@code <= 0}: all 10,000)
+     * @param out       model file to write
+     */
+    public record Options(String arch, int epochs, long seed, int batchSize, int trainLimit, int testLimit, Path out) {
+        public Options {
+            if (!java.util.Arrays.asList(ARCHS).contains(arch)) {
+                throw new IllegalArgumentException("unknown --arch '" + arch + "' (expected one of "
+                        + String.join(", ", ARCHS) + ")");
+            }
+            if (epochs <= 0) {
+                throw new IllegalArgumentException("--epochs must be positive, got " + epochs);
+            }
+            if (batchSize <= 0) {
+                throw new IllegalArgumentException("batch size must be positive, got " + batchSize);
+            }
+        }
+    }
+
+    /** What training produced. */
+    public record Result(String arch, Path model, int epochs, long seed, int trainImages, int testImages,
+                         double top1, double seconds, long params) {
+    }
+
+    private TrainSmallModel() {
+    }
+
+    /** Builds an untrained model of an architecture. */
+    public static Model build(String arch, long seed, int epochs) {
+        return switch (arch) {
+            case "resnet" -> SmallModels.resnet(seed, epochs);
+            case "vgg" -> SmallModels.vgg(seed, epochs);
+            default -> throw new IllegalArgumentException("unknown arch '" + arch + "'");
+        };
+    }
+
+    /**
+     * Trains, evaluates and saves.
+     *
+     * @param o          options
+     * @param onBatch    called with the images of each trained batch (progress), may be null
+     * @param onEpochEnd called after each epoch with the epoch number, may be null
+     */
+    public static Result run(Options o, IntConsumer onBatch, IntConsumer onEpochEnd) throws IOException {
+        long t0 = System.nanoTime();
+        DataSet train = FashionMnist.load(FashionMnist.Split.TRAIN, o.trainLimit());
+        DataSet test = FashionMnist.load(FashionMnist.Split.TEST, o.testLimit());
+        Model model = build(o.arch(), o.seed(), o.epochs());
+        InMemoryIterator it = new InMemoryIterator(train, o.batchSize(), true, o.seed());
+        for (int epoch = 0; epoch < o.epochs(); epoch++) {
+            if (epoch > 0) {
+                it.reset();
+            }
+            while (it.hasNext()) {
+                DataSet b = it.next();
+                Networks.fit(model, b);
+                if (onBatch != null) {
+                    onBatch.accept(b.numExamples());
+                }
+            }
+            incrementEpoch(model);
+            if (onEpochEnd != null) {
+                onEpochEnd.accept(epoch + 1);
+            }
+        }
+        double top1 = Accuracy.top1(model, new InMemoryIterator(test, 500), null);
+        ModelFiles.save(model, o.out(), false);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        Result r = new Result(o.arch(), o.out(), o.epochs(), o.seed(), train.numExamples(), test.numExamples(),
+                top1, seconds, model.numParams());
+        writeProvenance(o, r);
+        return r;
+    }
+
+    /** DL4J's epoch-based schedules need the epoch counter advanced when fitting minibatch by minibatch. */
+    private static void incrementEpoch(Model model) {
+        if (model instanceof MultiLayerNetwork mln) {
+            mln.getLayerWiseConfigurations().setEpochCount(mln.getLayerWiseConfigurations().getEpochCount() + 1);
+        } else if (model instanceof ComputationGraph cg) {
+            cg.getConfiguration().setEpochCount(cg.getConfiguration().getEpochCount() + 1);
+        }
+    }
+
+    private static void writeProvenance(Options o, Result r) throws IOException {
+        String json = String.format(Locale.ROOT, """
+                {
+                  "model": "%s",
+                  "arch": "%s",
+                  "command": "./dsconv train --arch %s --epochs %d --seed %d --batch %d%s --out %s",
+                  "seed": %d,
+                  "epochs": %d,
+                  "batchSize": %d,
+                  "trainImages": %d,
+                  "testImages": %d,
+                  "top1": %.4f,
+                  "params": %d,
+                  "seconds": %.1f,
+                  "library": "dl4j-dsconv 0.1.0, deeplearning4j 1.0.0-M2.1",
+                  "data": "Fashion-MNIST IDX files (Debian dataset-fashion-mnist), pixels / 255",
+                  "created": "%s"
+                }
+                """, r.model().getFileName(), o.arch(), o.arch(), o.epochs(), o.seed(), o.batchSize(),
+                o.trainLimit() > 0 ? " --train-limit " + o.trainLimit() : "", o.out(), o.seed(),
+                o.epochs(), o.batchSize(), r.trainImages(), r.testImages(), r.top1(), r.params(), r.seconds(),
+                Instant.now());
+        AtomicFiles.writeString(provenancePath(o.out()), json);
+    }
+
+    /** The provenance file written beside a model. */
+    public static Path provenancePath(Path model) {
+        return model.resolveSibling(model.getFileName() + ".provenance.json");
+    }
+}
