@@ -38,7 +38,7 @@ import java.util.Objects;
  * gradient: training (e.g. distillation) changes only the float scales and the bias.
  *
  * <p>Parameters (c order): {@code q [nOut,nIn,kH,kW]}, {@code alpha [nOut,nBlocks,kH,kW]}, {@code beta} (same, if
- * {@code kdsBias}), {@code gamma [1,nOut]} and {@code delta [1,nOut]} (if {@code cds}), {@code b [1,nOut]} (if
+ * {@code kdsBias}), {@code gamma [nOut]} and {@code delta [nOut]} (if {@code cds}), {@code b [nOut]} (if
  * {@code hasBias}). All options of {@link ConvolutionLayer} are inherited (kernel, stride, padding, dilation,
  * {@link ConvolutionMode} including {@code Same}, activation, bias, NCHW and NHWC).
  *

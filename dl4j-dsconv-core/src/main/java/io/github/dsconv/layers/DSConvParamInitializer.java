@@ -62,11 +62,11 @@ public final class DSConvParamInitializer implements ParamInitializer {
             m.put(BETA_KEY, new long[] {nOut, l.nBlocks(), kH, kW});
         }
         if (l.isCds()) {
-            m.put(GAMMA_KEY, new long[] {1, nOut});
-            m.put(DELTA_KEY, new long[] {1, nOut});
+            m.put(GAMMA_KEY, new long[] {nOut});
+            m.put(DELTA_KEY, new long[] {nOut});
         }
         if (l.hasBias()) {
-            m.put(BIAS_KEY, new long[] {1, nOut});
+            m.put(BIAS_KEY, new long[] {nOut});
         }
         return m;
     }
@@ -133,6 +133,11 @@ public final class DSConvParamInitializer implements ParamInitializer {
     @Override
     public Map<String, INDArray> getGradientsFromFlattened(NeuralNetConfiguration conf, INDArray gradientView) {
         return split((DSConvLayer) conf.getLayer(), gradientView);
+    }
+
+    /** Views of each parameter in a flat vector laid out as this initializer lays it out. */
+    public static Map<String, INDArray> views(DSConvLayer l, INDArray flat) {
+        return split(l, flat);
     }
 
     private static Map<String, INDArray> split(DSConvLayer l, INDArray view) {

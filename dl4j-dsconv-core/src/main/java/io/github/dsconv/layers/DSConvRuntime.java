@@ -167,8 +167,8 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
                 inner.addi(expand(getParam(BETA_KEY)));
             }
             INDArray g2 = gradKernel.reshape('c', nOut, -1);
-            gradientViews.get(GAMMA_KEY).assign(g2.mul(inner.reshape('c', nOut, -1)).sum(1).reshape(1, nOut));
-            gradientViews.get(DELTA_KEY).assign(g2.sum(1).reshape(1, nOut));
+            gradientViews.get(GAMMA_KEY).assign(g2.mul(inner.reshape('c', nOut, -1)).sum(1).reshape(nOut));
+            gradientViews.get(DELTA_KEY).assign(g2.sum(1).reshape(nOut));
             gInner = g2.mulColumnVector(getParam(GAMMA_KEY).reshape(nOut, 1)).reshape('c', gradKernel.shape());
         }
         INDArray qGrad = gradientViews.get(Q_KEY).assign(0);

@@ -94,9 +94,9 @@ class DSConvLayerTest {
         MultiLayerNetwork dsNet = single(ds, nIn, 11, f, DataType.FLOAT, new Sgd(0.1));
         MultiLayerNetwork fpNet = single(fp, nIn, 11, f, DataType.FLOAT, new Sgd(0.1));
         // Non-trivial CDS and bias so every term of the effective kernel is exercised.
-        dsNet.getLayer(0).setParam("gamma", TinyNets.random(1, DataType.FLOAT, 1, nOut).addi(2));
-        dsNet.getLayer(0).setParam("delta", TinyNets.random(2, DataType.FLOAT, 1, nOut).muli(0.01));
-        dsNet.getLayer(0).setParam("b", TinyNets.random(3, DataType.FLOAT, 1, nOut));
+        dsNet.getLayer(0).setParam("gamma", TinyNets.random(1, DataType.FLOAT, nOut).addi(2));
+        dsNet.getLayer(0).setParam("delta", TinyNets.random(2, DataType.FLOAT, nOut).muli(0.01));
+        dsNet.getLayer(0).setParam("b", TinyNets.random(3, DataType.FLOAT, nOut));
         INDArray w = ((DSConvRuntime) dsNet.getLayer(0)).effectiveKernel(false);
         fpNet.getLayer(0).setParam("W", w);
         fpNet.getLayer(0).setParam("b", dsNet.getLayer(0).getParam("b"));
@@ -120,8 +120,8 @@ class DSConvLayerTest {
         DSConvRuntime l = (DSConvRuntime) net.getLayer(0);
         l.setParam("alpha", TinyNets.random(10, DataType.FLOAT, 3, 3, 2, 2));
         l.setParam("beta", TinyNets.random(11, DataType.FLOAT, 3, 3, 2, 2));
-        l.setParam("gamma", TinyNets.random(12, DataType.FLOAT, 1, 3));
-        l.setParam("delta", TinyNets.random(13, DataType.FLOAT, 1, 3));
+        l.setParam("gamma", TinyNets.random(12, DataType.FLOAT, 3));
+        l.setParam("delta", TinyNets.random(13, DataType.FLOAT, 3));
         INDArray w = l.effectiveKernel(false);
         INDArray q = l.getParam("q");
         for (int o = 0; o < 3; o++) {
@@ -129,9 +129,9 @@ class DSConvLayerTest {
                 for (int y = 0; y < 2; y++) {
                     for (int x = 0; x < 2; x++) {
                         int blk = c / 2;
-                        double expect = l.getParam("gamma").getDouble(0, o)
+                        double expect = l.getParam("gamma").getDouble(o)
                                 * (l.getParam("alpha").getDouble(o, blk, y, x) * q.getDouble(o, c, y, x)
-                                + l.getParam("beta").getDouble(o, blk, y, x)) + l.getParam("delta").getDouble(0, o);
+                                + l.getParam("beta").getDouble(o, blk, y, x)) + l.getParam("delta").getDouble(o);
                         assertEquals(expect, w.getDouble(o, c, y, x), 1e-6);
                     }
                 }
@@ -219,8 +219,8 @@ class DSConvLayerTest {
                 .kdsBias(kdsBias).cds(cds).hasBias(bias).activation(Activation.TANH).build();
         MultiLayerNetwork net = single(ds, nIn, 5, f, DataType.DOUBLE, new NoOp());
         if (cds) {
-            net.getLayer(0).setParam("gamma", TinyNets.random(1, DataType.DOUBLE, 1, 3).addi(1.5));
-            net.getLayer(0).setParam("delta", TinyNets.random(2, DataType.DOUBLE, 1, 3).muli(0.1));
+            net.getLayer(0).setParam("gamma", TinyNets.random(1, DataType.DOUBLE, 3).addi(1.5));
+            net.getLayer(0).setParam("delta", TinyNets.random(2, DataType.DOUBLE, 3).muli(0.1));
         }
         long[] shape = f == CNN2DFormat.NCHW ? new long[] {2, nIn, 5, 5} : new long[] {2, 5, 5, nIn};
         INDArray x = TinyNets.random(3, DataType.DOUBLE, shape);

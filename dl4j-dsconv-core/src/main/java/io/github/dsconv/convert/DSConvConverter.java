@@ -1,0 +1,269 @@
+package io.github.dsconv.convert;
+
+import io.github.dsconv.layers.DSConvLayer;
+import io.github.dsconv.layers.DSConvParamInitializer;
+import io.github.dsconv.layers.DSConvParams;
+import io.github.dsconv.quant.KernelQuantizer;
+import io.github.dsconv.quant.KernelShape;
+import io.github.dsconv.quant.QuantizedKernel;
+import io.github.dsconv.quant.ScalePrecision;
+import io.github.dsconv.quant.Sqnr;
+import io.github.dsconv.quant.VqkQuantizer;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.util.GraphIndices;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * Converts the convolutions of a trained network to {@link DSConvLayer}s.
+ *
+ * <p>Every layer whose configuration is exactly DL4J's {@link ConvolutionLayer} (NCHW or NHWC) becomes a DSConv
+ * layer with the same geometry, activation and bias, and its kernel quantized by the {@link KernelQuantizer}
+ * (DSConv's {@link VqkQuantizer} by default). Every other parameter (batch norm, dense, output layers) is
+ * copied bit for bit, and residual adds, merges and pooling are untouched. Convolution subclasses DL4J has
+ * (depthwise, separable, deconvolution, 1D, 3D) are left in FP32 and listed as skipped. The input network is
+ * not modified.
+ *
+ * <p>The network's first convolution (first in topological order) keeps its scales in FP32 and quantizes the raw
+ * network input only if the plan says so; every other layer stores its scales in FP16, and the in-memory scales
+ * are rounded to that precision so that the network computes exactly what a packed file holds.
+ */
+public final class DSConvConverter {
+
+    private final ConversionPlan plan;
+    private final KernelQuantizer quantizer;
+
+    /** A converter with DSConv's quantizer configured by the plan. */
+    public DSConvConverter(ConversionPlan plan) {
+        this(plan, new VqkQuantizer(plan.kdsBias(), plan.clippingSearch()));
+    }
+
+    /** A converter with another kernel quantizer (e.g. a round-to-nearest baseline). */
+    public DSConvConverter(ConversionPlan plan, KernelQuantizer quantizer) {
+        this.plan = plan;
+        this.quantizer = quantizer;
+    }
+
+    /** Converts any supported model. */
+    @SuppressWarnings("unchecked")
+    public Converted<? extends Model> convert(Model model) {
+        if (model instanceof MultiLayerNetwork mln) {
+            return convert(mln);
+        }
+        if (model instanceof ComputationGraph cg) {
+            return convert(cg);
+        }
+        throw new IllegalArgumentException("unsupported model type " + model.getClass().getName()
+                + " (expected MultiLayerNetwork or ComputationGraph)");
+    }
+
+    /** Converts a {@link MultiLayerNetwork}. */
+    public Converted<MultiLayerNetwork> convert(MultiLayerNetwork net) {
+        long t0 = System.nanoTime();
+        requireInitialized(net.params(), "network");
+        MultiLayerConfiguration conf = net.getLayerWiseConfigurations().clone();
+        List<Slot> slots = new ArrayList<>();
+        for (int i = 0; i < conf.getConfs().size(); i++) {
+            NeuralNetConfiguration nnc = conf.getConf(i);
+            String name = nnc.getLayer().getLayerName() == null ? "layer" + i : nnc.getLayer().getLayerName();
+            org.deeplearning4j.nn.api.Layer old = net.getLayer(i);
+            slots.add(new Slot(name, nnc, old.params(), param(old, "W"), param(old, "b")));
+        }
+        Plan decided = decide(slots);
+        MultiLayerNetwork out = new MultiLayerNetwork(conf);
+        List<INDArray> segments = new ArrayList<>();
+        for (Slot s : slots) {
+            segments.add(decided.segments.getOrDefault(s.name, s.params));
+        }
+        out.init(concat(segments, net.params().dataType()), false);
+        return new Converted<>(out, decided.report(t0));
+    }
+
+    /** Converts a {@link ComputationGraph}. */
+    public Converted<ComputationGraph> convert(ComputationGraph net) {
+        long t0 = System.nanoTime();
+        requireInitialized(net.params(), "graph");
+        ComputationGraphConfiguration conf = net.getConfiguration().clone();
+        GraphIndices indices = new ComputationGraph(conf).calculateIndices();
+        List<Slot> slots = new ArrayList<>();
+        for (int idx : indices.getTopologicalSortOrder()) {
+            String name = indices.getIdxToName().get(idx);
+            GraphVertex v = conf.getVertices().get(name);
+            if (v == null) {
+                continue; // a network input
+            }
+            if (v instanceof LayerVertex lv) {
+                org.deeplearning4j.nn.api.Layer old = net.getLayer(name);
+                slots.add(new Slot(name, lv.getLayerConf(), old.params(), param(old, "W"), param(old, "b")));
+            } else if (v.numParams(true) > 0) {
+                slots.add(new Slot(name, null, net.getVertex(name).params(), null, null));
+            }
+        }
+        Plan decided = decide(slots);
+        ComputationGraph out = new ComputationGraph(conf);
+        List<INDArray> segments = new ArrayList<>();
+        for (Slot s : slots) {
+            segments.add(decided.segments.getOrDefault(s.name, s.params));
+        }
+        out.init(concat(segments, net.params().dataType()), false);
+        return new Converted<>(out, decided.report(t0));
+    }
+
+    /** One parameterised layer of the source network, in parameter order. */
+    private record Slot(String name, NeuralNetConfiguration conf, INDArray params, INDArray weight, INDArray bias) {
+        Layer layer() {
+            return conf == null ? null : conf.getLayer();
+        }
+    }
+
+    /** The decisions and the converted layers' parameter segments. */
+    private final class Plan {
+        final Map<String, INDArray> segments = new LinkedHashMap<>();
+        final List<LayerReport> converted = new ArrayList<>();
+        final List<ConversionReport.SkippedLayer> skipped = new ArrayList<>();
+
+        ConversionReport report(long t0) {
+            return new ConversionReport(quantizer.method(), converted, skipped, (System.nanoTime() - t0) / 1e9);
+        }
+    }
+
+    private Plan decide(List<Slot> slots) {
+        checkPlanNames(slots);
+        Plan p = new Plan();
+        boolean first = true;
+        for (Slot s : slots) {
+            Layer l = s.layer();
+            if (!(l instanceof ConvolutionLayer conv) || l instanceof DSConvLayer) {
+                continue;
+            }
+            boolean isFirst = first;
+            first = false;
+            long fp32Bytes = 4L * s.weight().length();
+            if (l.getClass() != ConvolutionLayer.class) {
+                p.skipped.add(new ConversionReport.SkippedLayer(s.name(), l.getClass().getSimpleName(),
+                        "unsupported convolution type (only ConvolutionLayer is converted)", fp32Bytes));
+                continue;
+            }
+            LayerSpec spec = plan.specFor(s.name(), isFirst);
+            if (spec == null) {
+                p.skipped.add(new ConversionReport.SkippedLayer(s.name(), l.getClass().getSimpleName(),
+                        isFirst && plan.skipFirst() ? "first convolution skipped (skipFirst)" : "skipped by the plan",
+                        fp32Bytes));
+                continue;
+            }
+            convertLayer(s, conv, spec, isFirst, p);
+        }
+        return p;
+    }
+
+    private void convertLayer(Slot s, ConvolutionLayer conv, LayerSpec spec, boolean first, Plan p) {
+        String who = "layer '" + s.name() + "'";
+        INDArray w = s.weight();
+        KernelShape shape = KernelShape.of(w.shape());
+        float[] wf = w.castTo(DataType.FLOAT).dup('c').data().asFloat();
+        QuantizedKernel qk;
+        try {
+            qk = quantizer.quantize(wf, shape, spec.weightBits(), spec.blockSize());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(who + ": " + e.getMessage(), e);
+        }
+        ScalePrecision precision = first ? ScalePrecision.FP32 : ScalePrecision.FP16;
+        float[] alpha = qk.alpha().clone();
+        float[] beta = qk.beta() == null ? null : qk.beta().clone();
+        precision.roundInPlace(alpha);
+        precision.roundInPlace(beta);
+        QuantizedKernel stored = new QuantizedKernel(shape, qk.bits(), qk.blockSize(), qk.q(), alpha, beta,
+                qk.storedScales());
+
+        DSConvLayer dl = DSConvLayer.builderFrom(conv)
+                .weightBits(spec.weightBits())
+                .blockSize(spec.blockSize())
+                .actBits(spec.actBits())
+                .quantizeInput(!first || plan.quantizeNetworkInput())
+                .kdsBias(beta != null)
+                .cds(plan.cds())
+                .scalePrecision(precision)
+                .build();
+        s.conf().setLayer(dl);
+
+        INDArray flat = Nd4j.create(s.params().dataType(), 1, DSConvParamInitializer.getInstance().numParams(dl));
+        float[] bias = conv.hasBias() ? s.bias().castTo(DataType.FLOAT).dup('c').data().asFloat() : null;
+        DSConvParams.write(dl, DSConvParamInitializer.views(dl, flat), stored, bias);
+        p.segments.put(s.name(), flat);
+        p.converted.add(new LayerReport(s.name(), w.shape(), spec.weightBits(), spec.actBits(), spec.blockSize(),
+                Sqnr.db(wf, stored.reconstruct()), 4L * shape.numel(), stored.storageBytes(precision),
+                precision.name()));
+    }
+
+    /** Every name the plan mentions must be a convertible convolution of this network. */
+    private void checkPlanNames(List<Slot> slots) {
+        Map<String, Layer> byName = new LinkedHashMap<>();
+        for (Slot s : slots) {
+            byName.put(s.name(), s.layer());
+        }
+        TreeSet<String> convs = new TreeSet<>();
+        for (Slot s : slots) {
+            if (s.layer() != null && s.layer().getClass() == ConvolutionLayer.class) {
+                convs.add(s.name());
+            }
+        }
+        for (String name : plan.layers().keySet()) {
+            Layer l = byName.get(name);
+            if (l == null && !byName.containsKey(name)) {
+                throw new IllegalArgumentException("the plan names layer '" + name + "', which is not a layer with "
+                        + "parameters in this network (convolutions: " + String.join(", ", convs) + ")");
+            }
+            if (l == null || l.getClass() != ConvolutionLayer.class) {
+                throw new IllegalArgumentException("the plan names layer '" + name + "', a "
+                        + (l == null ? "vertex" : l.getClass().getSimpleName())
+                        + "; only ConvolutionLayer can be converted");
+            }
+        }
+    }
+
+    /** A parameter of a layer, or null (parameterless layers throw on {@code getParam}). */
+    private static INDArray param(org.deeplearning4j.nn.api.Layer layer, String key) {
+        return layer.numParams() == 0 ? null : layer.paramTable().get(key);
+    }
+
+    private static void requireInitialized(INDArray params, String what) {
+        if (params == null) {
+            throw new IllegalArgumentException("the " + what + " is not initialised (call init() first)");
+        }
+    }
+
+    private static INDArray concat(List<INDArray> segments, DataType type) {
+        long total = 0;
+        for (INDArray s : segments) {
+            total += s == null ? 0 : s.length();
+        }
+        INDArray flat = Nd4j.create(type, 1, total);
+        long off = 0;
+        for (INDArray s : segments) {
+            if (s == null || s.length() == 0) {
+                continue;
+            }
+            flat.get(NDArrayIndex.point(0), NDArrayIndex.interval(off, off + s.length()))
+                    .assign(s.reshape(s.length()).castTo(type));
+            off += s.length();
+        }
+        return flat;
+    }
+}
