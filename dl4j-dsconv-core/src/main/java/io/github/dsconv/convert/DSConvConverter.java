@@ -61,6 +61,11 @@ public final class DSConvConverter {
         this.quantizer = quantizer;
     }
 
+    /** Whether the kernel quantizer is blockwise (its block size means something). */
+    public boolean blockwise() {
+        return quantizer.blockwise();
+    }
+
     /** Converts any supported model. */
     @SuppressWarnings("unchecked")
     public Converted<? extends Model> convert(Model model) {

@@ -323,20 +323,21 @@ class VqkQuantizerTest {
 
     @Test
     void sqnrGrowsWithEveryExtraBit() {
-        // Uniform quantization gains ~6 dB a bit; blockwise max-scaling keeps that well above 4 dB a bit from 3 bits
-        // on (2 -> 3 bits gains less since the 2-bit grid is so coarse). Random Gaussian kernel, seeded.
+        // Uniform quantization gains ~6 dB a bit (halving the step quarters the noise); on this seeded Gaussian
+        // kernel every extra bit from 2 to 8 gained 6.0-6.3 dB (10.4 dB at 2 bits, 47.2 dB at 8), so a gain under
+        // 5 dB means a broken scale or rounding, not noise.
         KernelShape shape = new KernelShape(16, 40, 3, 3);
         Random rnd = new Random(11);
         float[] w = new float[shape.numel()];
         for (int i = 0; i < w.length; i++) {
             w[i] = (float) rnd.nextGaussian();
         }
-        double previous = Double.NEGATIVE_INFINITY;
+        double previous = 0;
         for (int bits = 2; bits <= 8; bits++) {
             double db = Sqnr.db(w, vqk(w, shape, bits, 16).reconstruct());
-            assertTrue(db > previous, bits + " bits: " + db + " dB, not above " + previous);
-            if (bits >= 4) {
-                assertTrue(db - previous > 4, bits + " bits gained only " + (db - previous) + " dB");
+            if (bits > 2) {
+                assertTrue(db - previous > 5, bits + " bits: " + db + " dB, only " + (db - previous) + " dB above "
+                        + (bits - 1) + " bits");
             }
             previous = db;
         }

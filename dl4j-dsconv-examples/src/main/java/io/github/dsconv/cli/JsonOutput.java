@@ -1,7 +1,6 @@
 package io.github.dsconv.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
+import io.github.dsconv.examples.Json;
 import io.github.dsconv.io.AtomicFiles;
 
 import java.io.IOException;
@@ -10,8 +9,6 @@ import java.nio.file.Path;
 /** Writes a command's machine-readable result (records or maps) as pretty JSON, atomically. */
 final class JsonOutput {
 
-    static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-
     private JsonOutput() {
     }
 
@@ -19,10 +16,10 @@ final class JsonOutput {
         if (path == null) {
             return;
         }
-        AtomicFiles.writeString(path, MAPPER.writeValueAsString(value) + "\n");
+        AtomicFiles.writeString(path, Json.write(value));
     }
 
     static String toString(Object value) throws IOException {
-        return MAPPER.writeValueAsString(value);
+        return Json.MAPPER.writeValueAsString(value);
     }
 }

@@ -15,7 +15,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.Locale;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.function.IntConsumer;
 
 /**
@@ -118,32 +118,23 @@ public final class TrainSmallModel {
     }
 
     private static void writeProvenance(Options o, Result r) throws IOException {
-        String json = String.format(Locale.ROOT, """
-                {
-                  "model": "%s",
-                  "arch": "%s",
-                  "command": "./dsconv train --arch %s --epochs %d --seed %d --batch %d%s --out %s",
-                  "seed": %d,
-                  "epochs": %d,
-                  "batchSize": %d,
-                  "trainImages": %d,
-                  "testImages": %d,
-                  "top1": %.4f,
-                  "params": %d,
-                  "seconds": %.1f,
-                  "library": "dl4j-dsconv 0.1.0, deeplearning4j 1.0.0-M2.1",
-                  "data": "Fashion-MNIST IDX files (Debian dataset-fashion-mnist), pixels / 255",
-                  "created": "%s"
-                }
-                """, r.model().getFileName(), o.arch(), o.arch(), o.epochs(), o.seed(), o.batchSize(),
-                o.trainLimit() > 0 ? " --train-limit " + o.trainLimit() : "", o.out(), o.seed(),
-                o.epochs(), o.batchSize(), r.trainImages(), r.testImages(), r.top1(), r.params(), r.seconds(),
-                Instant.now());
-        AtomicFiles.writeString(provenancePath(o.out()), json);
-    }
-
-    /** The provenance file written beside a model. */
-    public static Path provenancePath(Path model) {
-        return model.resolveSibling(model.getFileName() + ".provenance.json");
+        ObjectNode n = Json.MAPPER.createObjectNode();
+        n.put("model", r.model().getFileName().toString());
+        n.put("arch", o.arch());
+        n.put("command", "./dsconv train --arch " + o.arch() + " --epochs " + o.epochs() + " --seed " + o.seed()
+                + " --batch " + o.batchSize() + (o.trainLimit() > 0 ? " --train-limit " + o.trainLimit() : "")
+                + " --out " + o.out());
+        n.put("seed", o.seed());
+        n.put("epochs", o.epochs());
+        n.put("batchSize", o.batchSize());
+        n.put("trainImages", r.trainImages());
+        n.put("testImages", r.testImages());
+        n.put("top1", r.top1());
+        n.put("params", r.params());
+        n.put("seconds", Math.round(r.seconds() * 10) / 10.0);
+        n.put("library", Provenance.LIBRARY);
+        n.put("data", "Fashion-MNIST IDX files (Debian dataset-fashion-mnist), pixels / 255");
+        n.put("created", Instant.now().toString());
+        AtomicFiles.writeString(Provenance.fileOf(o.out()), Json.write(n));
     }
 }

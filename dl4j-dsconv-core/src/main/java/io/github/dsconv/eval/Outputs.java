@@ -1,0 +1,106 @@
+package io.github.dsconv.eval;
+
+import org.deeplearning4j.nn.api.Model;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntConsumer;
+
+/**
+ * A model's logits on a labelled set, kept so that several models can be compared with one reference run.
+ *
+ * @param logits {@code [n, classes]} float logits
+ * @param labels true class of each example
+ */
+public record Outputs(INDArray logits, int[] labels) {
+
+    /** Runs a model over every batch of {@code data} (reset first). */
+    public static Outputs collect(Model model, DataSetIterator data, IntConsumer progress) {
+        data.reset();
+        List<INDArray> parts = new ArrayList<>();
+        List<int[]> labels = new ArrayList<>();
+        int n = 0;
+        while (data.hasNext()) {
+            DataSet b = data.next();
+            parts.add(Logits.of(model, b.getFeatures()).castTo(DataType.FLOAT));
+            labels.add(b.getLabels().argMax(1).toIntVector());
+            n += b.numExamples();
+            if (progress != null) {
+                progress.accept(b.numExamples());
+            }
+        }
+        if (n == 0) {
+            throw new IllegalArgumentException("no examples to evaluate");
+        }
+        int[] all = new int[n];
+        int off = 0;
+        for (int[] l : labels) {
+            System.arraycopy(l, 0, all, off, l.length);
+            off += l.length;
+        }
+        return new Outputs(Nd4j.vstack(parts.toArray(new INDArray[0])), all);
+    }
+
+    /** Number of examples. */
+    public int size() {
+        return labels.length;
+    }
+
+    /** Predicted class of each example. */
+    public int[] predictions() {
+        return logits.argMax(1).toIntVector();
+    }
+
+    /** Top-1 accuracy. */
+    public double top1() {
+        int[] p = predictions();
+        int correct = 0;
+        for (int i = 0; i < p.length; i++) {
+            if (p[i] == labels[i]) {
+                correct++;
+            }
+        }
+        return (double) correct / p.length;
+    }
+
+    /** Fraction of examples where both models predict the same class. */
+    public double agreement(Outputs reference) {
+        requireSameSize(reference);
+        int[] a = predictions();
+        int[] b = reference.predictions();
+        int same = 0;
+        for (int i = 0; i < a.length; i++) {
+            if (a[i] == b[i]) {
+                same++;
+            }
+        }
+        return (double) same / a.length;
+    }
+
+    /** SQNR of these logits against the reference's, in dB, over all examples and classes. */
+    public double logitsSqnrDb(Outputs reference) {
+        requireSameSize(reference);
+        double signal = reference.logits.castTo(DataType.DOUBLE).norm2Number().doubleValue();
+        double noise = logits.castTo(DataType.DOUBLE).sub(reference.logits.castTo(DataType.DOUBLE))
+                .norm2Number().doubleValue();
+        return io.github.dsconv.quant.Sqnr.db(signal * signal, noise * noise);
+    }
+
+    /** The maximum relative error of these logits against the reference's, {@code max|a-b| / max|b|}. */
+    public double maxRelativeError(Outputs reference) {
+        requireSameSize(reference);
+        double diff = logits.sub(reference.logits).amaxNumber().doubleValue();
+        return diff / reference.logits.amaxNumber().doubleValue();
+    }
+
+    private void requireSameSize(Outputs other) {
+        if (other.size() != size()) {
+            throw new IllegalArgumentException("outputs of " + size() + " and " + other.size() + " examples");
+        }
+    }
+}

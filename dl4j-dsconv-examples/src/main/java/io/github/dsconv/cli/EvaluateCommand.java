@@ -1,0 +1,58 @@
+package io.github.dsconv.cli;
+
+import io.github.dsconv.eval.EvaluationResult;
+import io.github.dsconv.eval.Outputs;
+import io.github.dsconv.io.ModelFiles;
+import me.tongfei.progressbar.ProgressBar;
+import org.deeplearning4j.nn.api.Model;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code dsconv evaluate}: top-1 on the Fashion-MNIST test set, and agreement with a reference model. */
+@Command(name = "evaluate", mixinStandardHelpOptions = true,
+        description = "Top-1 accuracy on the Fashion-MNIST test set; with --reference also top-1 agreement and "
+                + "logits SQNR against the reference (e.g. the FP32 model).")
+final class EvaluateCommand implements Callable<Integer> {
+
+    @Option(names = "--model", required = true, description = "Model file to evaluate.")
+    Path model;
+
+    @Option(names = "--reference", description = "Reference model (e.g. the FP32 original).")
+    Path reference;
+
+    @Option(names = "--limit", defaultValue = "0", description = "Evaluate the first N test images (0 = all 10,000).")
+    int limit;
+
+    @Option(names = "--batch", defaultValue = "250", description = "Batch size (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--json", description = "Write the result as JSON to this file.")
+    Path json;
+
+    @Override
+    public Integer call() throws Exception {
+        Model m = ModelFiles.load(model);
+        Model ref = reference == null ? null : ModelFiles.load(reference);
+        DataSetIterator data = TestData.fashionMnistTest(limit, batch);
+        int n = ((io.github.dsconv.data.InMemoryIterator) data).numExamples();
+        Outputs out;
+        Outputs refOut = null;
+        try (ProgressBar pb = Progress.bar("evaluate", (long) n * (ref == null ? 1 : 2))) {
+            out = Outputs.collect(m, data, pb::stepBy);
+            if (ref != null) {
+                refOut = Outputs.collect(ref, data, pb::stepBy);
+            }
+        }
+        EvaluationResult r = EvaluationResult.of(out, refOut);
+        System.out.printf(Locale.ROOT, "top-1 %.4f on %d images%s%n", r.top1(), r.images(),
+                r.agreement() == null ? "" : String.format(Locale.ROOT,
+                        "; agreement with reference %.4f, logits SQNR %.2f dB", r.agreement(), r.logitsSqnrDb()));
+        JsonOutput.write(json, r);
+        return 0;
+    }
+}

@@ -1,0 +1,70 @@
+package io.github.dsconv.examples;
+
+import io.github.dsconv.io.AtomicFiles;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/** PNG line charts (XChart), written atomically. */
+public final class Plots {
+
+    static {
+        System.setProperty("java.awt.headless", "true");
+    }
+
+    private Plots() {
+    }
+
+    /**
+     * A line chart with one series a name; x values shared per series.
+     *
+     * @param file      PNG to write
+     * @param title     chart title
+     * @param xLabel    x axis label
+     * @param yLabel    y axis label
+     * @param series    series name -> (x values, y values)
+     * @param reference optional horizontal reference line (name -> y), e.g. the FP32 accuracy
+     */
+    public static void lines(Path file, String title, String xLabel, String yLabel,
+                             Map<String, List<double[]>> series, Map<String, Double> reference) throws IOException {
+        XYChart chart = new XYChartBuilder().width(800).height(500).title(title).xAxisTitle(xLabel)
+                .yAxisTitle(yLabel).build();
+        chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideSE);
+        double minX = Double.MAX_VALUE;
+        double maxX = -Double.MAX_VALUE;
+        for (Map.Entry<String, List<double[]>> e : series.entrySet()) {
+            double[] x = e.getValue().get(0);
+            double[] y = e.getValue().get(1);
+            XYSeries s = chart.addSeries(e.getKey(), x, y);
+            s.setMarker(SeriesMarkers.CIRCLE);
+            for (double v : x) {
+                minX = Math.min(minX, v);
+                maxX = Math.max(maxX, v);
+            }
+        }
+        if (reference != null) {
+            for (Map.Entry<String, Double> r : reference.entrySet()) {
+                XYSeries s = chart.addSeries(r.getKey(), new double[] {minX, maxX},
+                        new double[] {r.getValue(), r.getValue()});
+                s.setMarker(SeriesMarkers.NONE);
+            }
+        }
+        Path target = file.toAbsolutePath();
+        Files.createDirectories(target.getParent());
+        Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".png");
+        try {
+            BitmapEncoder.saveBitmap(chart, tmp.toString(), BitmapEncoder.BitmapFormat.PNG);
+            AtomicFiles.moveIntoPlace(tmp, target);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+}
