@@ -85,7 +85,7 @@ public final class FashionMnist {
         Path images = find(dir, split.prefix + "-images-idx3-ubyte");
         Path labels = find(dir, split.prefix + "-labels-idx1-ubyte");
         byte[] lab = readIdx(labels, 2049, 1);
-        byte[] img = readIdx(images, 2051, 3);
+        byte[] img = readIdx(images, 2051, 3, SIDE, SIDE);
         int n = lab.length;
         if (img.length != n * SIDE * SIDE) {
             throw new IOException(images + ": holds " + img.length / (SIDE * SIDE) + " images but " + labels
@@ -123,7 +123,7 @@ public final class FashionMnist {
     }
 
     /** Reads an IDX file's payload after checking its magic number and dimensions. */
-    static byte[] readIdx(Path file, int magic, int dims) throws IOException {
+    static byte[] readIdx(Path file, int magic, int dims, int... trailing) throws IOException {
         try (InputStream raw = new BufferedInputStream(Files.newInputStream(file), 1 << 16);
              InputStream in = file.toString().endsWith(".gz") ? new GZIPInputStream(raw, 1 << 16) : raw;
              DataInputStream data = new DataInputStream(in)) {
@@ -137,6 +137,10 @@ public final class FashionMnist {
                 int size = data.readInt();
                 if (size <= 0) {
                     throw new IOException(file + ": bad dimension " + size);
+                }
+                int t = d - (dims - trailing.length);
+                if (t >= 0 && size != trailing[t]) {
+                    throw new IOException(file + ": dimension " + d + " is " + size + ", expected " + trailing[t]);
                 }
                 count *= size;
             }

@@ -55,8 +55,9 @@ class DSConvConverterTest {
         assertEquals(net.getLayer(3).getParam("b"), q.getLayer(3).getParam("b"));
         long[] shape = f == CNN2DFormat.NCHW ? new long[] {6, 3, 9, 9} : new long[] {6, 9, 9, 3};
         INDArray x = TinyNets.random(2, DataType.FLOAT, shape);
-        // W8A8: measured relative output error ~0.3%; bound 2%.
+        // W8A8: measured relative output error 0.036% (NCHW) and 0.047% (NHWC); bound 2%.
         double err = relErr(q.output(x), net.output(x));
+        System.out.println("MLN " + f + " W8A8 output relative error: " + err);
         assertTrue(err < 0.02, "W8A8 relative error " + err);
     }
 
@@ -80,7 +81,9 @@ class DSConvConverterTest {
         assertEquals(5, r.report().converted().size());
         long[] shape = f == CNN2DFormat.NCHW ? new long[] {4, 3, 8, 8} : new long[] {4, 8, 8, 3};
         INDArray x = TinyNets.random(4, DataType.FLOAT, shape);
+        // W8A8: measured relative output error 0.11% (NCHW) and 0.13% (NHWC); bound 2%.
         double err = relErr(q.outputSingle(x), net.outputSingle(x));
+        System.out.println("CG " + f + " W8A8 output relative error: " + err);
         assertTrue(err < 0.02, "W8A8 relative error " + err);
         // Lower bits cost more: the error at W3 is larger than at W8.
         ComputationGraph q3 = new DSConvConverter(ConversionPlan.uniform(new LayerSpec(3, 8, 16))).convert(net)

@@ -163,8 +163,8 @@ class DSConvLayerTest {
     }
 
     /**
-     * At W8A8 the layer converted from an FP32 conv stays close to it on random input. Measured: relative L2
-     * error about 0.5% (SQNR ~46 dB); the bound is 2%.
+     * At W8A8 the layer converted from an FP32 conv stays close to it on random input. Measured here: relative
+     * L2 error 0.67% (about 43.5 dB SQNR), dominated by the A8 activations; the bound is 2%.
      */
     @Test
     void eightBitsIsCloseToFp32() {
@@ -184,6 +184,7 @@ class DSConvLayerTest {
         INDArray a = dsNet.feedForward(x, false).get(1);
         INDArray b = fpNet.feedForward(x, false).get(1);
         double rel = a.sub(b).norm2Number().doubleValue() / b.norm2Number().doubleValue();
+        System.out.println("W8A8 single layer relative L2 error: " + rel);
         assertTrue(rel < 0.02, "relative error " + rel);
         assertTrue(rel > 0, "8-bit quantization cannot be exact on random weights");
     }
