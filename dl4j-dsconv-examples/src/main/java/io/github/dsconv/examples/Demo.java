@@ -61,7 +61,8 @@ public final class Demo {
      * @param weightBytes  convolution weight bytes as stored
      * @param agreement    top-1 agreement with the FP32 model
      * @param logitsSqnrDb logits SQNR against the FP32 model (dB)
-     * @param meanLayerSqnrDb mean weight-reconstruction SQNR over the converted layers (dB)
+     * @param meanLayerSqnrDb mean weight-reconstruction SQNR over the converted layers (dB), leaving out layers
+     *                        represented exactly (infinite SQNR, e.g. a 1-channel first layer with FP32 scales)
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record MethodResult(String method, int weightBits, int actBits, Integer blockSize, double top1,
@@ -130,7 +131,8 @@ public final class Demo {
                     ConversionReport rep = c.report();
                     fp32Bytes = rep.fp32WeightBytes();
                     Outputs out = Outputs.collect(c.network(), data, progress);
-                    double meanSqnr = rep.converted().stream().mapToDouble(LayerReport::sqnrDb).average().orElse(0);
+                    double meanSqnr = rep.converted().stream().mapToDouble(LayerReport::sqnrDb).filter(Double::isFinite)
+                            .average().orElse(Double.NaN);
                     results.add(new MethodResult(method, bits, o.actBits(),
                             conv.blockwise() ? o.blockSize() : null, out.top1(), rep.convertedWeightBytes(),
                             out.agreement(ref), out.logitsSqnrDb(ref), meanSqnr));
@@ -159,7 +161,7 @@ public final class Demo {
             series.put(e.getKey(), List.of(x, y));
         }
         Plots.lines(png, "Fashion-MNIST " + mr.arch() + ": top-1 vs weight bits (A8 BFP)", "weight bits",
-                "top-1 (%)", series, Map.of("fp32", 100 * mr.fp32Top1()));
+                "top-1 (%)", series, Map.of("fp32", 100 * mr.fp32Top1()), "#");
     }
 
     /** A text table: one row per bit width, one column pair (top-1, bytes) per method. */

@@ -32,11 +32,14 @@ public final class Plots {
      * @param yLabel    y axis label
      * @param series    series name -> (x values, y values)
      * @param reference optional horizontal reference line (name -> y), e.g. the FP32 accuracy
+     * @param xPattern  decimal pattern of the x tick labels (e.g. "#" for bit widths)
      */
     public static void lines(Path file, String title, String xLabel, String yLabel,
-                             Map<String, List<double[]>> series, Map<String, Double> reference) throws IOException {
+                             Map<String, List<double[]>> series, Map<String, Double> reference, String xPattern)
+            throws IOException {
         XYChart chart = new XYChartBuilder().width(800).height(500).title(title).xAxisTitle(xLabel)
                 .yAxisTitle(yLabel).build();
+        chart.getStyler().setXAxisDecimalPattern(xPattern);
         chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideSE);
         double minX = Double.MAX_VALUE;
         double maxX = -Double.MAX_VALUE;
