@@ -49,6 +49,9 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (limit < 0) {
+            throw new IllegalArgumentException("--limit must be >= 0, got " + limit);
+        }
         List<Path> files = models == null || models.isEmpty() ? List.of(Demo.defaultModel()) : models;
         Demo.Options o = new Demo.Options(files, bits, actBits, block, methods, limit, batch, plotDir);
         for (String m : methods) {

@@ -50,11 +50,15 @@ public final class TrainSmallModel {
             if (batchSize <= 0) {
                 throw new IllegalArgumentException("batch size must be positive, got " + batchSize);
             }
+            if (trainLimit < 0 || testLimit < 0) {
+                throw new IllegalArgumentException("--train-limit and --test-limit must be >= 0, got " + trainLimit
+                        + " and " + testLimit);
+            }
         }
     }
 
     /** What training produced. */
-    public record Result(String arch, Path model, int epochs, long seed, int trainImages, int testImages,
+    public record Result(String arch, String model, int epochs, long seed, int trainImages, int testImages,
                          double top1, double seconds, long params) {
     }
 
@@ -102,7 +106,7 @@ public final class TrainSmallModel {
         double top1 = Accuracy.top1(model, new InMemoryIterator(test, 500), null);
         ModelFiles.save(model, o.out(), false);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Result r = new Result(o.arch(), o.out(), o.epochs(), o.seed(), train.numExamples(), test.numExamples(),
+        Result r = new Result(o.arch(), o.out().toString(), o.epochs(), o.seed(), train.numExamples(), test.numExamples(),
                 top1, seconds, model.numParams());
         writeProvenance(o, r);
         return r;
@@ -119,10 +123,11 @@ public final class TrainSmallModel {
 
     private static void writeProvenance(Options o, Result r) throws IOException {
         ObjectNode n = Json.MAPPER.createObjectNode();
-        n.put("model", r.model().getFileName().toString());
+        n.put("model", o.out().getFileName().toString());
         n.put("arch", o.arch());
         n.put("command", "./dsconv train --arch " + o.arch() + " --epochs " + o.epochs() + " --seed " + o.seed()
                 + " --batch " + o.batchSize() + (o.trainLimit() > 0 ? " --train-limit " + o.trainLimit() : "")
+                + (o.testLimit() > 0 ? " --test-limit " + o.testLimit() : "")
                 + " --out " + o.out());
         n.put("seed", o.seed());
         n.put("epochs", o.epochs());

@@ -1,0 +1,136 @@
+package io.github.dsconv.examples;
+
+import io.github.dsconv.convert.ConversionPlan;
+import io.github.dsconv.convert.Converted;
+import io.github.dsconv.convert.DSConvConverter;
+import io.github.dsconv.convert.LayerSpec;
+import io.github.dsconv.data.FashionMnist;
+import io.github.dsconv.eval.Logits;
+import io.github.dsconv.eval.Outputs;
+import io.github.dsconv.io.ModelFiles;
+import io.github.dsconv.zoo.ZooModels;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.zoo.PretrainedType;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * Converts a full-size model (DL4J zoo ResNet50/VGG16/VGG19 or this project's GoogLeNet/DenseNet-121) to DSConv
+ * and compares its outputs with the FP32 model on a fixed set of inputs: the first Fashion-MNIST test images,
+ * upsampled 8x by pixel repetition to 224x224 and repeated over 3 channels.
+ */
+public final class ZooConversion {
+
+    /**
+     * Options.
+     *
+     * @param model      model name (see {@link ZooModels#NAMES})
+     * @param pretrained DL4J pretrained weights to load (e.g. "imagenet"), or null for random init
+     * @param weights    a ModelSerializer file with the model's trained weights, or null
+     * @param spec       bits and block size
+     * @param images     number of comparison inputs
+     * @param seed       random-init seed
+     * @param out        converted model to write, or null
+     */
+    public record Options(String model, String pretrained, Path weights, LayerSpec spec, int images, long seed,
+                          Path out) {
+    }
+
+    /**
+     * The result, as the {@code zoo} command's JSON.
+     *
+     * @param model              model name
+     * @param convLayers         ConvolutionLayers in the FP32 model
+     * @param replaced           converted to DSConv
+     * @param params             FP32 model parameters
+     * @param fp32WeightBytes    convolution weights at 4 bytes each
+     * @param dsconvWeightBytes  convolution weights as DSConv stores them (q packed plus scales)
+     * @param seconds            conversion time alone
+     * @param logitsSqnrDb       SQNR of the DSConv logits against the FP32 logits
+     * @param top1Agreement      fraction of inputs with the same top-1 class
+     * @param inputs             what the comparison used
+     * @param weights            where the FP32 weights came from
+     * @param peakRssBytes       the process's peak resident memory (VmHWM) after conversion, or -1
+     * @param fp32ParamBytes     FP32 bytes of all parameters (for comparing with the peak)
+     */
+    public record Result(String model, int convLayers, int replaced, long params, long fp32WeightBytes,
+                         long dsconvWeightBytes, double seconds, double logitsSqnrDb, double top1Agreement,
+                         String inputs, String weights, long peakRssBytes, long fp32ParamBytes) {
+    }
+
+    private ZooConversion() {
+    }
+
+    /** Runs the conversion and the comparison. */
+    public static Result run(Options o) throws IOException {
+        if (o.images() < 1) {
+            throw new IllegalArgumentException("--images must be positive, got " + o.images());
+        }
+        String weightsFrom;
+        ComputationGraph fp32;
+        if (o.weights() != null) {
+            Model m = ModelFiles.load(o.weights());
+            if (!(m instanceof ComputationGraph cg)) {
+                throw new IllegalArgumentException(o.weights() + ": expected a ComputationGraph for " + o.model());
+            }
+            fp32 = cg;
+            weightsFrom = o.weights().toString();
+        } else if (o.pretrained() != null) {
+            fp32 = ZooModels.pretrained(o.model(), pretrainedType(o.pretrained()));
+            weightsFrom = "DL4J pretrained " + o.pretrained().toUpperCase(Locale.ROOT);
+        } else {
+            fp32 = ZooModels.build(o.model(), 1000, o.seed());
+            weightsFrom = "random init, seed " + o.seed();
+        }
+        int convs = ZooModels.convLayers(fp32);
+        Converted<ComputationGraph> c = new DSConvConverter(ConversionPlan.uniform(o.spec())).convert(fp32);
+        long peak = peakRss();
+        INDArray x = inputs(o.images());
+        Outputs ref = new Outputs(Logits.of(fp32, x).castTo(DataType.FLOAT), new int[o.images()]);
+        Outputs ds = new Outputs(Logits.of(c.network(), x).castTo(DataType.FLOAT), new int[o.images()]);
+        if (o.out() != null) {
+            ModelFiles.save(c.network(), o.out(), false);
+        }
+        return new Result(o.model(), convs, c.report().converted().size(), fp32.numParams(),
+                c.report().fp32WeightBytes(), c.report().convertedWeightBytes(), c.report().seconds(),
+                ds.logitsSqnrDb(ref), ds.agreement(ref),
+                o.images() + " Fashion-MNIST test images, 28x28 upsampled 8x (pixel repeat) to 224x224, gray "
+                        + "repeated over 3 channels, pixels / 255", weightsFrom, peak, 4L * fp32.numParams());
+    }
+
+    /** The first {@code n} Fashion-MNIST test images as {@code [n, 3, 224, 224]}. */
+    public static INDArray inputs(int n) throws IOException {
+        INDArray x = FashionMnist.load(FashionMnist.Split.TEST, n).getFeatures();
+        INDArray up = x.repeat(2, 8).repeat(3, 8);
+        return up.repeat(1, 3);
+    }
+
+    private static PretrainedType pretrainedType(String s) {
+        try {
+            return PretrainedType.valueOf(s.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("unknown --pretrained '" + s + "' (DL4J has imagenet, cifar10, "
+                    + "vggface, ...)");
+        }
+    }
+
+    /** Peak resident set size of this process from /proc (Linux), or -1 when unavailable. */
+    static long peakRss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+}
