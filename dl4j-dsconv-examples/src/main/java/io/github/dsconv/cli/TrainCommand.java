@@ -14,7 +14,7 @@ import java.util.concurrent.Callable;
         description = "Train a small CNN (28x28x1, with batch norm) on Fashion-MNIST and save it with provenance.")
 final class TrainCommand implements Callable<Integer> {
 
-    @Option(names = "--arch", required = true, description = "resnet or vgg")
+    @Option(names = "--arch", required = true, description = "resnet, vgg, googlenet or densenet")
     String arch;
 
     @Option(names = "--epochs", defaultValue = "3", description = "Training epochs (default ${DEFAULT-VALUE}).")

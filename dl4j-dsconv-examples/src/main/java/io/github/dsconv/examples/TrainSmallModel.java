@@ -6,6 +6,7 @@ import io.github.dsconv.eval.Accuracy;
 import io.github.dsconv.eval.Networks;
 import io.github.dsconv.io.AtomicFiles;
 import io.github.dsconv.io.ModelFiles;
+import io.github.dsconv.models.SmallFamilies;
 import io.github.dsconv.models.SmallModels;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -25,12 +26,12 @@ import java.util.function.IntConsumer;
 public final class TrainSmallModel {
 
     /** Supported architectures. */
-    public static final String[] ARCHS = {"resnet", "vgg"};
+    public static final String[] ARCHS = {"resnet", "vgg", "googlenet", "densenet"};
 
     /**
      * Options.
      *
-     * @param arch      {@code resnet} or {@code vgg}
+     * @param arch      {@code resnet}, {@code vgg}, {@code googlenet} or {@code densenet}
      * @param epochs    training epochs over the (limited) training set
      * @param seed      initialisation and shuffling seed
      * @param batchSize minibatch size
@@ -70,6 +71,8 @@ public final class TrainSmallModel {
         return switch (arch) {
             case "resnet" -> SmallModels.resnet(seed, epochs);
             case "vgg" -> SmallModels.vgg(seed, epochs);
+            case "googlenet" -> SmallFamilies.googlenet(seed, epochs);
+            case "densenet" -> SmallFamilies.densenet(seed, epochs);
             default -> throw new IllegalArgumentException("unknown arch '" + arch + "'");
         };
     }
