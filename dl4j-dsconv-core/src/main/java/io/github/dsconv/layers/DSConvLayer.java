@@ -22,6 +22,9 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeSet;
 
 /**
  * DSConv: a quantized 2-D convolution usable wherever DL4J's {@link ConvolutionLayer} is.
@@ -44,6 +47,9 @@ import java.util.Objects;
  *
  * <p>Only the float scales are regularized-free: no L1/L2 applies to {@code q}, {@code alpha}, {@code beta} or
  * CDS; the bias takes the configured bias regularization.
+ *
+ * <p>{@link #getFrozenParams() Frozen parameters} (e.g. the groups a distillation run does not train) get a zero
+ * gradient and no regularization, exactly like {@code q}, so every DL4J updater leaves them bit-identical.
  */
 public class DSConvLayer extends ConvolutionLayer {
 
@@ -54,6 +60,11 @@ public class DSConvLayer extends ConvolutionLayer {
     /** Default activation bits (A8 block floating point). */
     public static final int DEFAULT_ACT_BITS = 8;
 
+    /** Parameter keys that {@link #setFrozenParams(Set)} accepts. */
+    private static final Set<String> FREEZABLE = new TreeSet<>(List.of(DSConvParamInitializer.Q_KEY,
+            DSConvParamInitializer.ALPHA_KEY, DSConvParamInitializer.BETA_KEY, DSConvParamInitializer.GAMMA_KEY,
+            DSConvParamInitializer.DELTA_KEY, DSConvParamInitializer.BIAS_KEY));
+
     private int weightBits = DEFAULT_WEIGHT_BITS;
     private int blockSize = DEFAULT_BLOCK_SIZE;
     private int actBits = DEFAULT_ACT_BITS;
@@ -61,6 +72,7 @@ public class DSConvLayer extends ConvolutionLayer {
     private boolean kdsBias = false;
     private boolean cds = false;
     private ScalePrecision scalePrecision = ScalePrecision.FP16;
+    private SortedSet<String> frozenParams = Collections.emptySortedSet();
 
     /** For JSON deserialization. */
     public DSConvLayer() {
@@ -76,6 +88,7 @@ public class DSConvLayer extends ConvolutionLayer {
         this.kdsBias = builder.kdsBias;
         this.cds = builder.cds;
         this.scalePrecision = builder.scalePrecision;
+        setFrozenParams(builder.frozenParams);
         validate(getLayerName(), weightBits, blockSize, actBits);
     }
 
@@ -126,7 +139,7 @@ public class DSConvLayer extends ConvolutionLayer {
 
     @Override
     public List<Regularization> getRegularizationByParam(String paramName) {
-        if (DSConvParamInitializer.BIAS_KEY.equals(paramName)) {
+        if (DSConvParamInitializer.BIAS_KEY.equals(paramName) && !isFrozen(paramName)) {
             return regularizationBias;
         }
         return Collections.emptyList();
@@ -205,6 +218,33 @@ public class DSConvLayer extends ConvolutionLayer {
         this.scalePrecision = scalePrecision;
     }
 
+    /**
+     * Float parameters held fixed in training: they get a zero gradient and no regularization, like {@code q}.
+     * Names are parameter keys of {@link DSConvParamInitializer} ({@code alpha}, {@code beta}, {@code gamma},
+     * {@code delta}, {@code b}; {@code q} is always frozen whether listed or not). Defaults to none.
+     */
+    public SortedSet<String> getFrozenParams() {
+        return frozenParams;
+    }
+
+    /** Sets the frozen float parameters ({@code null} = none); unknown names are rejected. */
+    public void setFrozenParams(Set<String> frozenParams) {
+        TreeSet<String> s = new TreeSet<>(frozenParams == null ? Set.of() : frozenParams);
+        for (String name : s) {
+            if (!FREEZABLE.contains(name)) {
+                throw new IllegalArgumentException("DSConvLayer '" + (getLayerName() == null ? "(unnamed)"
+                        : getLayerName()) + "': unknown parameter '" + name + "' to freeze (expected some of "
+                        + FREEZABLE + ")");
+            }
+        }
+        this.frozenParams = Collections.unmodifiableSortedSet(s);
+    }
+
+    /** Whether a parameter is held fixed in training: {@code q} always, the others when listed as frozen. */
+    public boolean isFrozen(String paramName) {
+        return DSConvParamInitializer.Q_KEY.equals(paramName) || frozenParams.contains(paramName);
+    }
+
     /** True when the input is quantized to block floating point. */
     public boolean quantizesActivations() {
         return actBits > 0 && quantizeInput;
@@ -220,20 +260,21 @@ public class DSConvLayer extends ConvolutionLayer {
         }
         return weightBits == that.weightBits && blockSize == that.blockSize && actBits == that.actBits
                 && quantizeInput == that.quantizeInput && kdsBias == that.kdsBias && cds == that.cds
-                && scalePrecision == that.scalePrecision;
+                && scalePrecision == that.scalePrecision && frozenParams.equals(that.frozenParams);
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(super.hashCode(), weightBits, blockSize, actBits, quantizeInput, kdsBias, cds,
-                scalePrecision);
+                scalePrecision, frozenParams);
     }
 
     @Override
     public String toString() {
         return "DSConvLayer(" + getLayerName() + ", nIn=" + nIn + ", nOut=" + nOut + ", kernel="
                 + java.util.Arrays.toString(kernelSize) + ", W" + weightBits + "A" + actBits + ", B=" + blockSize
-                + (kdsBias ? ", kdsBias" : "") + (cds ? ", cds" : "") + ")";
+                + (kdsBias ? ", kdsBias" : "") + (cds ? ", cds" : "")
+                + (frozenParams.isEmpty() ? "" : ", frozen=" + frozenParams) + ")";
     }
 
     /**
@@ -279,6 +320,7 @@ public class DSConvLayer extends ConvolutionLayer {
         private boolean kdsBias = false;
         private boolean cds = false;
         private ScalePrecision scalePrecision = ScalePrecision.FP16;
+        private Set<String> frozenParams = Set.of();
 
         public Builder(int... kernelSize) {
             super(kernelSize);
@@ -374,6 +416,12 @@ public class DSConvLayer extends ConvolutionLayer {
         /** Storage precision of the scales. Defaults to FP16 (FP32 for a network's first convolution). */
         public Builder scalePrecision(ScalePrecision scalePrecision) {
             this.scalePrecision = Objects.requireNonNull(scalePrecision, "scalePrecision");
+            return this;
+        }
+
+        /** Float parameters to hold fixed in training (see {@link DSConvLayer#getFrozenParams()}). Defaults to none. */
+        public Builder frozenParams(String... names) {
+            this.frozenParams = Set.of(names);
             return this;
         }
 

@@ -41,7 +41,8 @@ import static io.github.dsconv.layers.DSConvParamInitializer.Q_KEY;
  * <p>Backward pass: the BFP quantizer is straight-through, so the input gradient is the convolution's; the kernel
  * gradient {@code dW} is reduced to the float parameters ({@code dalpha = sum_blk gamma dW q},
  * {@code dbeta = sum_blk gamma dW}, {@code dgamma = sum dW (alpha q + beta)}, {@code ddelta = sum dW}) and
- * {@code q} gets a zero gradient, so every DL4J updater leaves it bit-identical.
+ * {@code q} gets a zero gradient, so every DL4J updater leaves it bit-identical; so do the parameters the layer
+ * configuration lists as {@link DSConvLayer#getFrozenParams() frozen}.
  */
 public class DSConvRuntime extends BaseLayer<DSConvLayer> {
 
@@ -149,6 +150,13 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
         }
         if (gradBias != null) {
             g.setGradientFor(BIAS_KEY, gradBias);
+        }
+        // Frozen float parameters (DSConvLayer#getFrozenParams, e.g. groups a distillation run does not train) get
+        // a zero gradient like q, so that any updater leaves them bit-identical.
+        for (Map.Entry<String, INDArray> e : g.gradientForVariable().entrySet()) {
+            if (lc.isFrozen(e.getKey())) {
+                e.getValue().assign(0);
+            }
         }
         INDArray epsOut = backpropDropOutIfPresent(gradInput);
         return new Pair<>(g, epsOut);
