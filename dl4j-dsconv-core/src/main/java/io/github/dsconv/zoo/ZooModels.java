@@ -8,6 +8,7 @@ import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.zoo.PretrainedType;
+import org.deeplearning4j.nn.weights.WeightInitRelu;
 import org.deeplearning4j.zoo.ZooModel;
 import org.deeplearning4j.zoo.model.ResNet50;
 import org.deeplearning4j.zoo.model.VGG16;
@@ -32,7 +33,8 @@ public final class ZooModels {
     }
 
     /**
-     * Builds a full-size model with random weights and DL4J's default input 224x224x3 (NCHW).
+     * Builds a full-size model with random weights and DL4J's default input 224x224x3 (NCHW). ResNet50 uses He
+     * initialisation instead of DL4J's default (whose logits overflow to NaN).
      * DL4J's VGG16/VGG19 declare a flattened input type but also accept {@code [n, 3, 224, 224]}.
      *
      * @param name       one of {@link #NAMES} (case-insensitive)
@@ -44,7 +46,10 @@ public final class ZooModels {
             throw new IllegalArgumentException("numClasses must be positive, got " + numClasses);
         }
         return switch (normalize(name)) {
-            case "resnet50" -> ResNet50.builder().numClasses(numClasses).seed(seed).build().init();
+            // DL4J's default ResNet50 init, TruncatedNormal(0, 0.5), overflows to NaN logits in FP32 on real
+            // images after 50 layers; random-init ResNet50 uses He (ReLU) init so comparisons mean something.
+            case "resnet50" -> ResNet50.builder().numClasses(numClasses).seed(seed).weightInit(new WeightInitRelu())
+                    .build().init();
             case "vgg16" -> VGG16.builder().numClasses(numClasses).seed(seed).build().init();
             case "vgg19" -> VGG19.builder().numClasses(numClasses).seed(seed).build().init();
             case "googlenet" -> GoogLeNet.builder().numClasses(numClasses).seed(seed).build().init();
