@@ -6,6 +6,7 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 
 /** Write-to-temp-then-move helpers, so no reader ever sees a partial output file. */
 public final class AtomicFiles {
@@ -13,8 +14,14 @@ public final class AtomicFiles {
     private AtomicFiles() {
     }
 
-    /** Moves a finished temporary file onto the target, atomically where the file system allows. */
+    /**
+     * Moves a finished temporary file onto the target, atomically where the file system allows. Temporary files
+     * are created owner-only ({@code rw-------}); the target gets the usual {@code rw-r--r--} on POSIX systems.
+     */
     public static void moveIntoPlace(Path tmp, Path target) throws IOException {
+        if (tmp.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
+        }
         try {
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {
