@@ -18,8 +18,6 @@ import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.deeplearning4j.zoo.ModelMetaData;
-import org.deeplearning4j.zoo.PretrainedType;
-import org.deeplearning4j.zoo.ZooModel;
 import org.deeplearning4j.zoo.ZooType;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.learning.config.IUpdater;
@@ -41,10 +39,7 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
  * <p>Parameters for 1000 classes: 8,062,504 in DL4J (derivation on {@link #PARAMS_IMAGENET}). 120 convolutions.
  * No pretrained weights exist: {@link #pretrainedUrl} is null.
  */
-// InstantiableModel declares <M extends Model> M init(); narrowing it to ComputationGraph (as DL4J's own zoo models
-// do) is an unchecked override, which javac reports on the class.
-@SuppressWarnings("unchecked")
-public final class DenseNet121 extends ZooModel<ComputationGraph> {
+public final class DenseNet121 extends UntrainedGraphModel {
 
     /**
      * Exact DL4J parameter count for 1000 classes.
@@ -184,6 +179,7 @@ public final class DenseNet121 extends ZooModel<ComputationGraph> {
     }
 
     /** The graph configuration: input "input", output "output". */
+    @Override
     public ComputationGraphConfiguration.GraphBuilder graphBuilder() {
         ComputationGraphConfiguration.GraphBuilder g = new NeuralNetConfiguration.Builder()
                 .seed(seed)
@@ -275,32 +271,6 @@ public final class DenseNet121 extends ZooModel<ComputationGraph> {
         g.addLayer(name + "_relu" + suffix, new ActivationLayer.Builder().activation(Activation.RELU).build(),
                 name + "_bn" + suffix);
         return name + "_relu" + suffix;
-    }
-
-    /** Builds and initialises the graph with random weights. */
-    @Override
-    public ComputationGraph init() {
-        ComputationGraph net = new ComputationGraph(graphBuilder().build());
-        net.init();
-        return net;
-    }
-
-    /** Always null: no pretrained DenseNet weights exist for DL4J. */
-    @Override
-    public String pretrainedUrl(PretrainedType pretrainedType) {
-        return null;
-    }
-
-    /** Always 0: there are no pretrained weights to check. */
-    @Override
-    public long pretrainedChecksum(PretrainedType pretrainedType) {
-        return 0L;
-    }
-
-    /** {@link ComputationGraph}. */
-    @Override
-    public Class<? extends Model> modelType() {
-        return ComputationGraph.class;
     }
 
     /** Input shape, one output, type CNN. */

@@ -20,8 +20,6 @@ import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.deeplearning4j.zoo.ModelMetaData;
-import org.deeplearning4j.zoo.PretrainedType;
-import org.deeplearning4j.zoo.ZooModel;
 import org.deeplearning4j.zoo.ZooType;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.factory.Nd4j;
@@ -46,10 +44,7 @@ import org.nd4j.linalg.lossfunctions.impl.LossMCXENT;
  * <p>Parameters for 1000 classes without auxiliary heads: 6,998,552 (derivation on {@link #PARAMS_IMAGENET}).
  * 57 convolutions (59 with the auxiliary heads). No pretrained weights exist: {@link #pretrainedUrl} is null.
  */
-// InstantiableModel declares <M extends Model> M init(); narrowing it to ComputationGraph (as DL4J's own zoo models
-// do) is an unchecked override, which javac reports on the class.
-@SuppressWarnings("unchecked")
-public final class GoogLeNet extends ZooModel<ComputationGraph> {
+public final class GoogLeNet extends UntrainedGraphModel {
 
     /**
      * Exact parameter count for 1000 classes, conv biases on, no batch norm, no auxiliary heads.
@@ -232,6 +227,7 @@ public final class GoogLeNet extends ZooModel<ComputationGraph> {
     }
 
     /** The graph configuration: input "input", outputs "output" (and "aux1", "aux2" with auxiliary heads). */
+    @Override
     public ComputationGraphConfiguration.GraphBuilder graphBuilder() {
         ComputationGraphConfiguration.GraphBuilder g = new NeuralNetConfiguration.Builder()
                 .seed(seed)
@@ -337,32 +333,6 @@ public final class GoogLeNet extends ZooModel<ComputationGraph> {
         g.addLayer(name, new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(k, k).stride(stride, stride)
                 .build(), in);
         return name;
-    }
-
-    /** Builds and initialises the graph with random weights. */
-    @Override
-    public ComputationGraph init() {
-        ComputationGraph net = new ComputationGraph(graphBuilder().build());
-        net.init();
-        return net;
-    }
-
-    /** Always null: no pretrained GoogLeNet weights exist for DL4J. */
-    @Override
-    public String pretrainedUrl(PretrainedType pretrainedType) {
-        return null;
-    }
-
-    /** Always 0: there are no pretrained weights to check. */
-    @Override
-    public long pretrainedChecksum(PretrainedType pretrainedType) {
-        return 0L;
-    }
-
-    /** {@link ComputationGraph}. */
-    @Override
-    public Class<? extends Model> modelType() {
-        return ComputationGraph.class;
     }
 
     /** Input shape, number of outputs (1, or 3 with auxiliary heads) and type CNN. */
