@@ -34,16 +34,6 @@ public final class Networks {
         }
     }
 
-    /** The number of parameters. */
-    public static long numParams(Model model) {
-        return model.numParams();
-    }
-
-    /** A short kind name: {@code MultiLayerNetwork} or {@code ComputationGraph}. */
-    public static String kind(Model model) {
-        return model.getClass().getSimpleName();
-    }
-
     static void requireSingleIo(ComputationGraph cg) {
         if (cg.getConfiguration().getNetworkInputs().size() != 1 || cg.getConfiguration().getNetworkOutputs().size() != 1) {
             throw new IllegalArgumentException("only single-input, single-output graphs are supported, this one has "

@@ -91,13 +91,6 @@ public record Outputs(INDArray logits, int[] labels) {
         return io.github.dsconv.quant.Sqnr.db(signal * signal, noise * noise);
     }
 
-    /** The maximum relative error of these logits against the reference's, {@code max|a-b| / max|b|}. */
-    public double maxRelativeError(Outputs reference) {
-        requireSameSize(reference);
-        double diff = logits.sub(reference.logits).amaxNumber().doubleValue();
-        return diff / reference.logits.amaxNumber().doubleValue();
-    }
-
     private void requireSameSize(Outputs other) {
         if (other.size() != size()) {
             throw new IllegalArgumentException("outputs of " + size() + " and " + other.size() + " examples");

@@ -2,7 +2,6 @@ package io.github.dsconv.layers;
 
 import io.github.dsconv.quant.KernelShape;
 import io.github.dsconv.quant.QuantizedKernel;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -69,15 +68,5 @@ public final class DSConvParams {
             }
             b.assign(Nd4j.create(bias, b.shape(), 'c').castTo(b.dataType()));
         }
-    }
-
-    /** The integer kernel {@code q} of a layer's parameters as signed bytes (c order). */
-    public static byte[] q(Map<String, INDArray> params) {
-        float[] qf = params.get(DSConvParamInitializer.Q_KEY).castTo(DataType.FLOAT).dup('c').data().asFloat();
-        byte[] q = new byte[qf.length];
-        for (int i = 0; i < qf.length; i++) {
-            q[i] = (byte) qf[i];
-        }
-        return q;
     }
 }

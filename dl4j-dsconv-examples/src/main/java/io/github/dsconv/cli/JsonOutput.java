@@ -18,8 +18,4 @@ final class JsonOutput {
         }
         AtomicFiles.writeString(path, Json.write(value));
     }
-
-    static String toString(Object value) throws IOException {
-        return Json.MAPPER.writeValueAsString(value);
-    }
 }
