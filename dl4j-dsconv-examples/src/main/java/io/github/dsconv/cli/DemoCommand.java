@@ -47,25 +47,49 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Write the results as JSON to this file.")
     Path json;
 
+    @Option(names = "--all", description = "Run the full accuracy table instead (same as `dsconv table`): every "
+            + "committed small family, DSConv W8-W2 and B=16/64/128, RTN per-tensor and per-channel.")
+    boolean all;
+
     @Override
     public Integer call() throws Exception {
         if (limit < 0) {
             throw new IllegalArgumentException("--limit must be >= 0, got " + limit);
         }
+        if (all) {
+            List<Path> files = models == null || models.isEmpty() ? Demo.committedModels() : models;
+            return run("table", new Demo.Options(files, Demo.tableVariants(), actBits, limit, batch, plotDir, true),
+                    json, null);
+        }
         List<Path> files = models == null || models.isEmpty() ? List.of(Demo.defaultModel()) : models;
-        Demo.Options o = new Demo.Options(files, bits, actBits, block, methods, limit, batch, plotDir);
         for (String m : methods) {
             io.github.dsconv.examples.QuantizeModel.quantizer(m, io.github.dsconv.convert.ConversionPlan.standard());
         }
-        int images = limit > 0 ? Math.min(limit, 10000) : 10000;
+        return run("demo", new Demo.Options(files, Demo.grid(methods, bits, block), actBits, limit, batch, plotDir,
+                false), json, null);
+    }
+
+    /** Runs a demo or table with a progress bar, prints the text table and writes the JSON (and Markdown). */
+    static int run(String name, Demo.Options o, Path json, Path markdown) throws java.io.IOException {
+        for (Path m : o.models()) {
+            if (!java.nio.file.Files.isRegularFile(m)) {
+                throw new IllegalArgumentException("model file not found: " + m);
+            }
+        }
+        int images = o.limit() > 0 ? Math.min(o.limit(), 10000) : 10000;
         Demo.Result r;
-        try (ProgressBar pb = Progress.bar("demo", (long) images * Demo.evaluations(o))) {
+        try (ProgressBar pb = Progress.bar(name, (long) images * Demo.evaluations(o))) {
             r = Demo.run(o, pb::stepBy);
         }
         System.out.print(Demo.table(r));
-        System.out.println("plots in " + plotDir.toAbsolutePath() + "; " + String.format(java.util.Locale.ROOT,
-                "%.0f s", r.seconds()));
+        if (o.plotDir() != null) {
+            System.out.println("plots in " + o.plotDir().toAbsolutePath());
+        }
+        System.out.println(String.format(java.util.Locale.ROOT, "%.0f s", r.seconds()));
         JsonOutput.write(json, r);
+        if (markdown != null) {
+            io.github.dsconv.io.AtomicFiles.writeString(markdown, Demo.markdown(r));
+        }
         return 0;
     }
 }

@@ -35,19 +35,64 @@ public final class Demo {
     public static final String DEFAULT_MODEL = "models/fmnist-resnet.zip";
 
     /**
+     * One conversion to evaluate.
+     *
+     * @param method     weight quantizer ({@code dsconv}, {@code rtn-per-channel}, {@code rtn-per-tensor})
+     * @param weightBits weight bits
+     * @param blockSize  block size along input channels (DSConv weights and BFP activations alike)
+     */
+    public record Variant(String method, int weightBits, int blockSize) {
+    }
+
+    /**
      * Options.
      *
-     * @param models     FP32 models to convert
-     * @param weightBits weight bit widths to try
-     * @param actBits    BFP activation bits for every method
-     * @param blockSize  DSConv block size
-     * @param methods    weight quantizers ({@code dsconv}, {@code rtn-per-channel}, {@code rtn-per-tensor})
-     * @param limit      test images ({@code <= 0}: all 10,000)
-     * @param batch      evaluation batch size
-     * @param plotDir    folder for the PNG plots (null: no plots)
+     * @param models   FP32 models to convert
+     * @param variants conversions to evaluate, in order
+     * @param actBits  BFP activation bits for every method
+     * @param limit    test images ({@code <= 0}: all 10,000)
+     * @param batch    evaluation batch size
+     * @param plotDir  folder for the PNG plots (null: no plots)
+     * @param byBytes  plot top-1 against weight bytes ({@code table-<arch>.png}) rather than against weight bits
+     *                 ({@code demo-<arch>.png})
      */
-    public record Options(List<Path> models, int[] weightBits, int actBits, int blockSize, List<String> methods,
-                          int limit, int batch, Path plotDir) {
+    public record Options(List<Path> models, List<Variant> variants, int actBits, int limit, int batch,
+                          Path plotDir, boolean byBytes) {
+    }
+
+    /** Every method at every bit width, one block size: the demo's grid, bit width first. */
+    public static List<Variant> grid(List<String> methods, int[] weightBits, int blockSize) {
+        List<Variant> v = new ArrayList<>();
+        for (int bits : weightBits) {
+            for (String m : methods) {
+                v.add(new Variant(m, bits, blockSize));
+            }
+        }
+        return v;
+    }
+
+    /**
+     * The accuracy table's conversions (issue 3): DSConv at W8/W6/W5/W4/W3/W2 with B=32, DSConv at W4 and W3 with
+     * B=16/64/128, and the round-to-nearest per-tensor and per-channel baselines at W8/W6/W5/W4/W3/W2. The
+     * baselines' BFP activations use B=32 like DSConv's default.
+     */
+    public static List<Variant> tableVariants() {
+        int[] bits = {8, 6, 5, 4, 3, 2};
+        List<Variant> v = new ArrayList<>();
+        for (int b : bits) {
+            v.add(new Variant("dsconv", b, 32));
+        }
+        for (int b : new int[] {4, 3}) {
+            for (int block : new int[] {16, 64, 128}) {
+                v.add(new Variant("dsconv", b, block));
+            }
+        }
+        for (String m : new String[] {"rtn-per-tensor", "rtn-per-channel"}) {
+            for (int b : bits) {
+                v.add(new Variant(m, b, 32));
+            }
+        }
+        return v;
     }
 
     /**
@@ -102,9 +147,33 @@ public final class Demo {
         return home == null ? Paths.get(DEFAULT_MODEL) : Paths.get(home).resolve(DEFAULT_MODEL);
     }
 
+    /** The small families' committed models, in table order. */
+    public static final List<String> FAMILIES = List.of("resnet", "vgg", "googlenet", "densenet");
+
+    /**
+     * The committed models of the small families that exist under the project root ({@code -Ddsconv.home}, else
+     * the working folder), in {@link #FAMILIES} order.
+     *
+     * @throws IllegalStateException when there is none
+     */
+    public static List<Path> committedModels() {
+        Path root = defaultModel().getParent();
+        List<Path> found = new ArrayList<>();
+        for (String f : FAMILIES) {
+            Path p = root.resolve("fmnist-" + f + ".zip");
+            if (java.nio.file.Files.isRegularFile(p)) {
+                found.add(p);
+            }
+        }
+        if (found.isEmpty()) {
+            throw new IllegalStateException("no committed models (fmnist-<family>.zip) in " + root.toAbsolutePath());
+        }
+        return found;
+    }
+
     /** Number of evaluations the run will do (for progress bars): per model, FP32 plus one per method and bits. */
     public static int evaluations(Options o) {
-        return o.models().size() * (1 + o.weightBits().length * o.methods().size());
+        return o.models().size() * (1 + o.variants().size());
     }
 
     /**
@@ -123,25 +192,28 @@ public final class Demo {
             Outputs ref = Outputs.collect(fp32, data, progress);
             List<MethodResult> results = new ArrayList<>();
             long fp32Bytes = -1;
-            for (int bits : o.weightBits()) {
-                for (String method : o.methods()) {
-                    ConversionPlan plan = ConversionPlan.uniform(new LayerSpec(bits, o.actBits(), o.blockSize()));
-                    DSConvConverter conv = new DSConvConverter(plan, QuantizeModel.quantizer(method, plan));
-                    Converted<? extends Model> c = conv.convert(fp32);
-                    ConversionReport rep = c.report();
-                    fp32Bytes = rep.fp32WeightBytes();
-                    Outputs out = Outputs.collect(c.network(), data, progress);
-                    double meanSqnr = rep.converted().stream().mapToDouble(LayerReport::sqnrDb).filter(Double::isFinite)
-                            .average().orElse(Double.NaN);
-                    results.add(new MethodResult(method, bits, o.actBits(),
-                            conv.blockwise() ? o.blockSize() : null, out.top1(), rep.convertedWeightBytes(),
-                            out.agreement(ref), out.logitsSqnrDb(ref), meanSqnr));
-                }
+            for (Variant v : o.variants()) {
+                LayerSpec spec = new LayerSpec(v.weightBits(), o.actBits(), v.blockSize());
+                ConversionPlan plan = ConversionPlan.uniform(spec);
+                DSConvConverter conv = new DSConvConverter(plan, QuantizeModel.quantizer(v.method(), plan));
+                Converted<? extends Model> c = conv.convert(fp32);
+                ConversionReport rep = c.report();
+                fp32Bytes = rep.fp32WeightBytes();
+                Outputs out = Outputs.collect(c.network(), data, progress);
+                double meanSqnr = rep.converted().stream().mapToDouble(LayerReport::sqnrDb).filter(Double::isFinite)
+                        .average().orElse(Double.NaN);
+                results.add(new MethodResult(v.method(), v.weightBits(), o.actBits(),
+                        conv.blockwise() ? v.blockSize() : null, out.top1(), rep.convertedWeightBytes(),
+                        out.agreement(ref), out.logitsSqnrDb(ref), meanSqnr));
             }
             ModelResult mr = new ModelResult(Provenance.archOf(file), file.toString(), ref.top1(), fp32Bytes, results);
             models.add(mr);
             if (o.plotDir() != null) {
-                plot(mr, o.plotDir().resolve("demo-" + mr.arch() + ".png"));
+                if (o.byBytes()) {
+                    plotBytes(mr, o.plotDir().resolve("table-" + mr.arch() + ".png"));
+                } else {
+                    plot(mr, o.plotDir().resolve("demo-" + mr.arch() + ".png"));
+                }
             }
         }
         return new Result("fashion-mnist", test.numExamples(), models, (System.nanoTime() - t0) / 1e9);
@@ -164,17 +236,72 @@ public final class Demo {
                 "top-1 (%)", series, Map.of("fp32", 100 * mr.fp32Top1()), "#");
     }
 
+    /**
+     * Top-1 vs convolution weight bytes (KiB), one line per method and block size (DSConv's B=32 line runs over all
+     * bit widths; its other block sizes are short lines at W4 and W3), with the FP32 accuracy as a reference line.
+     */
+    public static void plotBytes(ModelResult mr, Path png) throws IOException {
+        Map<String, List<MethodResult>> byLine = new LinkedHashMap<>();
+        for (MethodResult r : mr.results()) {
+            String name = r.blockSize() == null ? r.method() : r.method() + " B=" + r.blockSize();
+            byLine.computeIfAbsent(name, k -> new ArrayList<>()).add(r);
+        }
+        Map<String, List<double[]>> series = new LinkedHashMap<>();
+        for (Map.Entry<String, List<MethodResult>> e : byLine.entrySet()) {
+            List<MethodResult> rs = e.getValue();
+            double[] x = rs.stream().mapToDouble(r -> r.weightBytes() / 1024.0).toArray();
+            double[] y = rs.stream().mapToDouble(r -> 100 * r.top1()).toArray();
+            series.put(e.getKey(), List.of(x, y));
+        }
+        Plots.lines(png, "Fashion-MNIST " + mr.arch() + ": top-1 vs conv weight bytes (A8 BFP)",
+                "conv weight KiB (FP32: " + Math.round(mr.fp32WeightBytes() / 1024.0) + ")", "top-1 (%)", series,
+                Map.of("fp32", 100 * mr.fp32Top1()), "#");
+    }
+
+    /**
+     * A Markdown table for the README: one row per conversion, one column per model with top-1, its change from
+     * FP32 in percentage points and the weight bytes as a fraction of FP32.
+     */
+    public static String markdown(Result r) {
+        StringBuilder sb = new StringBuilder("| method | W | B |");
+        StringBuilder rule = new StringBuilder("|---|---|---|");
+        for (ModelResult m : r.models()) {
+            sb.append(' ').append(m.arch()).append(" top-1 % (pp) | bytes |");
+            rule.append("---|---|");
+        }
+        sb.append('\n').append(rule).append('\n');
+        sb.append("| FP32 | 32 | |");
+        for (ModelResult m : r.models()) {
+            sb.append(String.format(Locale.ROOT, " %.2f | %d |", 100 * m.fp32Top1(), m.fp32WeightBytes()));
+        }
+        sb.append('\n');
+        List<MethodResult> rows = r.models().isEmpty() ? List.of() : r.models().get(0).results();
+        for (int i = 0; i < rows.size(); i++) {
+            MethodResult x = rows.get(i);
+            sb.append(String.format(Locale.ROOT, "| %s | %d | %s |", x.method(), x.weightBits(),
+                    x.blockSize() == null ? "" : x.blockSize().toString()));
+            for (ModelResult m : r.models()) {
+                MethodResult y = m.results().get(i);
+                sb.append(String.format(Locale.ROOT, " %.2f (%+.2f) | %.3f |", 100 * y.top1(),
+                        100 * (y.top1() - m.fp32Top1()), (double) y.weightBytes() / m.fp32WeightBytes()));
+            }
+            sb.append('\n');
+        }
+        return sb.toString();
+    }
+
     /** A text table: one row per bit width, one column pair (top-1, bytes) per method. */
     public static String table(Result r) {
         StringBuilder sb = new StringBuilder();
         for (ModelResult m : r.models()) {
             sb.append(String.format(Locale.ROOT, "%s (%s): FP32 top-1 %.2f%%, conv weights %d bytes, %d test images%n",
                     m.arch(), m.fp32Model(), 100 * m.fp32Top1(), m.fp32WeightBytes(), r.testImages()));
-            sb.append(String.format(Locale.ROOT, "%-18s %4s %4s %8s %8s %10s %9s%n", "method", "W", "A", "top-1 %",
-                    "delta pp", "bytes", "agree %"));
+            sb.append(String.format(Locale.ROOT, "%-18s %4s %4s %4s %8s %8s %10s %9s%n", "method", "W", "A", "B",
+                    "top-1 %", "delta pp", "bytes", "agree %"));
             for (MethodResult x : m.results()) {
-                sb.append(String.format(Locale.ROOT, "%-18s %4d %4d %8.2f %+8.2f %10d %9.2f%n", x.method(),
-                        x.weightBits(), x.actBits(), 100 * x.top1(), 100 * (x.top1() - m.fp32Top1()),
+                sb.append(String.format(Locale.ROOT, "%-18s %4d %4d %4s %8.2f %+8.2f %10d %9.2f%n", x.method(),
+                        x.weightBits(), x.actBits(), x.blockSize() == null ? "-" : x.blockSize().toString(),
+                        100 * x.top1(), 100 * (x.top1() - m.fp32Top1()),
                         x.weightBytes(), 100 * x.agreement()));
             }
         }

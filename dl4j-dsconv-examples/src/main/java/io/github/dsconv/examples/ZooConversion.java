@@ -58,10 +58,17 @@ public final class ZooConversion {
      * @param weights            where the FP32 weights came from
      * @param peakRssBytes       the process's peak resident memory (VmHWM) after conversion, or -1
      * @param fp32ParamBytes     FP32 bytes of all parameters (for comparing with the peak)
+     * @param conversionPeakExtraBytes how far the process's resident memory rose above its level just before the
+     *                           conversion (FP32 model loaded, JVM and ND4J started), at the conversion's peak; -1
+     *                           when the kernel cannot reset the peak ({@code /proc/self/clear_refs}, Linux 4.0+)
+     * @param peakOverModel      {@code (fp32ParamBytes + conversionPeakExtraBytes) / fp32ParamBytes}: the memory the
+     *                           model and its conversion hold at the peak, in units of the FP32 model (issue 3's
+     *                           target is at most 2); NaN when not measured
      */
     public record Result(String model, int convLayers, int replaced, long params, long fp32WeightBytes,
                          long dsconvWeightBytes, double seconds, double logitsSqnrDb, double top1Agreement,
-                         String inputs, String weights, long peakRssBytes, long fp32ParamBytes) {
+                         String inputs, String weights, long peakRssBytes, long fp32ParamBytes,
+                         long conversionPeakExtraBytes, double peakOverModel) {
     }
 
     private ZooConversion() {
@@ -89,8 +96,11 @@ public final class ZooConversion {
             weightsFrom = "random init, seed " + o.seed();
         }
         int convs = ZooModels.convLayers(fp32);
+        long before = resetPeakRss();
         Converted<ComputationGraph> c = new DSConvConverter(ConversionPlan.uniform(o.spec())).convert(fp32);
         long peak = peakRss();
+        long extra = before < 0 || peak < 0 ? -1 : Math.max(0, peak - before);
+        long modelBytes = 4L * fp32.numParams();
         INDArray x = inputs(o.images());
         Outputs ref = new Outputs(Logits.of(fp32, x).castTo(DataType.FLOAT), new int[o.images()]);
         Outputs ds = new Outputs(Logits.of(c.network(), x).castTo(DataType.FLOAT), new int[o.images()]);
@@ -101,7 +111,8 @@ public final class ZooConversion {
                 c.report().fp32WeightBytes(), c.report().convertedWeightBytes(), c.report().seconds(),
                 ds.logitsSqnrDb(ref), ds.agreement(ref),
                 o.images() + " Fashion-MNIST test images, 28x28 upsampled 8x (pixel repeat) to 224x224, gray "
-                        + "repeated over 3 channels, pixels / 255", weightsFrom, peak, 4L * fp32.numParams());
+                        + "repeated over 3 channels, pixels / 255", weightsFrom, peak, modelBytes, extra,
+                extra < 0 ? Double.NaN : (double) (modelBytes + extra) / modelBytes);
     }
 
     /** The first {@code n} Fashion-MNIST test images as {@code [n, 3, 224, 224]}. */
@@ -122,9 +133,32 @@ public final class ZooConversion {
 
     /** Peak resident set size of this process from /proc (Linux), or -1 when unavailable. */
     static long peakRss() {
+        return procStatus("VmHWM:");
+    }
+
+    /**
+     * Collects garbage, then resets the kernel's peak-RSS mark to the current RSS (writing 5 to
+     * {@code /proc/self/clear_refs}) so that a later {@link #peakRss()} measures only what follows.
+     *
+     * @return the resident set size after the reset, or -1 when the reset is not possible here
+     */
+    static long resetPeakRss() {
+        System.gc();
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+        } catch (IOException | SecurityException e) {
+            return -1;
+        }
+        long rss = procStatus("VmRSS:");
+        long hwm = procStatus("VmHWM:");
+        // The reset worked when the peak mark dropped to (about) the current size.
+        return hwm >= 0 && rss >= 0 && hwm - rss < (1L << 20) ? rss : -1;
+    }
+
+    private static long procStatus(String key) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
+                if (line.startsWith(key)) {
                     return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
                 }
             }

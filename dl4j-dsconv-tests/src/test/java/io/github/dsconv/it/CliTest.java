@@ -39,6 +39,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
 
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -724,6 +725,56 @@ class CliTest {
         BufferedImage img = ImageIO.read(plots.resolve("demo-resnet.png").toFile());
         assertNotNull(img, "ImageIO cannot read the plot");
         assertTrue(img.getWidth() > 0 && img.getHeight() > 0);
+    }
+
+    @Test
+    void tableCoversEveryFamilyAndMethodWithBytes() throws IOException {
+        Path plots = tmp.resolve("plots");
+        Path json = tmp.resolve("t.json");
+        Path md = tmp.resolve("t.md");
+        ok("table", "--model", resnet + "," + vgg, "--limit", 20, "--batch", 20, "--plot-dir", plots, "--json", json,
+                "--markdown", md);
+        JsonNode d = readJson(json);
+        assertEquals(20, d.get("testImages").asInt());
+        assertEquals(List.of("resnet", "vgg"), StreamSupport.stream(d.get("models").spliterator(), false)
+                .map(m -> m.get("arch").asText()).toList());
+        for (JsonNode m : d.get("models")) {
+            List<String> rows = new ArrayList<>();
+            Map<String, Long> bytes = new HashMap<>();
+            for (JsonNode r : m.get("results")) {
+                String method = r.get("method").asText();
+                String key = method + " W" + r.get("weightBits").asInt()
+                        + (r.has("blockSize") ? " B" + r.get("blockSize").asInt() : "");
+                rows.add(key);
+                bytes.put(key, r.get("weightBytes").asLong());
+                assertEquals(method.equals("dsconv"), r.has("blockSize"), r::toString);
+            }
+            assertEquals(List.of("dsconv W8 B32", "dsconv W6 B32", "dsconv W5 B32", "dsconv W4 B32",
+                    "dsconv W3 B32", "dsconv W2 B32", "dsconv W4 B16", "dsconv W4 B64", "dsconv W4 B128",
+                    "dsconv W3 B16", "dsconv W3 B64", "dsconv W3 B128", "rtn-per-tensor W8", "rtn-per-tensor W6",
+                    "rtn-per-tensor W5", "rtn-per-tensor W4", "rtn-per-tensor W3", "rtn-per-tensor W2",
+                    "rtn-per-channel W8", "rtn-per-channel W6", "rtn-per-channel W5", "rtn-per-channel W4",
+                    "rtn-per-channel W3", "rtn-per-channel W2"), rows);
+            // smaller blocks carry more scales; per-tensor has the fewest of all
+            assertTrue(bytes.get("dsconv W4 B16") > bytes.get("dsconv W4 B32"));
+            assertTrue(bytes.get("dsconv W4 B32") > bytes.get("dsconv W4 B64"));
+            // equal when no convolution has more than 64 input channels (the small VGG)
+            assertTrue(bytes.get("dsconv W4 B64") >= bytes.get("dsconv W4 B128"));
+            assertTrue(bytes.get("rtn-per-channel W4") > bytes.get("rtn-per-tensor W4"));
+            assertTrue(bytes.get("dsconv W3 B32") < bytes.get("dsconv W4 B32"));
+        }
+        assertEquals(Set.of("table-resnet.png", "table-vgg.png"), fileNames(plots));
+        assertNotNull(ImageIO.read(plots.resolve("table-vgg.png").toFile()));
+        List<String> mdLines = Files.readAllLines(md);
+        assertEquals(2 + 1 + 24, mdLines.size(), "header, rule, FP32 and one row per conversion");
+        assertTrue(mdLines.get(0).contains("resnet") && mdLines.get(0).contains("vgg"), mdLines.get(0));
+
+        Path missing = tmp.resolve("nope.zip");
+        Run r = cli("table", "--model", missing, "--limit", 10, "--json", tmp.resolve("x.json"));
+        assertEquals(1, r.code());
+        assertEquals(1, r.errLines().size(), r::err);
+        assertTrue(r.errLines().get(0).contains("nope.zip"), r::err);
+        assertFalse(Files.exists(tmp.resolve("x.json")));
     }
 
     static Path quantizedResnetJsonOrMake() throws IOException {

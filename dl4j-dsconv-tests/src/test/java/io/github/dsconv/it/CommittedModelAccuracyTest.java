@@ -14,79 +14,116 @@ import io.github.dsconv.quant.RoundToNearestQuantizer;
 import io.github.dsconv.quant.VqkQuantizer;
 import org.deeplearning4j.nn.api.Model;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.HashMap;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Accuracy on real data with the committed small ResNet ({@code models/fmnist-resnet.zip}): its recorded FP32
+ * Accuracy on real data with the committed small models ({@code models/fmnist-<family>.zip}): each recorded FP32
  * accuracy reproduces on all 10,000 test images, and DSConv at W8/W4/W3 (A8, B=32, no training, no data) stays
- * within stated tolerances of it on the first 2,000 test images, ahead of round-to-nearest per channel.
+ * within stated per-family tolerances of FP32 on the first 2,000 test images, ahead of round-to-nearest per channel.
  *
- * <p>Measured here (first 2,000 test images): FP32 0.9255; DSConv W8 0.9265 (agreement 0.999, logits SQNR
- * 42.2 dB), W4 0.9255, W3 0.9230; RTN per channel W4 0.9235, W3 0.8225. Inference is deterministic, so the
- * tolerances below leave room only for other BLAS builds.
+ * <p>Inference is deterministic, so the tolerances leave room only for other BLAS builds and are set from the
+ * measurements in {@link #BOUNDS}; the measured values on this subset are in the comments there.
  */
 class CommittedModelAccuracyTest {
 
-    static final Path MODEL = Paths.get("..", "models", "fmnist-resnet.zip");
     static final int SUBSET = 2000;
 
-    static Model fp32;
+    /**
+     * Allowed top-1 drops from FP32 on the subset, in fractions: {W8, W4, W3}. Issue 3's targets on all 10k images
+     * are 0.005 (W4) and 0.015 (W3); the bounds here add about one image's worth of slack on 2,000 images for
+     * other BLAS builds.
+     */
+    static final Map<String, double[]> BOUNDS = Map.of(
+            // FP32 0.9255; DSConv W8 0.9265 (agreement 0.999, logits SQNR 42.2 dB), W4 0.9255, W3 0.9230;
+            // RTN per channel W4 0.9235, W3 0.8225
+            "resnet", new double[] {0.002, 0.006, 0.016});
+
     static InMemoryIterator subset;
-    static Outputs reference;
+    static final Map<String, Model> FP32 = new HashMap<>();
+    static final Map<String, Outputs> REFERENCE = new HashMap<>();
 
     @BeforeAll
-    static void load() throws Exception {
-        fp32 = ModelFiles.load(MODEL);
+    static void loadSubset() throws IOException {
         subset = new InMemoryIterator(FashionMnist.load(FashionMnist.Split.TEST, SUBSET), 500);
-        reference = Outputs.collect(fp32, subset, null);
     }
 
-    private static Outputs quantized(KernelQuantizer q, int bits) {
+    static Path model(String family) {
+        return Paths.get("..", "models", "fmnist-" + family + ".zip");
+    }
+
+    static Model fp32(String family) {
+        return FP32.computeIfAbsent(family, f -> {
+            try {
+                return ModelFiles.load(model(f));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+    }
+
+    static Outputs reference(String family) {
+        return REFERENCE.computeIfAbsent(family, f -> Outputs.collect(fp32(f), subset, null));
+    }
+
+    private static Outputs quantized(String family, KernelQuantizer q, int bits) {
         ConversionPlan plan = ConversionPlan.uniform(new LayerSpec(bits, 8, 32));
-        return Outputs.collect(new DSConvConverter(plan, q).convert(fp32).network(), subset, null);
+        return Outputs.collect(new DSConvConverter(plan, q).convert(fp32(family)).network(), subset, null);
     }
 
-    @Test
-    void recordedFp32AccuracyReproducesOnAllTestImages() throws Exception {
-        JsonNode prov = new ObjectMapper().readTree(
-                MODEL.resolveSibling(MODEL.getFileName() + ".provenance.json").toFile());
+    @ParameterizedTest
+    @ValueSource(strings = {"resnet"})
+    void recordedFp32AccuracyReproducesOnAllTestImages(String family) throws Exception {
+        Path file = model(family);
+        JsonNode prov = new ObjectMapper().readTree(file.resolveSibling(file.getFileName() + ".provenance.json")
+                .toFile());
+        assertEquals(family, prov.get("arch").asText());
         InMemoryIterator all = new InMemoryIterator(FashionMnist.load(FashionMnist.Split.TEST, 0), 500);
-        Outputs out = Outputs.collect(fp32, all, null);
+        Outputs out = Outputs.collect(fp32(family), all, null);
         assertEquals(10000, out.size());
         // Inference is deterministic; the recorded value was rounded to 4 decimals.
-        assertEquals(prov.get("top1").asDouble(), out.top1(), 1e-4);
-        assertTrue(out.top1() >= 0.91, "FP32 top-1 " + out.top1());
+        assertEquals(prov.get("top1").asDouble(), out.top1(), 1e-4, family);
+        assertTrue(out.top1() >= 0.90, family + " FP32 top-1 " + out.top1() + " below issue 3's 90%");
     }
 
-    @Test
-    void eightBitDsconvMatchesFp32() {
-        Outputs w8 = quantized(new VqkQuantizer(), 8);
-        System.out.printf("W8A8 top-1 %.4f vs FP32 %.4f, agreement %.4f, logits SQNR %.1f dB%n", w8.top1(),
-                reference.top1(), w8.agreement(reference), w8.logitsSqnrDb(reference));
-        assertEquals(reference.top1(), w8.top1(), 0.002);
-        assertTrue(w8.agreement(reference) >= 0.995, "agreement " + w8.agreement(reference));
+    @ParameterizedTest
+    @ValueSource(strings = {"resnet"})
+    void eightBitDsconvMatchesFp32(String family) {
+        Outputs ref = reference(family);
+        Outputs w8 = quantized(family, new VqkQuantizer(), 8);
+        System.out.printf("%s W8A8 top-1 %.4f vs FP32 %.4f, agreement %.4f, logits SQNR %.1f dB%n", family,
+                w8.top1(), ref.top1(), w8.agreement(ref), w8.logitsSqnrDb(ref));
+        assertTrue(ref.top1() - w8.top1() <= BOUNDS.get(family)[0], family + " W8 drop " + (ref.top1() - w8.top1()));
+        assertTrue(w8.agreement(ref) >= 0.99, family + " agreement " + w8.agreement(ref));
     }
 
-    @Test
-    void fourAndThreeBitDsconvStayCloseAndBeatRoundToNearest() {
+    @ParameterizedTest
+    @ValueSource(strings = {"resnet"})
+    void fourAndThreeBitDsconvStayCloseAndBeatRoundToNearest(String family) {
+        Outputs ref = reference(family);
         RoundToNearestQuantizer rtn = new RoundToNearestQuantizer(RoundToNearestQuantizer.Granularity.PER_CHANNEL);
-        Outputs w4 = quantized(new VqkQuantizer(), 4);
-        Outputs w3 = quantized(new VqkQuantizer(), 3);
-        Outputs r4 = quantized(rtn, 4);
-        Outputs r3 = quantized(rtn, 3);
-        System.out.printf("FP32 %.4f | DSConv W4 %.4f W3 %.4f | RTN/ch W4 %.4f W3 %.4f%n", reference.top1(),
+        Outputs w4 = quantized(family, new VqkQuantizer(), 4);
+        Outputs w3 = quantized(family, new VqkQuantizer(), 3);
+        Outputs r4 = quantized(family, rtn, 4);
+        Outputs r3 = quantized(family, rtn, 3);
+        System.out.printf("%s FP32 %.4f | DSConv W4 %.4f W3 %.4f | RTN/ch W4 %.4f W3 %.4f%n", family, ref.top1(),
                 w4.top1(), w3.top1(), r4.top1(), r3.top1());
-        assertTrue(reference.top1() - w4.top1() <= 0.01, "W4 drop " + (reference.top1() - w4.top1()));
-        assertTrue(reference.top1() - w3.top1() <= 0.03, "W3 drop " + (reference.top1() - w3.top1()));
+        double[] bound = BOUNDS.get(family);
+        assertTrue(ref.top1() - w4.top1() <= bound[1], family + " W4 drop " + (ref.top1() - w4.top1()));
+        assertTrue(ref.top1() - w3.top1() <= bound[2], family + " W3 drop " + (ref.top1() - w3.top1()));
         // Logits follow the FP32 model more closely with DSConv than with per-channel RTN at the same bits.
-        assertTrue(w4.logitsSqnrDb(reference) > r4.logitsSqnrDb(reference));
-        assertTrue(w3.logitsSqnrDb(reference) > r3.logitsSqnrDb(reference));
-        assertTrue(w3.top1() >= r3.top1(), "DSConv W3 " + w3.top1() + " < RTN W3 " + r3.top1());
+        assertTrue(w4.logitsSqnrDb(ref) > r4.logitsSqnrDb(ref), family);
+        assertTrue(w3.logitsSqnrDb(ref) > r3.logitsSqnrDb(ref), family);
+        assertTrue(w3.top1() >= r3.top1(), family + " DSConv W3 " + w3.top1() + " < RTN W3 " + r3.top1());
     }
 }

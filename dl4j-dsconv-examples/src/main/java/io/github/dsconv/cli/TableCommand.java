@@ -1,0 +1,56 @@
+package io.github.dsconv.cli;
+
+import io.github.dsconv.examples.Demo;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code dsconv table}: the accuracy table of issue 3 for every committed small family (see
+ * {@link Demo#tableVariants()}), with one PNG per family of top-1 against convolution weight bytes.
+ */
+@Command(name = "table", mixinStandardHelpOptions = true,
+        description = "Accuracy table of the committed small models (resnet, vgg, googlenet, densenet): FP32; DSConv "
+                + "W8/W6/W5/W4/W3/W2 (B=32) and W4/W3 at B=16/64/128; RTN per-tensor and per-channel at W8-W2; all A8 "
+                + "BFP, on the Fashion-MNIST test set. One PNG per family: top-1 vs weight bytes.")
+final class TableCommand implements Callable<Integer> {
+
+    @Option(names = "--model", split = ",",
+            description = "FP32 model(s) (default: every committed models/fmnist-<family>.zip).")
+    List<Path> models;
+
+    @Option(names = "--act-bits", defaultValue = "8", description = "BFP activation bits (default ${DEFAULT-VALUE}).")
+    int actBits;
+
+    @Option(names = "--limit", defaultValue = "0", description = "Test images (0 = all 10,000).")
+    int limit;
+
+    @Option(names = "--batch", defaultValue = "500", description = "Evaluation batch size (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--plot-dir", defaultValue = "demo-out", description = "Folder for the PNG plots "
+            + "(default ${DEFAULT-VALUE}).")
+    Path plotDir;
+
+    @Option(names = "--json", description = "Write the results as JSON to this file.")
+    Path json;
+
+    @Option(names = "--markdown", description = "Write the README's Markdown table to this file.")
+    Path markdown;
+
+    @Override
+    public Integer call() throws Exception {
+        if (limit < 0) {
+            throw new IllegalArgumentException("--limit must be >= 0, got " + limit);
+        }
+        if (batch <= 0) {
+            throw new IllegalArgumentException("--batch must be positive, got " + batch);
+        }
+        List<Path> files = models == null || models.isEmpty() ? Demo.committedModels() : models;
+        return DemoCommand.run("table", new Demo.Options(files, Demo.tableVariants(), actBits, limit, batch, plotDir,
+                true), json, markdown);
+    }
+}
