@@ -3,6 +3,7 @@ package io.github.dsconv.convert;
 import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.layers.DSConvParamInitializer;
 import io.github.dsconv.layers.DSConvParams;
+import io.github.dsconv.layers.HostCopies;
 import io.github.dsconv.quant.KernelQuantizer;
 import io.github.dsconv.quant.KernelShape;
 import io.github.dsconv.quant.QuantizedKernel;
@@ -93,11 +94,7 @@ public final class DSConvConverter {
         }
         Plan decided = decide(slots);
         MultiLayerNetwork out = new MultiLayerNetwork(conf);
-        List<INDArray> segments = new ArrayList<>();
-        for (Slot s : slots) {
-            segments.add(decided.segments.getOrDefault(s.name, s.params));
-        }
-        out.init(concat(segments, net.params().dataType()), false);
+        out.init(fill(slots, decided, net.params().dataType()), false);
         return new Converted<>(out, decided.report(t0));
     }
 
@@ -123,11 +120,7 @@ public final class DSConvConverter {
         }
         Plan decided = decide(slots);
         ComputationGraph out = new ComputationGraph(conf);
-        List<INDArray> segments = new ArrayList<>();
-        for (Slot s : slots) {
-            segments.add(decided.segments.getOrDefault(s.name, s.params));
-        }
-        out.init(concat(segments, net.params().dataType()), false);
+        out.init(fill(slots, decided, net.params().dataType()), false);
         return new Converted<>(out, decided.report(t0));
     }
 
@@ -138,9 +131,13 @@ public final class DSConvConverter {
         }
     }
 
-    /** The decisions and the converted layers' parameter segments. */
+    /** A convolution to convert: its new configuration and what it is converted with. */
+    private record Conversion(DSConvLayer layer, LayerSpec spec, ScalePrecision precision) {
+    }
+
+    /** The decisions (made from the configurations alone) and, once filled, the per-layer reports. */
     private final class Plan {
-        final Map<String, INDArray> segments = new LinkedHashMap<>();
+        final Map<String, Conversion> conversions = new LinkedHashMap<>();
         final List<LayerReport> converted = new ArrayList<>();
         final List<ConversionReport.SkippedLayer> skipped = new ArrayList<>();
 
@@ -173,23 +170,68 @@ public final class DSConvConverter {
                         fp32Bytes));
                 continue;
             }
-            convertLayer(s, conv, spec, isFirst, p);
+            ScalePrecision precision = isFirst ? ScalePrecision.FP32 : ScalePrecision.FP16;
+            DSConvLayer dl = DSConvLayer.builderFrom(conv)
+                    .weightBits(spec.weightBits())
+                    .blockSize(spec.blockSize())
+                    .actBits(spec.actBits())
+                    .quantizeInput(!isFirst || plan.quantizeNetworkInput())
+                    .kdsBias(quantizer.fitsShift())
+                    .cds(plan.cds())
+                    .scalePrecision(precision)
+                    .build();
+            s.conf().setLayer(dl);
+            p.conversions.put(s.name(), new Conversion(dl, spec, precision));
         }
         return p;
     }
 
-    private void convertLayer(Slot s, ConvolutionLayer conv, LayerSpec spec, boolean first, Plan p) {
+    /**
+     * Allocates the converted network's flat parameter vector once and fills it layer by layer: converted
+     * convolutions are quantized straight into their views, everything else is copied. Peak memory is the source
+     * network, this vector and one layer's temporaries (each freed before the next layer), not a second copy of
+     * every converted layer.
+     */
+    private INDArray fill(List<Slot> slots, Plan p, DataType type) {
+        long total = 0;
+        for (Slot s : slots) {
+            Conversion c = p.conversions.get(s.name());
+            total += c != null ? DSConvParamInitializer.getInstance().numParams(c.layer())
+                    : s.params() == null ? 0 : s.params().length();
+        }
+        INDArray flat = Nd4j.create(type, 1, total);
+        long off = 0;
+        for (Slot s : slots) {
+            Conversion c = p.conversions.get(s.name());
+            long n = c != null ? DSConvParamInitializer.getInstance().numParams(c.layer())
+                    : s.params() == null ? 0 : s.params().length();
+            if (n == 0) {
+                continue;
+            }
+            INDArray view = flat.get(NDArrayIndex.point(0), NDArrayIndex.interval(off, off + n));
+            if (c != null) {
+                convertLayer(s, c, view, p);
+            } else {
+                view.assign(s.params().reshape(n));
+            }
+            off += n;
+        }
+        return flat;
+    }
+
+    private void convertLayer(Slot s, Conversion c, INDArray target, Plan p) {
         String who = "layer '" + s.name() + "'";
         INDArray w = s.weight();
         KernelShape shape = KernelShape.of(w.shape());
-        float[] wf = w.castTo(DataType.FLOAT).dup('c').data().asFloat();
+        float[] wf = HostCopies.floats(w);
+        LayerSpec spec = c.spec();
         QuantizedKernel qk;
         try {
             qk = quantizer.quantize(wf, shape, spec.weightBits(), spec.blockSize());
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(who + ": " + e.getMessage(), e);
         }
-        ScalePrecision precision = first ? ScalePrecision.FP32 : ScalePrecision.FP16;
+        ScalePrecision precision = c.precision();
         float[] alpha = qk.alpha().clone();
         float[] beta = qk.beta() == null ? null : qk.beta().clone();
         precision.roundInPlace(alpha);
@@ -197,21 +239,9 @@ public final class DSConvConverter {
         QuantizedKernel stored = new QuantizedKernel(shape, qk.bits(), qk.blockSize(), qk.q(), alpha, beta,
                 qk.storedScales());
 
-        DSConvLayer dl = DSConvLayer.builderFrom(conv)
-                .weightBits(spec.weightBits())
-                .blockSize(spec.blockSize())
-                .actBits(spec.actBits())
-                .quantizeInput(!first || plan.quantizeNetworkInput())
-                .kdsBias(beta != null)
-                .cds(plan.cds())
-                .scalePrecision(precision)
-                .build();
-        s.conf().setLayer(dl);
-
-        INDArray flat = Nd4j.create(s.params().dataType(), 1, DSConvParamInitializer.getInstance().numParams(dl));
-        float[] bias = conv.hasBias() ? s.bias().castTo(DataType.FLOAT).dup('c').data().asFloat() : null;
-        DSConvParams.write(dl, DSConvParamInitializer.views(dl, flat), stored, bias);
-        p.segments.put(s.name(), flat);
+        DSConvLayer dl = c.layer();
+        float[] bias = dl.hasBias() ? HostCopies.floats(s.bias()) : null;
+        DSConvParams.write(dl, DSConvParamInitializer.views(dl, target), stored, bias);
         p.converted.add(new LayerReport(s.name(), w.shape(), spec.weightBits(), spec.actBits(), spec.blockSize(),
                 Sqnr.db(wf, stored.reconstruct()), 4L * shape.numel(), stored.storageBytes(precision),
                 precision.name()));
@@ -252,23 +282,5 @@ public final class DSConvConverter {
         if (params == null) {
             throw new IllegalArgumentException("the " + what + " is not initialised (call init() first)");
         }
-    }
-
-    private static INDArray concat(List<INDArray> segments, DataType type) {
-        long total = 0;
-        for (INDArray s : segments) {
-            total += s == null ? 0 : s.length();
-        }
-        INDArray flat = Nd4j.create(type, 1, total);
-        long off = 0;
-        for (INDArray s : segments) {
-            if (s == null || s.length() == 0) {
-                continue;
-            }
-            flat.get(NDArrayIndex.point(0), NDArrayIndex.interval(off, off + s.length()))
-                    .assign(s.reshape(s.length()).castTo(type));
-            off += s.length();
-        }
-        return flat;
     }
 }

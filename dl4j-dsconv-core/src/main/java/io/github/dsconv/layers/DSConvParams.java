@@ -3,7 +3,6 @@ package io.github.dsconv.layers;
 import io.github.dsconv.quant.KernelShape;
 import io.github.dsconv.quant.QuantizedKernel;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.Map;
 
@@ -43,16 +42,16 @@ public final class DSConvParams {
         for (int i = 0; i < qf.length; i++) {
             qf[i] = qk.q()[i];
         }
-        q.assign(Nd4j.create(qf, q.shape(), 'c').castTo(q.dataType()));
+        HostCopies.assign(q, qf);
         float[] alpha = qk.alpha().clone();
         layer.getScalePrecision().roundInPlace(alpha);
         INDArray a = params.get(DSConvParamInitializer.ALPHA_KEY);
-        a.assign(Nd4j.create(alpha, a.shape(), 'c').castTo(a.dataType()));
+        HostCopies.assign(a, alpha);
         if (layer.isKdsBias()) {
             float[] beta = qk.beta() == null ? new float[alpha.length] : qk.beta().clone();
             layer.getScalePrecision().roundInPlace(beta);
             INDArray b = params.get(DSConvParamInitializer.BETA_KEY);
-            b.assign(Nd4j.create(beta, b.shape(), 'c').castTo(b.dataType()));
+            HostCopies.assign(b, beta);
         }
         if (layer.isCds()) {
             params.get(DSConvParamInitializer.GAMMA_KEY).assign(1.0);
@@ -66,7 +65,7 @@ public final class DSConvParams {
             if (b.length() != bias.length) {
                 throw new IllegalArgumentException(who + ": bias has " + bias.length + " values, expected " + b.length());
             }
-            b.assign(Nd4j.create(bias, b.shape(), 'c').castTo(b.dataType()));
+            HostCopies.assign(b, bias);
         }
     }
 }

@@ -20,6 +20,11 @@ public interface KernelQuantizer {
     /** Short method name used in reports and JSON, e.g. {@code dsconv} or {@code rtn-per-channel}. */
     String method();
 
+    /** Whether the kernels this quantizer makes carry a KDS shift {@code beta}. */
+    default boolean fitsShift() {
+        return false;
+    }
+
     /** Whether {@code blockSize} means anything to this quantizer. */
     default boolean blockwise() {
         return true;

@@ -46,6 +46,11 @@ public final class VqkQuantizer implements KernelQuantizer {
     }
 
     @Override
+    public boolean fitsShift() {
+        return kdsBias;
+    }
+
+    @Override
     public QuantizedKernel quantize(float[] w, KernelShape shape, int bits, int blockSize) {
         KernelQuantizer.requireBits(bits);
         KernelQuantizer.requireFinite(w, shape, "kernel");
