@@ -16,6 +16,7 @@ import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.graph.MergeVertex;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -102,7 +103,7 @@ public final class DSConvConverter {
     public Converted<ComputationGraph> convert(ComputationGraph net) {
         long t0 = System.nanoTime();
         requireInitialized(net.params(), "graph");
-        ComputationGraphConfiguration conf = net.getConfiguration().clone();
+        ComputationGraphConfiguration conf = cloneConfiguration(net.getConfiguration());
         GraphIndices indices = new ComputationGraph(conf).calculateIndices();
         List<Slot> slots = new ArrayList<>();
         for (int idx : indices.getTopologicalSortOrder()) {
@@ -122,6 +123,21 @@ public final class DSConvConverter {
         ComputationGraph out = new ComputationGraph(conf);
         out.init(fill(slots, decided, net.params().dataType()), false);
         return new Converted<>(out, decided.report(t0));
+    }
+
+    /**
+     * Clones a graph configuration, keeping each {@link MergeVertex}'s merge axis: DL4J M2.1's
+     * {@code MergeVertex.clone()} returns a fresh vertex with the default axis 1, dropping the axis 3 that an
+     * NHWC concatenation inferred from its input types, so the clone would concatenate along the height.
+     */
+    static ComputationGraphConfiguration cloneConfiguration(ComputationGraphConfiguration conf) {
+        ComputationGraphConfiguration copy = conf.clone();
+        conf.getVertices().forEach((name, v) -> {
+            if (v instanceof MergeVertex m && copy.getVertices().get(name) instanceof MergeVertex c) {
+                c.setMergeAxis(m.getMergeAxis());
+            }
+        });
+        return copy;
     }
 
     /** One parameterised layer of the source network, in parameter order. */

@@ -6,13 +6,14 @@ import picocli.CommandLine.Command;
 import java.io.PrintWriter;
 
 /**
- * {@code ./dsconv}: train small models, convert them to DSConv, evaluate, inspect and run the demo.
+ * {@code ./dsconv}: train small models (or import Keras ones), convert them to DSConv, evaluate, inspect and run
+ * the demo.
  * Errors print one line ({@code dsconv: error: ...}) and exit with status 1; bad usage exits with 2.
  */
 @Command(name = "dsconv", mixinStandardHelpOptions = true, version = "dl4j-dsconv 0.1.0",
         description = "DSConv (ICCV 2019) quantized convolutions for Deeplearning4j models.",
         subcommands = {TrainCommand.class, QuantizeCommand.class, EvaluateCommand.class, InspectCommand.class,
-            DemoCommand.class, TableCommand.class, ZooCommand.class, DistillCommand.class})
+            DemoCommand.class, TableCommand.class, ZooCommand.class, DistillCommand.class, ImportKerasCommand.class})
 public final class DsconvCli implements Runnable {
 
     @CommandLine.Spec
