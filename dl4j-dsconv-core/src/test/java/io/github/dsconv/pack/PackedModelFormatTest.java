@@ -388,6 +388,23 @@ class PackedModelFormatTest {
         assertTrue(failed >= 150, "most damaged files should be rejected: " + failed);
     }
 
+    @Test
+    void aDamagedLeadingHeaderIsStillRecognisedAsPacked() throws IOException {
+        MultiLayerNetwork net = mln(4);
+        Path f = tmp.resolve("lead.dsconv.zip");
+        PackedModelFormat.write(net, f, FP32);
+        byte[] b = Files.readAllBytes(f);
+        b[30] ^= 0x20; // first letter of the local header's entry name: "dsconv.format" -> "Dsconv.format"
+        Path damaged = Files.write(tmp.resolve("lead.bin"), b);
+        assertFalse(PackedModelFormat.isPacked(damaged));
+        // ModelFiles falls back to the zip's central directory, finds the manifest and reads the packed file
+        assertBitIdentical(flat(net.params()), flat(ModelFiles.load(damaged).params()), "params");
+        b[0] ^= 0x01; // a broken local header signature: the marker can no longer be read
+        Path worse = Files.write(tmp.resolve("lead2.bin"), b);
+        IOException e = assertThrows(IOException.class, () -> ModelFiles.load(worse));
+        assertOneLine(e, worse, "");
+    }
+
     private static void assertOneLine(IOException e, Path file, String fragment) {
         String m = e.getMessage();
         assertFalse(m.contains("\n"), "one line: " + m);
