@@ -1,5 +1,6 @@
 package io.github.dsconv.io;
 
+import io.github.dsconv.pack.PackedModelFormat;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -14,24 +15,33 @@ import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 
 /**
- * Loads and saves DL4J models ({@link MultiLayerNetwork} or {@link ComputationGraph}) as ModelSerializer zips.
- * Loading tells the two kinds apart from the stored configuration and turns every failure (missing file, not a
- * zip, no configuration, corrupt coefficients) into an {@link IOException} naming the file. Saving writes a
- * temporary file beside the target and moves it into place, so a failed save never leaves a partial file.
+ * Loads and saves DL4J models ({@link MultiLayerNetwork} or {@link ComputationGraph}) as ModelSerializer zips or
+ * packed DSConv files ({@link PackedModelFormat}). Loading recognises a packed file by its content (its first zip
+ * entry, or its manifest), whatever it is called, tells the two network kinds apart from the stored
+ * configuration and turns every failure (missing file, not a zip, no configuration, corrupt coefficients) into an
+ * {@link IOException} naming the file. Saving picks the packed format for names ending in {@code .dsconv.zip}
+ * and writes a temporary file beside the target that is moved into place, so a failed save never leaves a
+ * partial file.
  */
 public final class ModelFiles {
 
     private ModelFiles() {
     }
 
-    /** Loads a model file, whichever kind it holds. */
+    /** Loads a model file, whichever kind it holds (ModelSerializer zip or packed DSConv file). */
     public static Model load(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
             throw new IOException("model file not found: " + file);
         }
+        if (PackedModelFormat.isPacked(file)) {
+            return PackedModelFormat.read(file);
+        }
         String config;
         try (ZipFile zip = new ZipFile(file.toFile())) {
             ZipEntry entry = zip.getEntry("configuration.json");
+            if (entry == null && PackedModelFormat.looksPacked(zip)) {
+                return PackedModelFormat.read(file); // a packed file whose first bytes are damaged: report why
+            }
             if (entry == null) {
                 throw new IOException(file + ": not a DL4J model (no configuration.json in the zip)");
             }
@@ -53,8 +63,16 @@ public final class ModelFiles {
         }
     }
 
-    /** Saves a model atomically (without updater state unless asked). */
+    /**
+     * Saves a model atomically (without updater state unless asked). A name ending in {@code .dsconv.zip} writes
+     * the packed format with its defaults (fp16 params, see {@link PackedModelFormat}), which never stores the
+     * updater state.
+     */
     public static void save(Model model, Path file, boolean saveUpdater) throws IOException {
+        if (PackedModelFormat.hasPackedSuffix(file)) {
+            PackedModelFormat.write(model, file, PackedModelFormat.Options.defaults());
+            return;
+        }
         Path target = file.toAbsolutePath();
         Path dir = target.getParent();
         Files.createDirectories(dir);

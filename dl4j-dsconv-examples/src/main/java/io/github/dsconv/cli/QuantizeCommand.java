@@ -15,7 +15,8 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--in", required = true, description = "FP32 model file (ModelSerializer zip).")
     Path in;
 
-    @Option(names = "--out", required = true, description = "Converted model file to write.")
+    @Option(names = "--out", required = true, description = "Converted model file to write; a name ending in"
+            + " .dsconv.zip writes the packed format (q at its bit width, fp16 scales and params).")
     Path out;
 
     @Option(names = "--weight-bits", description = "Weight bits, 2-8 (default 4, or the plan's).")
@@ -46,15 +47,22 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--clip-search", description = "Search the clipping ratio per block (helps at 2-3 bits).")
     boolean clipSearch;
 
+    @Option(names = "--params-precision", description = "fp16 (default) or fp32: precision of the non-conv"
+            + " parameters (dense, BN, biases) in a packed .dsconv.zip output.")
+    String paramsPrecision;
+
     @Option(names = "--json", description = "Write the conversion report as JSON to this file.")
     Path json;
 
     @Override
     public Integer call() throws Exception {
         QuantizeModel.Options o = new QuantizeModel.Options(in, out, weightBits, actBits, block, skipFirst, plan,
-                method, kdsBias, cds, clipSearch);
+                method, kdsBias, cds, clipSearch, paramsPrecision);
         QuantizeModel.Result r = QuantizeModel.run(o);
         System.out.print(r.table());
+        if (r.packed() != null) {
+            System.out.println(r.packed().line());
+        }
         System.out.println("wrote " + r.out());
         JsonOutput.write(json, r.json());
         return 0;

@@ -44,6 +44,10 @@ final class ZooCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Write the converted model to this file.")
     Path out;
 
+    @Option(names = "--packed-sizes", description = "Also write the FP32 ModelSerializer zip and the packed "
+            + ".dsconv.zip (fp16 params) to a temporary folder, reload the packed file and report both sizes.")
+    boolean packedSizes;
+
     @Option(names = "--json", description = "Write the result as JSON to this file.")
     Path json;
 
@@ -57,12 +61,20 @@ final class ZooCommand implements Callable<Integer> {
                     + String.join(", ", ZooModels.NAMES) + ")");
         }
         ZooConversion.Result r = ZooConversion.run(new ZooConversion.Options(model.toLowerCase(Locale.ROOT),
-                pretrained, weights, new LayerSpec(weightBits, actBits, block), images, seed, out));
+                pretrained, weights, new LayerSpec(weightBits, actBits, block), images, seed, out, packedSizes));
         System.out.printf(Locale.ROOT, "%s: %d/%d convolutions replaced, conv weights %d -> %d bytes (%.2fx), "
                         + "converted in %.2f s; logits SQNR %.2f dB, top-1 agreement %.3f on %d inputs%n",
                 r.model(), r.replaced(), r.convLayers(), r.fp32WeightBytes(), r.dsconvWeightBytes(),
                 (double) r.fp32WeightBytes() / r.dsconvWeightBytes(), r.seconds(), r.logitsSqnrDb(),
                 r.top1Agreement(), images);
+        if (r.packed() != null) {
+            ZooConversion.PackedSizes p = r.packed();
+            System.out.printf(Locale.ROOT, "packed: FP32 zip %d bytes -> .dsconv.zip %d bytes (%.2fx); conv weights "
+                            + "inside %d of FP32 %d bytes (%.2fx); other params %d bytes; write %.2f s, read %.2f s; "
+                            + "reloaded logits %s%n", p.fp32ZipBytes(), p.packedFileBytes(), p.fileRatio(),
+                    p.packedConvWeightBytes(), p.fp32ConvWeightBytes(), p.convRatio(), p.otherParamBytes(),
+                    p.writeSeconds(), p.readSeconds(), p.reloadedIdentical() ? "bit-identical" : "DIFFER");
+        }
         JsonOutput.write(json, r);
         return 0;
     }

@@ -11,7 +11,7 @@ import java.nio.file.Path;
 public final class Provenance {
 
     /** Library version recorded in every artifact. */
-    public static final String LIBRARY = "dl4j-dsconv 0.1.0 (deeplearning4j 1.0.0-M2.1)";
+    public static final String LIBRARY = io.github.dsconv.pack.PackedModelFormat.LIBRARY;
 
     private Provenance() {
     }

@@ -9,6 +9,8 @@ import io.github.dsconv.convert.LayerReport;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.io.AtomicFiles;
 import io.github.dsconv.io.ModelFiles;
+import io.github.dsconv.pack.PackedModelFormat;
+import io.github.dsconv.quant.ScalePrecision;
 import io.github.dsconv.quant.KernelQuantizer;
 import io.github.dsconv.quant.RoundToNearestQuantizer;
 import io.github.dsconv.quant.VqkQuantizer;
@@ -39,9 +41,18 @@ public final class QuantizeModel {
      * @param kdsBias    fit the KDS shift
      * @param cds        add CDS
      * @param clipSearch search clipping ratios
+     * @param paramsPrecision precision of the non-convolution parameters in a packed output ({@code *.dsconv.zip}):
+     *                   {@code fp16} or {@code fp32}, or null for the default fp16; an error for other outputs
      */
     public record Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
-                          Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch) {
+                          Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch,
+                          String paramsPrecision) {
+
+        /** Options without a params precision (the packed format's default, fp16). */
+        public Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
+                       Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch) {
+            this(in, out, weightBits, actBits, block, skipFirst, plan, method, kdsBias, cds, clipSearch, null);
+        }
     }
 
     /**
@@ -50,8 +61,9 @@ public final class QuantizeModel {
      * @param out    converted model file
      * @param report conversion report
      * @param plan   the plan used
+     * @param packed what the packed file holds, or null when the output is a ModelSerializer zip
      */
-    public record Result(Path out, ConversionReport report, ConversionPlan plan) {
+    public record Result(Path out, ConversionReport report, ConversionPlan plan, Packed packed) {
 
         /** Text table of the report. */
         public String table() {
@@ -62,7 +74,33 @@ public final class QuantizeModel {
         public Summary json() {
             return new Summary(out.toString(), report.method(), report.converted().size() + report.skipped().size(),
                     report.converted().size(), report.fp32WeightBytes(), report.convertedWeightBytes(),
-                    report.seconds(), plan.toJson(), report.converted(), report.skipped());
+                    report.seconds(), plan.toJson(), report.converted(), report.skipped(), packed);
+        }
+    }
+
+    /**
+     * Sizes of a packed output.
+     *
+     * @param fileBytes           the file's size
+     * @param convWeightBytes     convolution kernel bytes inside (q packed, scales), before zip compression
+     * @param fp32ConvWeightBytes the same kernels in FP32
+     * @param otherParamBytes     every other parameter's bytes inside, before zip compression
+     * @param paramsPrecision     precision of the other parameters
+     */
+    public record Packed(long fileBytes, long convWeightBytes, long fp32ConvWeightBytes, long otherParamBytes,
+                         String paramsPrecision) {
+
+        static Packed of(PackedModelFormat.Written w) {
+            return new Packed(w.fileBytes(), w.convWeightBytes(), w.fp32ConvWeightBytes(), w.otherParamBytes(),
+                    w.manifest().paramsPrecision());
+        }
+
+        /** One line for the console. */
+        public String line() {
+            return String.format(java.util.Locale.ROOT, "packed (%s params): %d bytes on disk, conv weights %d bytes"
+                    + " (FP32 %d, %.2fx smaller), other params %d bytes", paramsPrecision.toLowerCase(
+                    java.util.Locale.ROOT), fileBytes, convWeightBytes, fp32ConvWeightBytes,
+                    (double) fp32ConvWeightBytes / convWeightBytes, otherParamBytes);
         }
     }
 
@@ -79,10 +117,11 @@ public final class QuantizeModel {
      * @param plan              the plan used
      * @param layers            per converted layer
      * @param skipped           convolutions left in FP32
+     * @param packed            sizes of the packed output, or null for a ModelSerializer zip
      */
     public record Summary(String out, String method, int convLayers, int replaced, long fp32WeightBytes,
                           long dsconvWeightBytes, double seconds, JsonNode plan, List<LayerReport> layers,
-                          List<ConversionReport.SkippedLayer> skipped) {
+                          List<ConversionReport.SkippedLayer> skipped, Packed packed) {
     }
 
     /**
@@ -121,14 +160,43 @@ public final class QuantizeModel {
                         base.clippingSearch() || o.clipSearch());
     }
 
-    /** Converts and writes; nothing is written if anything fails. */
+    /** The params precision named by {@code fp16} / {@code fp32} (case-insensitive), or fp16 for null. */
+    public static ScalePrecision paramsPrecision(String name) {
+        if (name == null) {
+            return ScalePrecision.FP16;
+        }
+        return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+            case "fp16" -> ScalePrecision.FP16;
+            case "fp32" -> ScalePrecision.FP32;
+            default -> throw new IllegalArgumentException("unknown params precision '" + name
+                    + "' (expected fp16 or fp32)");
+        };
+    }
+
+    /**
+     * Converts and writes; nothing is written if anything fails. An output named {@code *.dsconv.zip} gets the
+     * packed format ({@link PackedModelFormat}) with the plan and source recorded, any other name a
+     * ModelSerializer zip.
+     */
     public static Result run(Options o) throws IOException {
         ConversionPlan plan = plan(o);
         KernelQuantizer q = quantizer(o.method(), plan);
+        boolean packedOut = PackedModelFormat.hasPackedSuffix(o.out());
+        ScalePrecision pp = paramsPrecision(o.paramsPrecision());
+        if (o.paramsPrecision() != null && !packedOut) {
+            throw new IllegalArgumentException("--params-precision applies to packed outputs (*"
+                    + PackedModelFormat.SUFFIX + "), not " + o.out().getFileName());
+        }
         Model model = ModelFiles.load(o.in());
         Converted<? extends Model> c = new DSConvConverter(plan, q).convert(model);
-        ModelFiles.save(c.network(), o.out(), false);
-        Result r = new Result(o.out(), c.report(), plan);
+        Packed packed = null;
+        if (packedOut) {
+            packed = Packed.of(PackedModelFormat.write(c.network(), o.out(), PackedModelFormat.Options.defaults()
+                    .withParamsPrecision(pp).withPlan(plan).withSource(o.in().getFileName().toString())));
+        } else {
+            ModelFiles.save(c.network(), o.out(), false);
+        }
+        Result r = new Result(o.out(), c.report(), plan, packed);
         AtomicFiles.writeString(Provenance.fileOf(o.out()), Json.write(new ConversionProvenance(o.in().toString(),
                 Provenance.LIBRARY, Instant.now().toString(), r.json())));
         return r;

@@ -8,6 +8,8 @@ import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.eval.Logits;
 import io.github.dsconv.eval.Outputs;
 import io.github.dsconv.io.ModelFiles;
+import io.github.dsconv.pack.PackedModelFormat;
+import io.github.dsconv.quant.ScalePrecision;
 import io.github.dsconv.zoo.ZooModels;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -37,9 +39,37 @@ public final class ZooConversion {
      * @param images     number of comparison inputs
      * @param seed       random-init seed
      * @param out        converted model to write, or null
+     * @param packedSizes also write the FP32 ModelSerializer zip and the packed DSConv file (fp16 params) to a
+     *                    temporary folder, reload the packed file and report both sizes
      */
     public record Options(String model, String pretrained, Path weights, LayerSpec spec, int images, long seed,
-                          Path out) {
+                          Path out, boolean packedSizes) {
+
+        /** Options without the packed-size measurement. */
+        public Options(String model, String pretrained, Path weights, LayerSpec spec, int images, long seed,
+                       Path out) {
+            this(model, pretrained, weights, spec, images, seed, out, false);
+        }
+    }
+
+    /**
+     * The packed-format measurement of {@code --packed-sizes}.
+     *
+     * @param fp32ZipBytes          the FP32 model as a ModelSerializer zip (no updater)
+     * @param packedFileBytes       the DSConv model as a packed {@code .dsconv.zip} (fp16 params)
+     * @param packedConvWeightBytes convolution kernels inside the packed file (q packed plus scales)
+     * @param fp32ConvWeightBytes   the same kernels in FP32
+     * @param otherParamBytes       every other parameter inside the packed file
+     * @param fileRatio             {@code fp32ZipBytes / packedFileBytes}
+     * @param convRatio             {@code fp32ConvWeightBytes / packedConvWeightBytes}
+     * @param writeSeconds          time to write the packed file
+     * @param readSeconds           time to read it back
+     * @param reloadedIdentical     whether the reloaded network's logits are bit-identical to the in-memory network
+     *                              with its parameters rounded as stored
+     */
+    public record PackedSizes(long fp32ZipBytes, long packedFileBytes, long packedConvWeightBytes,
+                              long fp32ConvWeightBytes, long otherParamBytes, double fileRatio, double convRatio,
+                              double writeSeconds, double readSeconds, boolean reloadedIdentical) {
     }
 
     /**
@@ -64,11 +94,12 @@ public final class ZooConversion {
      * @param peakOverModel      {@code (fp32ParamBytes + conversionPeakExtraBytes) / fp32ParamBytes}: the memory the
      *                           model and its conversion hold at the peak, in units of the FP32 model (issue 3's
      *                           target is at most 2); NaN when not measured
+     * @param packed             the packed-format sizes, or null unless asked for
      */
     public record Result(String model, int convLayers, int replaced, long params, long fp32WeightBytes,
                          long dsconvWeightBytes, double seconds, double logitsSqnrDb, double top1Agreement,
                          String inputs, String weights, long peakRssBytes, long fp32ParamBytes,
-                         long conversionPeakExtraBytes, double peakOverModel) {
+                         long conversionPeakExtraBytes, double peakOverModel, PackedSizes packed) {
     }
 
     private ZooConversion() {
@@ -107,12 +138,46 @@ public final class ZooConversion {
         if (o.out() != null) {
             ModelFiles.save(c.network(), o.out(), false);
         }
+        PackedSizes packed = o.packedSizes() ? packedSizes(fp32, c.network(), x) : null;
         return new Result(o.model(), convs, c.report().converted().size(), fp32.numParams(),
                 c.report().fp32WeightBytes(), c.report().convertedWeightBytes(), c.report().seconds(),
                 ds.logitsSqnrDb(ref), ds.agreement(ref),
                 o.images() + " Fashion-MNIST test images, 28x28 upsampled 8x (pixel repeat) to 224x224, gray "
                         + "repeated over 3 channels, pixels / 255", weightsFrom, peak, modelBytes, extra,
-                extra < 0 ? Double.NaN : (double) (modelBytes + extra) / modelBytes);
+                extra < 0 ? Double.NaN : (double) (modelBytes + extra) / modelBytes, packed);
+    }
+
+    /** Writes both files to a temporary folder (removed afterwards), reloads the packed one and compares. */
+    static PackedSizes packedSizes(ComputationGraph fp32, ComputationGraph dsconv, INDArray x)
+            throws IOException {
+        Path dir = Files.createTempDirectory("dsconv-packed-sizes");
+        try {
+            Path zip = dir.resolve("fp32.zip");
+            ModelFiles.save(fp32, zip, false);
+            long t0 = System.nanoTime();
+            PackedModelFormat.Written w = PackedModelFormat.write(dsconv,
+                    dir.resolve("dsconv" + PackedModelFormat.SUFFIX), PackedModelFormat.Options.defaults());
+            long t1 = System.nanoTime();
+            Model back = ModelFiles.load(w.file());
+            long t2 = System.nanoTime();
+            ComputationGraph rounded = dsconv.clone();
+            rounded.setParams(PackedModelFormat.storedParams(dsconv, ScalePrecision.FP16));
+            INDArray a = Logits.of(back, x).castTo(DataType.FLOAT);
+            INDArray b = Logits.of(rounded, x).castTo(DataType.FLOAT);
+            boolean identical = java.util.Arrays.equals(a.dup('c').data().asFloat(), b.dup('c').data().asFloat());
+            long zipBytes = Files.size(zip);
+            return new PackedSizes(zipBytes, w.fileBytes(), w.convWeightBytes(), w.fp32ConvWeightBytes(),
+                    w.otherParamBytes(), (double) zipBytes / w.fileBytes(),
+                    (double) w.fp32ConvWeightBytes() / w.convWeightBytes(), (t1 - t0) / 1e9, (t2 - t1) / 1e9,
+                    identical);
+        } finally {
+            try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+                for (Path p : s.toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+            Files.deleteIfExists(dir);
+        }
     }
 
     /** The first {@code n} Fashion-MNIST test images as {@code [n, 3, 224, 224]}. */

@@ -1,0 +1,119 @@
+package io.github.dsconv.pack;
+
+/**
+ * Packs signed integers of {@code bits} bits (two's complement, {@code 2 <= bits <= 8}) into a dense bit stream,
+ * as the packed file stores the DSConv kernel {@code q} (spec section 1, Storage).
+ *
+ * <p>Layout: value {@code i} occupies stream bits {@code [i*bits, (i+1)*bits)}, least significant bit first, and
+ * stream bit {@code k} is bit {@code k % 8} of byte {@code k / 8}. So 2-bit values go 4 to a byte (the first in
+ * the low two bits), 4-bit values 2 to a byte (the first in the low nibble), 3-bit values exactly 8 in 3 bytes
+ * (ours; the reference spends a byte on two), 8-bit values one a byte, and 5-7 bit values are as tight
+ * ({@code ceil(n * bits / 8)} bytes for {@code n} values). Unused bits of the last byte are zero, and
+ * {@link #unpack} rejects a stream whose padding is not.
+ */
+public final class BitPacker {
+
+    /** Smallest supported width. */
+    public static final int MIN_BITS = 2;
+    /** Largest supported width. */
+    public static final int MAX_BITS = 8;
+
+    private BitPacker() {
+    }
+
+    /** Bytes that {@code n} values of {@code bits} bits take: {@code ceil(n * bits / 8)}. */
+    public static long packedLength(long n, int bits) {
+        requireBits(bits);
+        if (n < 0) {
+            throw new IllegalArgumentException("negative value count " + n);
+        }
+        return (n * bits + 7) / 8;
+    }
+
+    /** Smallest value representable in {@code bits} bits: {@code -2^(bits-1)}. */
+    public static int minValue(int bits) {
+        requireBits(bits);
+        return -(1 << (bits - 1));
+    }
+
+    /** Largest value representable in {@code bits} bits: {@code 2^(bits-1) - 1}. */
+    public static int maxValue(int bits) {
+        requireBits(bits);
+        return (1 << (bits - 1)) - 1;
+    }
+
+    /**
+     * Packs {@code values}, each of which must lie in {@code [-2^(bits-1), 2^(bits-1)-1]}.
+     *
+     * @throws IllegalArgumentException on a bad width or a value out of range (naming its index)
+     */
+    public static byte[] pack(byte[] values, int bits) {
+        int lo = minValue(bits);
+        int hi = maxValue(bits);
+        long len = packedLength(values.length, bits);
+        byte[] out = new byte[Math.toIntExact(len)];
+        int mask = (1 << bits) - 1;
+        long acc = 0;
+        int filled = 0;
+        int pos = 0;
+        for (int i = 0; i < values.length; i++) {
+            int v = values[i];
+            if (v < lo || v > hi) {
+                throw new IllegalArgumentException("value " + v + " at index " + i + " does not fit in " + bits
+                        + " signed bits [" + lo + ", " + hi + "]");
+            }
+            acc |= (long) (v & mask) << filled;
+            filled += bits;
+            while (filled >= 8) {
+                out[pos++] = (byte) acc;
+                acc >>>= 8;
+                filled -= 8;
+            }
+        }
+        if (filled > 0) {
+            out[pos] = (byte) acc;
+        }
+        return out;
+    }
+
+    /**
+     * Unpacks {@code n} values of {@code bits} bits, sign-extended.
+     *
+     * @throws IllegalArgumentException if {@code packed} is not exactly {@link #packedLength} bytes or its padding
+     *                                  bits are not zero
+     */
+    public static byte[] unpack(byte[] packed, int bits, int n) {
+        long len = packedLength(n, bits);
+        if (packed.length != len) {
+            throw new IllegalArgumentException(n + " values of " + bits + " bits take " + len + " bytes, got "
+                    + packed.length);
+        }
+        byte[] out = new byte[n];
+        int mask = (1 << bits) - 1;
+        int shift = 32 - bits;
+        long acc = 0;
+        int filled = 0;
+        int pos = 0;
+        for (int i = 0; i < n; i++) {
+            while (filled < bits) {
+                acc |= (long) (packed[pos++] & 0xff) << filled;
+                filled += 8;
+            }
+            int v = (int) (acc & mask);
+            out[i] = (byte) ((v << shift) >> shift);
+            acc >>>= bits;
+            filled -= bits;
+        }
+        if (acc != 0) {
+            throw new IllegalArgumentException("non-zero padding bits after " + n + " values of " + bits + " bits");
+        }
+        return out;
+    }
+
+    private static void requireBits(int bits) {
+        if (bits < MIN_BITS || bits > MAX_BITS) {
+            throw new IllegalArgumentException("bit width must be in [" + MIN_BITS + ", " + MAX_BITS + "], got "
+                    + bits);
+        }
+    }
+}
