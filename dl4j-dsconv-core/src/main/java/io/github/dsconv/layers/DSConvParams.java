@@ -38,11 +38,7 @@ public final class DSConvParams {
         if (qk.beta() != null && !layer.isKdsBias()) {
             throw new IllegalArgumentException(who + ": kernel has a KDS bias but the layer has kdsBias=false");
         }
-        float[] qf = new float[qk.q().length];
-        for (int i = 0; i < qf.length; i++) {
-            qf[i] = qk.q()[i];
-        }
-        HostCopies.assign(q, qf);
+        HostCopies.assign(q, qk.q());
         float[] alpha = qk.alpha().clone();
         layer.getScalePrecision().roundInPlace(alpha);
         INDArray a = params.get(DSConvParamInitializer.ALPHA_KEY);

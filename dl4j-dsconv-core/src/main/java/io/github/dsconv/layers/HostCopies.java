@@ -33,6 +33,27 @@ public final class HostCopies {
         }
     }
 
+    /**
+     * Assigns small integers (c order) to {@code target}, which may be a view of another dtype. Goes through an
+     * INT8 array, a quarter of a float copy, because {@code q} is the largest thing a conversion writes.
+     */
+    public static void assign(INDArray target, byte[] values) {
+        if (values.length != target.length()) {
+            throw new IllegalArgumentException("cannot assign " + values.length + " values to an array of "
+                    + target.length());
+        }
+        INDArray src = Nd4j.createFromArray(values);
+        INDArray shaped = src.reshape('c', target.shape());
+        try {
+            target.assign(shaped);
+        } finally {
+            if (shaped != src && shaped.closeable()) {
+                shaped.close();
+            }
+            src.close();
+        }
+    }
+
     /** Assigns {@code values} (c order) to {@code target}, which may be a view of another dtype. */
     public static void assign(INDArray target, float[] values) {
         if (values.length != target.length()) {
