@@ -1,5 +1,6 @@
 package io.github.dsconv.examples;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.data.InMemoryIterator;
 import io.github.dsconv.eval.Accuracy;
@@ -12,11 +13,14 @@ import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.schedule.MapSchedule;
+import org.nd4j.linalg.schedule.ScheduleType;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.function.IntConsumer;
 
 /**
@@ -89,6 +93,9 @@ public final class TrainSmallModel {
         DataSet train = FashionMnist.load(FashionMnist.Split.TRAIN, o.trainLimit());
         DataSet test = FashionMnist.load(FashionMnist.Split.TEST, o.testLimit());
         Model model = build(o.arch(), o.seed(), o.epochs());
+        if (o.epochs() == 1) {
+            oneEpochSchedule(model, (train.numExamples() + o.batchSize() - 1) / o.batchSize());
+        }
         InMemoryIterator it = new InMemoryIterator(train, o.batchSize(), true, o.seed());
         for (int epoch = 0; epoch < o.epochs(); epoch++) {
             if (epoch > 0) {
@@ -113,6 +120,22 @@ public final class TrainSmallModel {
                 top1, seconds, model.numParams());
         writeProvenance(o, r);
         return r;
+    }
+
+    /**
+     * A one-epoch run has no "last epoch" to lower the learning rate in, so it drops from 1e-3 to 2e-4 for the last
+     * 30% of its iterations instead (the multi-epoch schedule of {@link SmallModels} lowers it for the last epoch).
+     */
+    public static void oneEpochSchedule(Model model, int iterations) {
+        Map<Integer, Double> lr = new HashMap<>();
+        lr.put(0, 1e-3);
+        lr.put((int) Math.round(0.7 * iterations), 2e-4);
+        MapSchedule s = new MapSchedule(ScheduleType.ITERATION, lr);
+        if (model instanceof MultiLayerNetwork mln) {
+            mln.setLearningRate(s);
+        } else if (model instanceof ComputationGraph cg) {
+            cg.setLearningRate(s);
+        }
     }
 
     /** DL4J's epoch-based schedules need the epoch counter advanced when fitting minibatch by minibatch. */
