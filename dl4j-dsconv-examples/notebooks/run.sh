@@ -119,10 +119,10 @@ build_cli_jar
 
 if [ "$setup_only" -eq 1 ]; then
   cat <<EOF
-Kernel "$kernel_name" is ready. To open the notebooks interactively:
-  cd $here
-  JUPYTER_PATH=$jupyter_path jupyter lab        # or: jupyter notebook (after: apt-get install jupyter-notebook)
-VS Code: open $here, pick the kernel "Java 17 (dl4j-dsconv)" (set JUPYTER_PATH as above before starting it).
+Kernel "$kernel_name" is ready. To open the notebooks interactively (Debian: apt-get install jupyter-notebook):
+  cd $here && JUPYTER_PATH=$jupyter_path jupyter notebook
+or, with JupyterLab or VS Code's Jupyter extension, start it with the same JUPYTER_PATH and pick the kernel
+"Java 17 (dl4j-dsconv)".
 EOF
   exit 0
 fi
