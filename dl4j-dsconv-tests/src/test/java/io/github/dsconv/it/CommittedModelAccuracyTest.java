@@ -40,14 +40,17 @@ class CommittedModelAccuracyTest {
     static final int SUBSET = 2000;
 
     /**
-     * Allowed top-1 drops from FP32 on the subset, in fractions: {W8, W4, W3}. Issue 3's targets on all 10k images
-     * are 0.005 (W4) and 0.015 (W3); the bounds here add about one image's worth of slack on 2,000 images for
-     * other BLAS builds.
+     * Allowed top-1 drops from FP32 on the subset, in fractions: {W8, W4, W3}: the measured drop plus a few images'
+     * worth of slack on 2,000 images for other BLAS builds. Issue 3's targets on all 10k images are 0.005 (W4) and
+     * 0.015 (W3); a bound above a target records a miss, it does not hide one.
      */
     static final Map<String, double[]> BOUNDS = Map.of(
             // FP32 0.9255; DSConv W8 0.9265 (agreement 0.999, logits SQNR 42.2 dB), W4 0.9255, W3 0.9230;
             // RTN per channel W4 0.9235, W3 0.8225
-            "resnet", new double[] {0.002, 0.006, 0.016});
+            "resnet", new double[] {0.002, 0.006, 0.016},
+            // FP32 0.9130; DSConv W8 0.9135 (agreement 0.997, logits SQNR 42.0 dB), W4 0.9040, W3 0.8780;
+            // RTN per channel W4 0.8905, W3 0.7350. Misses issue 3's W4/W3 targets (see the README's table).
+            "vgg", new double[] {0.002, 0.011, 0.037});
 
     static InMemoryIterator subset;
     static final Map<String, Model> FP32 = new HashMap<>();
@@ -82,7 +85,7 @@ class CommittedModelAccuracyTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"resnet"})
+    @ValueSource(strings = {"resnet", "vgg"})
     void recordedFp32AccuracyReproducesOnAllTestImages(String family) throws Exception {
         Path file = model(family);
         JsonNode prov = new ObjectMapper().readTree(file.resolveSibling(file.getFileName() + ".provenance.json")
@@ -97,7 +100,7 @@ class CommittedModelAccuracyTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"resnet"})
+    @ValueSource(strings = {"resnet", "vgg"})
     void eightBitDsconvMatchesFp32(String family) {
         Outputs ref = reference(family);
         Outputs w8 = quantized(family, new VqkQuantizer(), 8);
@@ -108,7 +111,7 @@ class CommittedModelAccuracyTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"resnet"})
+    @ValueSource(strings = {"resnet", "vgg"})
     void fourAndThreeBitDsconvStayCloseAndBeatRoundToNearest(String family) {
         Outputs ref = reference(family);
         RoundToNearestQuantizer rtn = new RoundToNearestQuantizer(RoundToNearestQuantizer.Granularity.PER_CHANNEL);
