@@ -35,12 +35,16 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "Model file to write.")
     Path out;
 
+    @Option(names = "--init", description = "Continue training this saved model of the same arch "
+            + "(learning rate 5e-4, then 1e-4 for the last 30%%; the provenance nests the file's own provenance).")
+    Path init;
+
     @Option(names = "--json", description = "Write the result as JSON to this file.")
     Path json;
 
     @Override
     public Integer call() throws Exception {
-        TrainSmallModel.Options o = new TrainSmallModel.Options(arch, epochs, seed, batch, trainLimit, testLimit, out);
+        TrainSmallModel.Options o = new TrainSmallModel.Options(arch, epochs, seed, batch, trainLimit, testLimit, out, init);
         long perEpoch = trainLimit > 0 ? Math.min(trainLimit, 60000) : 60000;
         TrainSmallModel.Result r;
         try (ProgressBar pb = Progress.bar("train " + arch, perEpoch * epochs)) {

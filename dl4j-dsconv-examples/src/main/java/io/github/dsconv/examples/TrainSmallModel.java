@@ -42,8 +42,15 @@ public final class TrainSmallModel {
      * @param trainLimit at most this many training images ({@code <= 0}: all 60,000)
      * @param testLimit  at most this many test images ({@code <= 0}: all 10,000)
      * @param out       model file to write
+     * @param init      a saved model of the same arch to continue training from (null: start from random init)
      */
-    public record Options(String arch, int epochs, long seed, int batchSize, int trainLimit, int testLimit, Path out) {
+    public record Options(String arch, int epochs, long seed, int batchSize, int trainLimit, int testLimit, Path out,
+                          Path init) {
+        /** Options that train from random initialisation. */
+        public Options(String arch, int epochs, long seed, int batchSize, int trainLimit, int testLimit, Path out) {
+            this(arch, epochs, seed, batchSize, trainLimit, testLimit, out, null);
+        }
+
         public Options {
             if (!java.util.Arrays.asList(ARCHS).contains(arch)) {
                 throw new IllegalArgumentException("unknown --arch '" + arch + "' (expected one of "
@@ -92,9 +99,17 @@ public final class TrainSmallModel {
         long t0 = System.nanoTime();
         DataSet train = FashionMnist.load(FashionMnist.Split.TRAIN, o.trainLimit());
         DataSet test = FashionMnist.load(FashionMnist.Split.TEST, o.testLimit());
-        Model model = build(o.arch(), o.seed(), o.epochs());
-        if (o.epochs() == 1) {
-            oneEpochSchedule(model, (train.numExamples() + o.batchSize() - 1) / o.batchSize());
+        int iterationsPerEpoch = (train.numExamples() + o.batchSize() - 1) / o.batchSize();
+        Model model;
+        if (o.init() != null) {
+            model = ModelFiles.load(o.init());
+            checkSameArch(o, model);
+            continuationSchedule(model, iterationsPerEpoch * o.epochs());
+        } else {
+            model = build(o.arch(), o.seed(), o.epochs());
+            if (o.epochs() == 1) {
+                oneEpochSchedule(model, iterationsPerEpoch);
+            }
         }
         InMemoryIterator it = new InMemoryIterator(train, o.batchSize(), true, o.seed());
         for (int epoch = 0; epoch < o.epochs(); epoch++) {
@@ -138,6 +153,34 @@ public final class TrainSmallModel {
         }
     }
 
+    /**
+     * Continuing a trained model restarts Adam's moments (the committed files do not keep the updater state), so it
+     * starts lower than a fresh run: 5e-4, then 1e-4 for the last 30% of the iterations. The loaded model's iteration
+     * counter keeps running from where its first training stopped, so the schedule's keys are offset by it.
+     */
+    public static void continuationSchedule(Model model, int iterations) {
+        int done = model instanceof MultiLayerNetwork mln ? mln.getLayerWiseConfigurations().getIterationCount()
+                : ((ComputationGraph) model).getConfiguration().getIterationCount();
+        Map<Integer, Double> lr = new HashMap<>();
+        lr.put(0, 5e-4);
+        lr.put(done + (int) Math.round(0.7 * iterations), 1e-4);
+        MapSchedule s = new MapSchedule(ScheduleType.ITERATION, lr);
+        if (model instanceof MultiLayerNetwork mln) {
+            mln.setLearningRate(s);
+        } else if (model instanceof ComputationGraph cg) {
+            cg.setLearningRate(s);
+        }
+    }
+
+    /** The file given to {@code --init} must hold the architecture being trained (same parameter count). */
+    private static void checkSameArch(Options o, Model model) {
+        long expected = build(o.arch(), o.seed(), 1).numParams();
+        if (model.numParams() != expected) {
+            throw new IllegalArgumentException("--init " + o.init() + " holds a model with " + model.numParams()
+                    + " parameters, not the small " + o.arch() + " (" + expected + ")");
+        }
+    }
+
     /** DL4J's epoch-based schedules need the epoch counter advanced when fitting minibatch by minibatch. */
     private static void incrementEpoch(Model model) {
         if (model instanceof MultiLayerNetwork mln) {
@@ -154,6 +197,7 @@ public final class TrainSmallModel {
         n.put("command", "./dsconv train --arch " + o.arch() + " --epochs " + o.epochs() + " --seed " + o.seed()
                 + " --batch " + o.batchSize() + (o.trainLimit() > 0 ? " --train-limit " + o.trainLimit() : "")
                 + (o.testLimit() > 0 ? " --test-limit " + o.testLimit() : "")
+                + (o.init() != null ? " --init " + o.init() : "")
                 + " --out " + o.out());
         n.put("seed", o.seed());
         n.put("epochs", o.epochs());
@@ -166,6 +210,14 @@ public final class TrainSmallModel {
         n.put("library", Provenance.LIBRARY);
         n.put("data", "Fashion-MNIST IDX files (Debian dataset-fashion-mnist), pixels / 255");
         n.put("created", Instant.now().toString());
+        if (o.init() != null) {
+            Path previous = Provenance.fileOf(o.init());
+            if (java.nio.file.Files.isRegularFile(previous)) {
+                n.set("initFrom", Json.MAPPER.readTree(previous.toFile()));
+            } else {
+                n.put("initFrom", o.init().toString() + " (no provenance file)");
+            }
+        }
         AtomicFiles.writeString(Provenance.fileOf(o.out()), Json.write(n));
     }
 }
