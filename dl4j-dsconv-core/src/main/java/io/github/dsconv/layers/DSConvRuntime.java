@@ -22,6 +22,7 @@ import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.Arrays;
 import java.util.Map;
+import java.util.function.Function;
 
 import static io.github.dsconv.layers.DSConvParamInitializer.ALPHA_KEY;
 import static io.github.dsconv.layers.DSConvParamInitializer.BETA_KEY;
@@ -51,6 +52,9 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
 
     private transient INDArray cachedKernel;
     private transient INDArray blockMatrix;
+    /** Builds the inference kernel of the integer engine; null when the float simulation runs. */
+    private transient Function<DSConvRuntime, InferenceKernel> kernelFactory;
+    private transient InferenceKernel inferenceKernel;
 
     public DSConvRuntime(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -74,6 +78,32 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
     /** Drops the cached effective kernel; call after editing parameter arrays in place. */
     public void invalidateCache() {
         cachedKernel = null;
+        // An integer kernel holds its own prepared copy of q and the scales; it is rebuilt from the new values.
+        inferenceKernel = null;
+    }
+
+    /**
+     * Routes inference ({@code activate(false, ...)}) through kernels built by {@code factory} from this runtime's
+     * current parameters (rebuilt after any parameter change); {@code null} restores the float simulation.
+     * Training passes always run the float simulation.
+     */
+    public void setInferenceKernelFactory(Function<DSConvRuntime, InferenceKernel> factory) {
+        this.kernelFactory = factory;
+        this.inferenceKernel = null;
+    }
+
+    /** The inference kernel in use (built now if needed), or {@code null} when the float simulation runs. */
+    public InferenceKernel inferenceKernel() {
+        Function<DSConvRuntime, InferenceKernel> f = kernelFactory;
+        if (f == null) {
+            return null;
+        }
+        InferenceKernel k = inferenceKernel;
+        if (k == null) {
+            k = f.apply(this);
+            inferenceKernel = k;
+        }
+        return k;
     }
 
     @Override
@@ -104,6 +134,11 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         applyDropOutIfNecessary(training, workspaceMgr);
+        InferenceKernel k = training ? null : inferenceKernel();
+        if (k != null) {
+            validateInput(input);
+            return layerConf().getActivationFn().getActivation(k.preOutput(input, workspaceMgr), false);
+        }
         INDArray x = quantizedInput();
         INDArray z = convolve(x, effectiveKernel(training), workspaceMgr, ArrayType.ACTIVATIONS);
         return layerConf().getActivationFn().getActivation(z, training);
@@ -250,15 +285,24 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
         return out;
     }
 
-    private int[] outputSize(INDArray x) {
+    /** Output height and width for a rank-4 input in the layer's data format (DL4J's own rule). */
+    public int[] outputSize(INDArray x) {
         DSConvLayer lc = layerConf();
         ConvolutionMode mode = lc.getConvolutionMode();
         return ConvolutionUtils.getOutputSize(x, lc.getKernelSize(), lc.getStride(),
                 mode == ConvolutionMode.Same ? null : lc.getPadding(), mode, lc.getDilation(), lc.getCnn2dDataFormat());
     }
 
-    /** Explicit padding; in {@code Same} mode the top-left padding DL4J's own convolution uses. */
     private int[] padding(INDArray x, INDArray out) {
+        boolean nhwc = layerConf().getCnn2dDataFormat() == CNN2DFormat.NHWC;
+        return padding(x, (int) out.size(nhwc ? 1 : 2), (int) out.size(nhwc ? 2 : 3));
+    }
+
+    /**
+     * Top and left padding for input {@code x} and an output of {@code outH x outW}: the configured padding, or in
+     * {@code Same} mode the top-left padding DL4J's own convolution uses.
+     */
+    public int[] padding(INDArray x, int outH, int outW) {
         DSConvLayer lc = layerConf();
         if (lc.getConvolutionMode() != ConvolutionMode.Same) {
             return lc.getPadding();
@@ -266,7 +310,7 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
         boolean nhwc = lc.getCnn2dDataFormat() == CNN2DFormat.NHWC;
         int h = nhwc ? 1 : 2;
         int w = nhwc ? 2 : 3;
-        return ConvolutionUtils.getSameModeTopLeftPadding(new int[] {(int) out.size(h), (int) out.size(w)},
+        return ConvolutionUtils.getSameModeTopLeftPadding(new int[] {outH, outW},
                 new int[] {(int) x.size(h), (int) x.size(w)}, lc.getKernelSize(), lc.getStride(), lc.getDilation());
     }
 

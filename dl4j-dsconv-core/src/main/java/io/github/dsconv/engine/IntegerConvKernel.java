@@ -1,0 +1,348 @@
+package io.github.dsconv.engine;
+
+import io.github.dsconv.layers.DSConvLayer;
+import io.github.dsconv.layers.DSConvRuntime;
+import io.github.dsconv.layers.InferenceKernel;
+import io.github.dsconv.quant.BlockFloatingPoint;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import static io.github.dsconv.layers.DSConvParamInitializer.ALPHA_KEY;
+import static io.github.dsconv.layers.DSConvParamInitializer.BETA_KEY;
+import static io.github.dsconv.layers.DSConvParamInitializer.BIAS_KEY;
+import static io.github.dsconv.layers.DSConvParamInitializer.DELTA_KEY;
+import static io.github.dsconv.layers.DSConvParamInitializer.GAMMA_KEY;
+import static io.github.dsconv.layers.DSConvParamInitializer.Q_KEY;
+
+/**
+ * One DSConv layer on the integer engine: spec section 3,
+ * <pre>
+ *   y[o,p] = sum_{ky,kx,blk} 2^(e[blk,p+(ky,kx)] + 1 - m)
+ *            * ( alpha[o,blk,ky,kx] * sum_{c in blk} q[o,c,ky,kx] * mant[c, p+(ky,kx)]
+ *              + beta[o,blk,ky,kx]  * sum_{c in blk} mant[c, p+(ky,kx)] )
+ * </pre>
+ * then {@code z = gamma[o] * y + delta[o] * sum(x_bfp over the window) + bias[o]} (CDS and bias as float
+ * corrections). The input is block floating point exactly as {@link BlockFloatingPoint} (int8 mantissas, one
+ * power-of-two scale per block and position); the block dot products are int8 x int8 with int32 accumulation in a
+ * batch of GEMMs {@code [P x B] x [B x nOut]}, one per {@code g = (ky, kx, blk)}, over tiles of output positions;
+ * then one float multiply-add per {@code (o, p, g)}. It equals the float simulation {@code conv(x_bfp, W_eff)} up to
+ * FP32 summation order.
+ *
+ * <p>Resident weights: {@code q} as int8 in {@code [g][B][nOut]} (channels padded to whole blocks with zeros) and
+ * {@code alpha} (and {@code beta}, CDS, bias) as float; no FP32 kernel is built. Needs BFP input with at most 8 bits
+ * ({@link #supports}); other layers stay on the float simulation. Not thread-safe (one forward at a time, as DL4J
+ * runs a network).
+ */
+public final class IntegerConvKernel implements InferenceKernel {
+
+    /** Output positions per tile: large enough for efficient GEMMs, small enough to stay in cache. */
+    static final int TILE_POSITIONS = 256;
+    /** Bytes of int32 accumulators per tile ({@code gc * pc * nOut * 4}). */
+    static final long TILE_ACC_BYTES = 1L << 20;
+
+    private final DSConvRuntime runtime;
+    private final boolean nhwc;
+    private final int nIn;
+    private final int nOut;
+    private final int kh;
+    private final int kw;
+    private final int sh;
+    private final int sw;
+    private final int dh;
+    private final int dw;
+    private final int bs;
+    private final int nb;
+    private final int cp;
+    private final int g;
+    private final int actBits;
+    private final int gcMax;
+    /** {@code alpha[g][nOut]}. */
+    private final float[] alpha;
+    /** {@code beta[g][nOut]}, or null without KDS bias. */
+    private final float[] beta;
+    private final float[] gamma;
+    private final float[] delta;
+    private final float[] bias;
+    private final Int8BatchedGemm gemm;
+
+    /** True if the layer can run on the integer engine: BFP input of 2..8 bits and weights of at most 8 bits. */
+    public static boolean supports(DSConvLayer lc) {
+        return lc.quantizesActivations() && lc.getActBits() <= 8 && lc.getWeightBits() <= 8;
+    }
+
+    /**
+     * Prepares a layer's current parameters for the integer engine.
+     *
+     * @throws IllegalArgumentException if the layer is not {@link #supports supported}
+     * @throws IllegalStateException    if {@code backend} is {@link Backend#ONEDNN} and oneDNN did not load
+     */
+    public static IntegerConvKernel build(DSConvRuntime runtime, Backend backend) {
+        return new IntegerConvKernel(runtime, backend);
+    }
+
+    private IntegerConvKernel(DSConvRuntime runtime, Backend backend) {
+        DSConvLayer lc = runtime.layerConf();
+        if (!supports(lc)) {
+            throw new IllegalArgumentException("DSConvLayer '" + lc.getLayerName() + "' cannot run on the integer"
+                    + " engine (needs block floating point input of at most 8 bits and at most 8 weight bits)");
+        }
+        this.runtime = runtime;
+        this.nhwc = lc.getCnn2dDataFormat() == CNN2DFormat.NHWC;
+        this.nIn = Math.toIntExact(lc.getNIn());
+        this.nOut = Math.toIntExact(lc.getNOut());
+        this.kh = lc.getKernelSize()[0];
+        this.kw = lc.getKernelSize()[1];
+        this.sh = lc.getStride()[0];
+        this.sw = lc.getStride()[1];
+        this.dh = lc.getDilation()[0];
+        this.dw = lc.getDilation()[1];
+        this.bs = lc.getBlockSize();
+        this.nb = lc.nBlocks();
+        this.cp = nb * bs;
+        this.g = kh * kw * nb;
+        this.actBits = lc.getActBits();
+        int pc = TILE_POSITIONS;
+        this.gcMax = (int) Math.max(1, Math.min(g, TILE_ACC_BYTES / ((long) pc * nOut * 4)));
+
+        float[] q = hostFloats(runtime.getParam(Q_KEY));
+        float[] a = hostFloats(runtime.getParam(ALPHA_KEY));
+        float[] b = lc.isKdsBias() ? hostFloats(runtime.getParam(BETA_KEY)) : null;
+        byte[] w = new byte[g * bs * nOut];
+        for (int o = 0; o < nOut; o++) {
+            for (int c = 0; c < nIn; c++) {
+                for (int ky = 0; ky < kh; ky++) {
+                    for (int kx = 0; kx < kw; kx++) {
+                        float v = q[((o * nIn + c) * kh + ky) * kw + kx];
+                        int gi = (ky * kw + kx) * nb + c / bs;
+                        // q is an integer in [-128, 127] stored as float by DL4J; the cast is exact.
+                        w[(gi * bs + c % bs) * nOut + o] = (byte) v;
+                    }
+                }
+            }
+        }
+        this.alpha = perBlock(a);
+        this.beta = b == null ? null : perBlock(b);
+        this.gamma = lc.isCds() ? hostFloats(runtime.getParam(GAMMA_KEY)) : null;
+        this.delta = lc.isCds() ? hostFloats(runtime.getParam(DELTA_KEY)) : null;
+        this.bias = lc.hasBias() ? hostFloats(runtime.getParam(BIAS_KEY)) : null;
+        long maxRows = (long) gcMax * pc;
+        this.gemm = backend == Backend.ONEDNN ? new OneDnnGemm(w, bs, nOut, maxRows) : new JavaGemm(w, g, bs, nOut);
+    }
+
+    /** {@code [nOut, nBlocks, kH, kW]} to {@code [g][nOut]}. */
+    private float[] perBlock(float[] v) {
+        float[] out = new float[g * nOut];
+        for (int o = 0; o < nOut; o++) {
+            for (int blk = 0; blk < nb; blk++) {
+                for (int ky = 0; ky < kh; ky++) {
+                    for (int kx = 0; kx < kw; kx++) {
+                        int gi = (ky * kw + kx) * nb + blk;
+                        out[gi * nOut + o] = v[((o * nb + blk) * kh + ky) * kw + kx];
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    private static float[] hostFloats(INDArray a) {
+        return a.castTo(DataType.FLOAT).dup('c').data().asFloat();
+    }
+
+    /** The backend running the block products. */
+    public Backend backend() {
+        return gemm.backend();
+    }
+
+    /** Resident weight bytes: int8 {@code q} (block-padded) plus every float scale, CDS and bias value. */
+    public long weightBytes() {
+        long floats = alpha.length + (beta == null ? 0 : beta.length) + (gamma == null ? 0 : 2L * nOut)
+                + (bias == null ? 0 : nOut);
+        return gemm.weightBytes() + 4 * floats;
+    }
+
+    /** oneDNN's implementation name for this layer's primitives (after the first forward), else the backend. */
+    public String implementation() {
+        return gemm instanceof OneDnnGemm o && o.implementation() != null ? o.implementation() : backend().label();
+    }
+
+    /** Releases native resources; the kernel must not be used afterwards. */
+    public void close() {
+        gemm.close();
+    }
+
+    @Override
+    public INDArray preOutput(INDArray input, LayerWorkspaceMgr mgr) {
+        long[] s = input.shape();
+        int n = Math.toIntExact(s[0]);
+        int h = Math.toIntExact(nhwc ? s[1] : s[2]);
+        int wd = Math.toIntExact(nhwc ? s[2] : s[3]);
+        float[] x = hostFloats(input);
+        byte[] mant = new byte[n * h * wd * cp];
+        float[] scale = new float[n * h * wd * nb];
+        quantize(x, n, h * wd, mant, scale);
+
+        int[] outHw = runtime.outputSize(input);
+        int oh = outHw[0];
+        int ow = outHw[1];
+        int[] pad = runtime.padding(input, oh, ow);
+        int total = n * oh * ow;
+        float[] y = new float[total * nOut];
+        float[] xsum = delta == null ? null : new float[total];
+        boolean needSums = beta != null || delta != null;
+
+        int pcMax = Math.min(TILE_POSITIONS, total);
+        byte[] src = new byte[gcMax * pcMax * bs];
+        float[] sc = new float[gcMax * pcMax];
+        int[] msum = needSums ? new int[gcMax * pcMax] : null;
+        int[] acc = new int[gcMax * pcMax * nOut];
+        int[] pImg = new int[pcMax];
+        int[] pY = new int[pcMax];
+        int[] pX = new int[pcMax];
+        for (int p0 = 0; p0 < total; p0 += pcMax) {
+            int pc = Math.min(pcMax, total - p0);
+            for (int pi = 0; pi < pc; pi++) {
+                int p = p0 + pi;
+                pImg[pi] = p / (oh * ow);
+                pY[pi] = (p / ow) % oh * sh - pad[0];
+                pX[pi] = p % ow * sw - pad[1];
+            }
+            for (int g0 = 0; g0 < g; g0 += gcMax) {
+                int gc = Math.min(gcMax, g - g0);
+                gather(g0, gc, pc, pImg, pY, pX, h, wd, mant, scale, src, sc, msum);
+                gemm.multiply(g0, gc, pc, src, acc);
+                epilogue(g0, gc, p0, pc, sc, msum, acc, y, xsum);
+            }
+        }
+        return output(n, oh, ow, y, xsum, mgr);
+    }
+
+    /** Block floating point of the input (exactly {@link BlockFloatingPoint}) as int8 mantissas and scales. */
+    private void quantize(float[] x, int n, int spatial, byte[] mant, float[] scale) {
+        int m = BlockFloatingPoint.mantissaBits(actBits);
+        double maxMag = (1 << m) - 1;
+        for (int img = 0; img < n; img++) {
+            for (int pos = 0; pos < spatial; pos++) {
+                int row = img * spatial + pos;
+                for (int blk = 0; blk < nb; blk++) {
+                    int c0 = blk * bs;
+                    int c1 = Math.min(nIn, c0 + bs);
+                    int e = Integer.MIN_VALUE;
+                    for (int c = c0; c < c1; c++) {
+                        float v = x[index(img, c, pos, spatial)];
+                        if (v != 0) {
+                            e = Math.max(e, Math.getExponent((double) v));
+                        }
+                    }
+                    if (e == Integer.MIN_VALUE) {
+                        continue; // all-zero block: mantissas and scale stay 0
+                    }
+                    int up = m - 1 - e;
+                    for (int c = c0; c < c1; c++) {
+                        double v = Math.rint(Math.scalb((double) x[index(img, c, pos, spatial)], up));
+                        mant[row * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
+                    }
+                    scale[row * nb + blk] = (float) Math.scalb(1.0, e + 1 - m);
+                }
+            }
+        }
+    }
+
+    private int index(int img, int c, int pos, int spatial) {
+        return nhwc ? (img * spatial + pos) * nIn + c : (img * nIn + c) * spatial + pos;
+    }
+
+    /** Copies each {@code (g, p)} block of mantissas (zeros outside the input) with its scale and sum. */
+    private void gather(int g0, int gc, int pc, int[] pImg, int[] pY, int[] pX, int h, int wd, byte[] mant,
+                        float[] scale, byte[] src, float[] sc, int[] msum) {
+        for (int gi = 0; gi < gc; gi++) {
+            int gg = g0 + gi;
+            int blk = gg % nb;
+            int kk = gg / nb;
+            int ky = kk / kw;
+            int kx = kk % kw;
+            for (int pi = 0; pi < pc; pi++) {
+                int row = gi * pc + pi;
+                int iy = pY[pi] + ky * dh;
+                int ix = pX[pi] + kx * dw;
+                int dst = row * bs;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) {
+                    java.util.Arrays.fill(src, dst, dst + bs, (byte) 0);
+                    sc[row] = 0f;
+                    if (msum != null) {
+                        msum[row] = 0;
+                    }
+                    continue;
+                }
+                int at = (pImg[pi] * h + iy) * wd + ix;
+                System.arraycopy(mant, at * cp + blk * bs, src, dst, bs);
+                sc[row] = scale[at * nb + blk];
+                if (msum != null) {
+                    int sum = 0;
+                    for (int c = 0; c < bs; c++) {
+                        sum += src[dst + c];
+                    }
+                    msum[row] = sum;
+                }
+            }
+        }
+    }
+
+    /** {@code y[p][o] += 2^(e+1-m) * (alpha * acc + beta * sum(mant))}; the scale is a power of two (exact). */
+    private void epilogue(int g0, int gc, int p0, int pc, float[] sc, int[] msum, int[] acc, float[] y,
+                          float[] xsum) {
+        for (int gi = 0; gi < gc; gi++) {
+            int aBase = (g0 + gi) * nOut;
+            for (int pi = 0; pi < pc; pi++) {
+                int row = gi * pc + pi;
+                float s = sc[row];
+                if (s == 0f) {
+                    continue; // an all-zero or padding block contributes nothing
+                }
+                int accBase = row * nOut;
+                int yBase = (p0 + pi) * nOut;
+                for (int o = 0; o < nOut; o++) {
+                    y[yBase + o] += alpha[aBase + o] * s * acc[accBase + o];
+                }
+                if (beta != null) {
+                    float xs = s * msum[row];
+                    for (int o = 0; o < nOut; o++) {
+                        y[yBase + o] += beta[aBase + o] * xs;
+                    }
+                }
+                if (xsum != null) {
+                    xsum[p0 + pi] += s * msum[row];
+                }
+            }
+        }
+    }
+
+    /** CDS and bias, then the layer's data format in a new activations array. */
+    private INDArray output(int n, int oh, int ow, float[] y, float[] xsum, LayerWorkspaceMgr mgr) {
+        int spatial = oh * ow;
+        int total = n * spatial;
+        float[] z = nhwc ? y : new float[y.length];
+        for (int p = 0; p < total; p++) {
+            int img = p / spatial;
+            int pos = p % spatial;
+            for (int o = 0; o < nOut; o++) {
+                float v = y[p * nOut + o];
+                if (gamma != null) {
+                    v = gamma[o] * v + delta[o] * xsum[p];
+                }
+                if (bias != null) {
+                    v += bias[o];
+                }
+                z[nhwc ? p * nOut + o : (img * nOut + o) * spatial + pos] = v;
+            }
+        }
+        long[] shape = nhwc ? new long[] {n, oh, ow, nOut} : new long[] {n, nOut, oh, ow};
+        INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, shape, 'c');
+        out.data().asNioFloat().put(z);
+        DataType dt = runtime.getParam(Q_KEY).dataType();
+        return dt == DataType.FLOAT ? out : out.castTo(dt);
+    }
+}
