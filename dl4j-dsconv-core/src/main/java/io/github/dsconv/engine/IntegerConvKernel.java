@@ -28,11 +28,14 @@ import static io.github.dsconv.layers.DSConvParamInitializer.Q_KEY;
  * corrections). The input is block floating point exactly as {@link BlockFloatingPoint} (int8 mantissas, one
  * power-of-two scale per block and position); the block dot products are int8 x int8 with int32 accumulation in a
  * batch of GEMMs {@code [P x B] x [B x nOut]}, one per {@code g = (ky, kx, blk)}, over tiles of output positions;
- * then one float multiply-add per {@code (o, p, g)}. It equals the float simulation {@code conv(x_bfp, W_eff)} up to
- * FP32 summation order.
+ * then one multiply-add per {@code (o, p, g)}. The block scale {@code alpha * 2^(e+1-m)} is exact in float and its
+ * product with the int32 sum exact in double; the sum over {@code g}, CDS and bias are in double and the result is
+ * rounded once to float, as the float simulation does at inference ({@code DSConvRuntime}), so both give the FP32
+ * rounding of the same exact sum (bit for bit unless a sum lies within about 1e-13 of a rounding boundary).
  *
  * <p>Resident weights: {@code q} as int8 in {@code [g][B][nOut]} (channels padded to whole blocks with zeros) and
- * {@code alpha} (and {@code beta}, CDS, bias) as float; no FP32 kernel is built. Needs BFP input with at most 8 bits
+ * {@code alpha} (and {@code beta}) as float, CDS and bias as double; no FP32 kernel is built. On oneDNN, layers with
+ * {@code |q| > 64} (8-bit weights) hold {@code q} as two int8 halves (see {@code kRep}), 2 bytes a weight. Needs BFP input with at most 8 bits
  * ({@link #supports}); other layers stay on the float simulation. Not thread-safe (one forward at a time, as DL4J
  * runs a network).
  */
@@ -63,9 +66,15 @@ public final class IntegerConvKernel implements InferenceKernel {
     private final float[] alpha;
     /** {@code beta[g][nOut]}, or null without KDS bias. */
     private final float[] beta;
-    private final float[] gamma;
-    private final float[] delta;
-    private final float[] bias;
+    private final double[] gamma;
+    private final double[] delta;
+    private final double[] bias;
+    /**
+     * 2 when each block's mantissas enter the GEMM twice against {@code q = q1 + q2} with {@code |q1|, |q2| <= 64}:
+     * oneDNN without VNNI multiplies int8 pairs with {@code vpmaddubsw}, whose int16 pair sums saturate beyond
+     * {@code 255 * 64 * 2} (src is shifted to u8); else 1.
+     */
+    private final int kRep;
     private final Int8BatchedGemm gemm;
 
     /** True if the layer can run on the integer engine: BFP input of 2..8 bits and weights of at most 8 bits. */
@@ -125,11 +134,35 @@ public final class IntegerConvKernel implements InferenceKernel {
         }
         this.alpha = perBlock(a);
         this.beta = b == null ? null : perBlock(b);
-        this.gamma = lc.isCds() ? hostFloats(runtime.getParam(GAMMA_KEY)) : null;
-        this.delta = lc.isCds() ? hostFloats(runtime.getParam(DELTA_KEY)) : null;
-        this.bias = lc.hasBias() ? hostFloats(runtime.getParam(BIAS_KEY)) : null;
+        this.gamma = lc.isCds() ? hostDoubles(runtime.getParam(GAMMA_KEY)) : null;
+        this.delta = lc.isCds() ? hostDoubles(runtime.getParam(DELTA_KEY)) : null;
+        this.bias = lc.hasBias() ? hostDoubles(runtime.getParam(BIAS_KEY)) : null;
         long maxRows = (long) gcMax * pc;
-        this.gemm = backend == Backend.ONEDNN ? new OneDnnGemm(w, bs, nOut, maxRows) : new JavaGemm(w, g, bs, nOut);
+        int maxAbs = 0;
+        for (byte v : w) {
+            maxAbs = Math.max(maxAbs, Math.abs(v));
+        }
+        this.kRep = backend == Backend.ONEDNN && maxAbs > 64 ? 2 : 1;
+        if (backend == Backend.ONEDNN) {
+            this.gemm = new OneDnnGemm(kRep == 1 ? w : splitHalves(w), bs * kRep, nOut, maxRows);
+        } else {
+            this.gemm = new JavaGemm(w, g, bs, nOut);
+        }
+    }
+
+    /** {@code [g][B][nOut]} to {@code [g][2B][nOut]}: rows {@code floor(q/2)} then {@code q - floor(q/2)}. */
+    private byte[] splitHalves(byte[] w) {
+        byte[] out = new byte[w.length * 2];
+        int rows = bs * nOut;
+        for (int gi = 0; gi < g; gi++) {
+            for (int i = 0; i < rows; i++) {
+                int q = w[gi * rows + i];
+                int q1 = Math.floorDiv(q, 2);
+                out[gi * 2 * rows + i] = (byte) q1;
+                out[gi * 2 * rows + rows + i] = (byte) (q - q1);
+            }
+        }
+        return out;
     }
 
     /** {@code [nOut, nBlocks, kH, kW]} to {@code [g][nOut]}. */
@@ -148,6 +181,10 @@ public final class IntegerConvKernel implements InferenceKernel {
         return out;
     }
 
+    private static double[] hostDoubles(INDArray a) {
+        return a.dup('c').data().asDouble();
+    }
+
     private static float[] hostFloats(INDArray a) {
         return a.castTo(DataType.FLOAT).dup('c').data().asFloat();
     }
@@ -159,9 +196,9 @@ public final class IntegerConvKernel implements InferenceKernel {
 
     /** Resident weight bytes: int8 {@code q} (block-padded) plus every float scale, CDS and bias value. */
     public long weightBytes() {
-        long floats = alpha.length + (beta == null ? 0 : beta.length) + (gamma == null ? 0 : 2L * nOut)
-                + (bias == null ? 0 : nOut);
-        return gemm.weightBytes() + 4 * floats;
+        long floats = alpha.length + (beta == null ? 0 : beta.length);
+        long doubles = (gamma == null ? 0 : 2L * nOut) + (bias == null ? 0 : nOut);
+        return gemm.weightBytes() + 4 * floats + 8 * doubles;
     }
 
     /** oneDNN's implementation name for this layer's primitives (after the first forward), else the backend. */
@@ -190,12 +227,12 @@ public final class IntegerConvKernel implements InferenceKernel {
         int ow = outHw[1];
         int[] pad = runtime.padding(input, oh, ow);
         int total = n * oh * ow;
-        float[] y = new float[total * nOut];
-        float[] xsum = delta == null ? null : new float[total];
+        double[] y = new double[total * nOut];
+        double[] xsum = delta == null ? null : new double[total];
         boolean needSums = beta != null || delta != null;
 
         int pcMax = Math.min(TILE_POSITIONS, total);
-        byte[] src = new byte[gcMax * pcMax * bs];
+        byte[] src = new byte[gcMax * pcMax * bs * kRep];
         float[] sc = new float[gcMax * pcMax];
         int[] msum = needSums ? new int[gcMax * pcMax] : null;
         int[] acc = new int[gcMax * pcMax * nOut];
@@ -268,9 +305,9 @@ public final class IntegerConvKernel implements InferenceKernel {
                 int row = gi * pc + pi;
                 int iy = pY[pi] + ky * dh;
                 int ix = pX[pi] + kx * dw;
-                int dst = row * bs;
+                int dst = row * bs * kRep;
                 if (iy < 0 || iy >= h || ix < 0 || ix >= wd) {
-                    java.util.Arrays.fill(src, dst, dst + bs, (byte) 0);
+                    java.util.Arrays.fill(src, dst, dst + bs * kRep, (byte) 0);
                     sc[row] = 0f;
                     if (msum != null) {
                         msum[row] = 0;
@@ -279,6 +316,9 @@ public final class IntegerConvKernel implements InferenceKernel {
                 }
                 int at = (pImg[pi] * h + iy) * wd + ix;
                 System.arraycopy(mant, at * cp + blk * bs, src, dst, bs);
+                if (kRep == 2) {
+                    System.arraycopy(mant, at * cp + blk * bs, src, dst + bs, bs);
+                }
                 sc[row] = scale[at * nb + blk];
                 if (msum != null) {
                     int sum = 0;
@@ -292,8 +332,8 @@ public final class IntegerConvKernel implements InferenceKernel {
     }
 
     /** {@code y[p][o] += 2^(e+1-m) * (alpha * acc + beta * sum(mant))}; the scale is a power of two (exact). */
-    private void epilogue(int g0, int gc, int p0, int pc, float[] sc, int[] msum, int[] acc, float[] y,
-                          float[] xsum) {
+    private void epilogue(int g0, int gc, int p0, int pc, float[] sc, int[] msum, int[] acc, double[] y,
+                          double[] xsum) {
         for (int gi = 0; gi < gc; gi++) {
             int aBase = (g0 + gi) * nOut;
             for (int pi = 0; pi < pc; pi++) {
@@ -305,38 +345,39 @@ public final class IntegerConvKernel implements InferenceKernel {
                 int accBase = row * nOut;
                 int yBase = (p0 + pi) * nOut;
                 for (int o = 0; o < nOut; o++) {
-                    y[yBase + o] += alpha[aBase + o] * s * acc[accBase + o];
+                    // alpha * s is exact (s is a power of two) and so is the double product with acc.
+                    y[yBase + o] += (double) (alpha[aBase + o] * s) * acc[accBase + o];
                 }
                 if (beta != null) {
-                    float xs = s * msum[row];
+                    double xs = (double) s * msum[row];
                     for (int o = 0; o < nOut; o++) {
                         y[yBase + o] += beta[aBase + o] * xs;
                     }
                 }
                 if (xsum != null) {
-                    xsum[p0 + pi] += s * msum[row];
+                    xsum[p0 + pi] += (double) s * msum[row];
                 }
             }
         }
     }
 
-    /** CDS and bias, then the layer's data format in a new activations array. */
-    private INDArray output(int n, int oh, int ow, float[] y, float[] xsum, LayerWorkspaceMgr mgr) {
+    /** CDS and bias, rounded once to float, in the layer's data format in a new activations array. */
+    private INDArray output(int n, int oh, int ow, double[] y, double[] xsum, LayerWorkspaceMgr mgr) {
         int spatial = oh * ow;
         int total = n * spatial;
-        float[] z = nhwc ? y : new float[y.length];
+        float[] z = new float[y.length];
         for (int p = 0; p < total; p++) {
             int img = p / spatial;
             int pos = p % spatial;
             for (int o = 0; o < nOut; o++) {
-                float v = y[p * nOut + o];
+                double v = y[p * nOut + o];
                 if (gamma != null) {
                     v = gamma[o] * v + delta[o] * xsum[p];
                 }
                 if (bias != null) {
                     v += bias[o];
                 }
-                z[nhwc ? p * nOut + o : (img * nOut + o) * spatial + pos] = v;
+                z[nhwc ? p * nOut + o : (img * nOut + o) * spatial + pos] = (float) v;
             }
         }
         long[] shape = nhwc ? new long[] {n, oh, ow, nOut} : new long[] {n, nOut, oh, ow};
