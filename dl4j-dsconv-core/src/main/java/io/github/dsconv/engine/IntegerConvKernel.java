@@ -220,7 +220,9 @@ public final class IntegerConvKernel implements InferenceKernel {
         float[] x = hostFloats(input);
         byte[] mant = new byte[n * h * wd * cp];
         float[] scale = new float[n * h * wd * nb];
-        quantize(x, n, h * wd, mant, scale);
+        int spatial = h * wd;
+        int chunks = nhwc ? n * ceilDiv(spatial, TILE_POSITIONS) : n * nb;
+        Workers.run(chunks, t -> quantize(x, t, spatial, mant, scale));
 
         int[] outHw = runtime.outputSize(input);
         int oh = outHw[0];
@@ -229,63 +231,139 @@ public final class IntegerConvKernel implements InferenceKernel {
         int total = n * oh * ow;
         double[] y = new double[total * nOut];
         double[] xsum = delta == null ? null : new double[total];
-        boolean needSums = beta != null || delta != null;
-
         int pcMax = Math.min(TILE_POSITIONS, total);
-        byte[] src = new byte[gcMax * pcMax * bs * kRep];
-        float[] sc = new float[gcMax * pcMax];
-        int[] msum = needSums ? new int[gcMax * pcMax] : null;
-        int[] acc = new int[gcMax * pcMax * nOut];
-        int[] pImg = new int[pcMax];
-        int[] pY = new int[pcMax];
-        int[] pX = new int[pcMax];
-        for (int p0 = 0; p0 < total; p0 += pcMax) {
-            int pc = Math.min(pcMax, total - p0);
-            for (int pi = 0; pi < pc; pi++) {
-                int p = p0 + pi;
-                pImg[pi] = p / (oh * ow);
-                pY[pi] = (p / ow) % oh * sh - pad[0];
-                pX[pi] = p % ow * sw - pad[1];
-            }
-            for (int g0 = 0; g0 < g; g0 += gcMax) {
-                int gc = Math.min(gcMax, g - g0);
-                gather(g0, gc, pc, pImg, pY, pX, h, wd, mant, scale, src, sc, msum);
-                gemm.multiply(g0, gc, pc, src, acc);
-                epilogue(g0, gc, p0, pc, sc, msum, acc, y, xsum);
-            }
-        }
+        Workers.run(ceilDiv(total, pcMax), t -> tile(t * pcMax, Math.min(pcMax, total - t * pcMax), oh, ow, pad, h,
+                wd, mant, scale, y, xsum));
         return output(n, oh, ow, y, xsum, mgr);
     }
 
-    /** Block floating point of the input (exactly {@link BlockFloatingPoint}) as int8 mantissas and scales. */
-    private void quantize(float[] x, int n, int spatial, byte[] mant, float[] scale) {
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    /** Reusable per-thread tile buffers (shared by all kernels: a thread runs one tile at a time). */
+    private static final class TileBuffers {
+        byte[] src = new byte[0];
+        float[] sc = new float[0];
+        int[] msum = new int[0];
+        int[] acc = new int[0];
+        int[] pImg = new int[0];
+        int[] pY = new int[0];
+        int[] pX = new int[0];
+    }
+
+    private static final ThreadLocal<TileBuffers> BUFFERS = ThreadLocal.withInitial(TileBuffers::new);
+
+    /** Output positions {@code [p0, p0 + pc)}: every {@code g} chunk gathered, multiplied and accumulated. */
+    private void tile(int p0, int pc, int oh, int ow, int[] pad, int h, int wd, byte[] mant, float[] scale,
+                      double[] y, double[] xsum) {
+        TileBuffers b = BUFFERS.get();
+        int rows = gcMax * pc;
+        if (b.src.length < rows * bs * kRep) {
+            b.src = new byte[rows * bs * kRep];
+        }
+        if (b.sc.length < rows) {
+            b.sc = new float[rows];
+            b.msum = new int[rows];
+        }
+        if (b.acc.length < rows * nOut) {
+            b.acc = new int[rows * nOut];
+        }
+        if (b.pImg.length < pc) {
+            b.pImg = new int[pc];
+            b.pY = new int[pc];
+            b.pX = new int[pc];
+        }
+        boolean needSums = beta != null || delta != null;
+        for (int pi = 0; pi < pc; pi++) {
+            int p = p0 + pi;
+            b.pImg[pi] = p / (oh * ow);
+            b.pY[pi] = (p / ow) % oh * sh - pad[0];
+            b.pX[pi] = p % ow * sw - pad[1];
+        }
+        for (int g0 = 0; g0 < g; g0 += gcMax) {
+            int gc = Math.min(gcMax, g - g0);
+            gather(g0, gc, pc, b.pImg, b.pY, b.pX, h, wd, mant, scale, b.src, b.sc, needSums ? b.msum : null);
+            gemm.multiply(g0, gc, pc, b.src, b.acc);
+            epilogue(g0, gc, p0, pc, b.sc, needSums ? b.msum : null, b.acc, y, xsum);
+        }
+    }
+
+    /**
+     * Block floating point of the input, exactly as {@link BlockFloatingPoint} (exponent of the value as a double,
+     * {@code rint} of an exact power-of-two product), into int8 mantissas and per-block scales. Chunk {@code t}:
+     * one {@code (image, block)} for NCHW, one image's run of {@link #TILE_POSITIONS} positions for NHWC.
+     */
+    private void quantize(float[] x, int t, int spatial, byte[] mant, float[] scale) {
         int m = BlockFloatingPoint.mantissaBits(actBits);
-        double maxMag = (1 << m) - 1;
-        for (int img = 0; img < n; img++) {
-            for (int pos = 0; pos < spatial; pos++) {
-                int row = img * spatial + pos;
-                for (int blk = 0; blk < nb; blk++) {
-                    int c0 = blk * bs;
-                    int c1 = Math.min(nIn, c0 + bs);
-                    int e = Integer.MIN_VALUE;
-                    for (int c = c0; c < c1; c++) {
-                        float v = x[index(img, c, pos, spatial)];
-                        if (v != 0) {
-                            e = Math.max(e, Math.getExponent((double) v));
-                        }
+        float maxMag = (1 << m) - 1;
+        if (!nhwc) {
+            int img = t / nb;
+            int blk = t % nb;
+            int c0 = blk * bs;
+            int c1 = Math.min(nIn, c0 + bs);
+            int[] emax = new int[spatial];
+            java.util.Arrays.fill(emax, Integer.MIN_VALUE);
+            for (int c = c0; c < c1; c++) {
+                int base = (img * nIn + c) * spatial;
+                for (int pos = 0; pos < spatial; pos++) {
+                    float v = x[base + pos];
+                    if (v != 0) {
+                        emax[pos] = Math.max(emax[pos], exponent(v));
                     }
-                    if (e == Integer.MIN_VALUE) {
-                        continue; // all-zero block: mantissas and scale stay 0
-                    }
-                    int up = m - 1 - e;
-                    for (int c = c0; c < c1; c++) {
-                        double v = Math.rint(Math.scalb((double) x[index(img, c, pos, spatial)], up));
-                        mant[row * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
-                    }
-                    scale[row * nb + blk] = (float) Math.scalb(1.0, e + 1 - m);
                 }
             }
+            double[] up = new double[spatial];
+            for (int pos = 0; pos < spatial; pos++) {
+                if (emax[pos] != Integer.MIN_VALUE) {
+                    up[pos] = Math.scalb(1.0, m - 1 - emax[pos]);
+                    scale[(img * spatial + pos) * nb + blk] = (float) Math.scalb(1.0, emax[pos] + 1 - m);
+                }
+            }
+            for (int c = c0; c < c1; c++) {
+                int base = (img * nIn + c) * spatial;
+                for (int pos = 0; pos < spatial; pos++) {
+                    // up = 0 for an all-zero block: mantissa 0.
+                    double v = Math.rint(x[base + pos] * up[pos]);
+                    mant[(img * spatial + pos) * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
+                }
+            }
+            return;
         }
+        int perImage = ceilDiv(spatial, TILE_POSITIONS);
+        int img = t / perImage;
+        int pos0 = (t % perImage) * TILE_POSITIONS;
+        int pos1 = Math.min(spatial, pos0 + TILE_POSITIONS);
+        for (int pos = pos0; pos < pos1; pos++) {
+            int row = img * spatial + pos;
+            int base = row * nIn;
+            for (int blk = 0; blk < nb; blk++) {
+                int c0 = blk * bs;
+                int c1 = Math.min(nIn, c0 + bs);
+                int e = Integer.MIN_VALUE;
+                for (int c = c0; c < c1; c++) {
+                    float v = x[base + c];
+                    if (v != 0) {
+                        e = Math.max(e, exponent(v));
+                    }
+                }
+                if (e == Integer.MIN_VALUE) {
+                    continue; // all-zero block: mantissas and scale stay 0
+                }
+                double up = Math.scalb(1.0, m - 1 - e);
+                for (int c = c0; c < c1; c++) {
+                    double v = Math.rint(x[base + c] * up);
+                    mant[row * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
+                }
+                scale[row * nb + blk] = (float) Math.scalb(1.0, e + 1 - m);
+            }
+        }
+    }
+
+    /** {@code Math.getExponent((double) v)}: read from the float's bits, except for subnormals. */
+    private static int exponent(float v) {
+        int biased = (Float.floatToRawIntBits(v) >>> 23) & 0xff;
+        return biased != 0 ? biased - 127 : Math.getExponent((double) v);
     }
 
     private int index(int img, int c, int pos, int spatial) {
