@@ -439,25 +439,46 @@ public final class IntegerConvKernel implements InferenceKernel {
         }
     }
 
+    /** Positions per block of the NCHW transposition (rows of {@code y} that stay in cache). */
+    private static final int TRANSPOSE_POSITIONS = 64;
+
     /** CDS and bias, rounded once to float, in the layer's data format in a new activations array. */
     private INDArray output(int n, int oh, int ow, double[] y, double[] xsum, LayerWorkspaceMgr mgr) {
         int spatial = oh * ow;
-        int total = n * spatial;
         float[] z = new float[y.length];
-        for (int p = 0; p < total; p++) {
-            int img = p / spatial;
-            int pos = p % spatial;
-            for (int o = 0; o < nOut; o++) {
-                double v = y[p * nOut + o];
-                if (gamma != null) {
-                    v = gamma[o] * v + delta[o] * xsum[p];
+        int blocks = ceilDiv(spatial, TRANSPOSE_POSITIONS);
+        Workers.run(n * blocks, t -> {
+            int img = t / blocks;
+            int pos0 = (t % blocks) * TRANSPOSE_POSITIONS;
+            int pos1 = Math.min(spatial, pos0 + TRANSPOSE_POSITIONS);
+            for (int pos = pos0; pos < pos1; pos++) {
+                int p = img * spatial + pos;
+                int row = p * nOut;
+                for (int o = 0; o < nOut; o++) {
+                    double v = y[row + o];
+                    if (gamma != null) {
+                        v = gamma[o] * v + delta[o] * xsum[p];
+                    }
+                    if (bias != null) {
+                        v += bias[o];
+                    }
+                    y[row + o] = v;
                 }
-                if (bias != null) {
-                    v += bias[o];
-                }
-                z[nhwc ? p * nOut + o : (img * nOut + o) * spatial + pos] = (float) v;
             }
-        }
+            if (nhwc) {
+                for (int i = (img * spatial + pos0) * nOut; i < (img * spatial + pos1) * nOut; i++) {
+                    z[i] = (float) y[i];
+                }
+            } else {
+                // Blocked transposition [pos][o] -> [o][pos]: the block's rows of y stay in cache.
+                for (int o = 0; o < nOut; o++) {
+                    int dst = (img * nOut + o) * spatial;
+                    for (int pos = pos0; pos < pos1; pos++) {
+                        z[dst + pos] = (float) y[(img * spatial + pos) * nOut + o];
+                    }
+                }
+            }
+        });
         long[] shape = nhwc ? new long[] {n, oh, ow, nOut} : new long[] {n, nOut, oh, ow};
         INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, shape, 'c');
         out.data().asNioFloat().put(z);
