@@ -22,6 +22,7 @@ import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.Arrays;
 import java.util.Map;
+import java.util.function.Function;
 
 import static io.github.dsconv.layers.DSConvParamInitializer.ALPHA_KEY;
 import static io.github.dsconv.layers.DSConvParamInitializer.BETA_KEY;
@@ -33,6 +34,13 @@ import static io.github.dsconv.layers.DSConvParamInitializer.Q_KEY;
 /**
  * Runtime of {@link DSConvLayer}: block floating point on the input, then a float convolution with the effective
  * kernel {@code gamma * (alpha * q + beta) + delta} through libnd4j's {@code conv2d} / {@code conv2d_bp} ops.
+ *
+ * <p>Inference ({@code activate(false, ...)}) computes the convolution in double, from the double BFP input and the
+ * effective kernel evaluated in double (where {@code alpha * q} is exact), and rounds the result once to the layer's
+ * data type: the FP32 rounding of the exact sum, independent of summation order, so that the integer engine (spec
+ * section 3), which sums the same terms in another order, reproduces it bit for bit almost always. (In float, the
+ * two orders differ by an ulp here and there, and a BFP rounding of the next layer can turn that into a mantissa
+ * step.) Training passes run in the layer's data type.
  *
  * <p>The effective kernel is rebuilt for every training pass; for inference it is built once and cached until
  * the parameters are set again or a backward pass runs (after which an updater may change them). Code that
@@ -50,7 +58,11 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
     private static final int WEIGHT_FORMAT_OIYX = 1;
 
     private transient INDArray cachedKernel;
+    private transient INDArray cachedKernelDouble;
     private transient INDArray blockMatrix;
+    /** Builds the inference kernel of the integer engine; null when the float simulation runs. */
+    private transient Function<DSConvRuntime, InferenceKernel> kernelFactory;
+    private transient InferenceKernel inferenceKernel;
 
     public DSConvRuntime(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -74,6 +86,33 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
     /** Drops the cached effective kernel; call after editing parameter arrays in place. */
     public void invalidateCache() {
         cachedKernel = null;
+        cachedKernelDouble = null;
+        // An integer kernel holds its own prepared copy of q and the scales; it is rebuilt from the new values.
+        inferenceKernel = null;
+    }
+
+    /**
+     * Routes inference ({@code activate(false, ...)}) through kernels built by {@code factory} from this runtime's
+     * current parameters (rebuilt after any parameter change); {@code null} restores the float simulation.
+     * Training passes always run the float simulation.
+     */
+    public void setInferenceKernelFactory(Function<DSConvRuntime, InferenceKernel> factory) {
+        this.kernelFactory = factory;
+        this.inferenceKernel = null;
+    }
+
+    /** The inference kernel in use (built now if needed), or {@code null} when the float simulation runs. */
+    public InferenceKernel inferenceKernel() {
+        Function<DSConvRuntime, InferenceKernel> f = kernelFactory;
+        if (f == null) {
+            return null;
+        }
+        InferenceKernel k = inferenceKernel;
+        if (k == null) {
+            k = f.apply(this);
+            inferenceKernel = k;
+        }
+        return k;
     }
 
     @Override
@@ -104,7 +143,23 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         applyDropOutIfNecessary(training, workspaceMgr);
-        INDArray x = quantizedInput();
+        InferenceKernel k = training ? null : inferenceKernel();
+        if (k != null) {
+            validateInput(input);
+            return layerConf().getActivationFn().getActivation(k.preOutput(input, workspaceMgr), false);
+        }
+        if (!training) {
+            // Inference accumulates in double and rounds once to the layer's type (see the class doc).
+            INDArray x = quantizedInput(DataType.DOUBLE);
+            INDArray z;
+            try (MemoryWorkspace ignored = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+                INDArray bias = layerConf().hasBias() ? getParam(BIAS_KEY).castTo(DataType.DOUBLE) : null;
+                z = convolve(x, inferenceKernelDouble(), bias, null, null);
+            }
+            z = workspaceMgr.castTo(ArrayType.ACTIVATIONS, dataType, z, false);
+            return layerConf().getActivationFn().getActivation(z, false);
+        }
+        INDArray x = quantizedInput(dataType);
         INDArray z = convolve(x, effectiveKernel(training), workspaceMgr, ArrayType.ACTIVATIONS);
         return layerConf().getActivationFn().getActivation(z, training);
     }
@@ -114,7 +169,7 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
         assertInputSet(true);
         invalidateCache();
         DSConvLayer lc = layerConf();
-        INDArray x = quantizedInput();
+        INDArray x = quantizedInput(dataType);
         INDArray w = effectiveKernel(true);
         if (epsilon.dataType() != dataType) {
             epsilon = epsilon.castTo(dataType);
@@ -192,13 +247,13 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
         return out;
     }
 
-    /** The network input to this layer, as block floating point when enabled (a new array). */
-    private INDArray quantizedInput() {
+    /** The network input to this layer, as block floating point when enabled (a new array of type {@code type}). */
+    private INDArray quantizedInput(DataType type) {
         DSConvLayer lc = layerConf();
         INDArray x = input.castTo(dataType);
         validateInput(x);
         if (!lc.quantizesActivations()) {
-            return x;
+            return x.castTo(type);
         }
         boolean nhwc = lc.getCnn2dDataFormat() == CNN2DFormat.NHWC;
         long[] s = x.shape();
@@ -207,7 +262,7 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
         int spatial = Math.toIntExact(nhwc ? s[1] * s[2] : s[2] * s[3]);
         double[] v = x.dup('c').data().asDouble();
         BlockFloatingPoint.quantizeInPlace(v, n, c, spatial, nhwc, lc.getBlockSize(), lc.getActBits());
-        return Nd4j.create(v, s, 'c').castTo(dataType);
+        return Nd4j.create(v, s, 'c').castTo(type);
     }
 
     private void validateInput(INDArray x) {
@@ -226,21 +281,30 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
 
     /** Forward convolution into a new array of the given workspace type. */
     private INDArray convolve(INDArray x, INDArray w, LayerWorkspaceMgr mgr, ArrayType type) {
+        return convolve(x, w, layerConf().hasBias() ? getParam(BIAS_KEY) : null, mgr, type);
+    }
+
+    /**
+     * Forward convolution in {@code x}'s data type; into a new array of the given workspace type, or a detached one
+     * when {@code mgr} is null.
+     */
+    private INDArray convolve(INDArray x, INDArray w, INDArray bias, LayerWorkspaceMgr mgr, ArrayType type) {
         DSConvLayer lc = layerConf();
         CNN2DFormat f = lc.getCnn2dDataFormat();
         int[] outSize = outputSize(x);
         long nOut = lc.getNOut();
         long[] outShape = f == CNN2DFormat.NCHW ? new long[] {x.size(0), nOut, outSize[0], outSize[1]}
                 : new long[] {x.size(0), outSize[0], outSize[1], nOut};
-        INDArray out = mgr.createUninitialized(type, dataType, outShape, 'c');
+        INDArray out = mgr == null ? Nd4j.createUninitialized(x.dataType(), outShape, 'c')
+                : mgr.createUninitialized(type, x.dataType(), outShape, 'c');
         int[] pad = padding(x, out);
         OpContext ctx = Nd4j.getExecutioner().buildContext();
         try {
             ctx.setIArguments(convArgs(pad));
             ctx.setInputArray(0, x);
             ctx.setInputArray(1, w);
-            if (lc.hasBias()) {
-                ctx.setInputArray(2, getParam(BIAS_KEY));
+            if (bias != null) {
+                ctx.setInputArray(2, bias);
             }
             ctx.setOutputArray(0, out);
             Nd4j.exec(new Conv2D(), ctx);
@@ -250,15 +314,24 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
         return out;
     }
 
-    private int[] outputSize(INDArray x) {
+    /** Output height and width for a rank-4 input in the layer's data format (DL4J's own rule). */
+    public int[] outputSize(INDArray x) {
         DSConvLayer lc = layerConf();
         ConvolutionMode mode = lc.getConvolutionMode();
         return ConvolutionUtils.getOutputSize(x, lc.getKernelSize(), lc.getStride(),
                 mode == ConvolutionMode.Same ? null : lc.getPadding(), mode, lc.getDilation(), lc.getCnn2dDataFormat());
     }
 
-    /** Explicit padding; in {@code Same} mode the top-left padding DL4J's own convolution uses. */
     private int[] padding(INDArray x, INDArray out) {
+        boolean nhwc = layerConf().getCnn2dDataFormat() == CNN2DFormat.NHWC;
+        return padding(x, (int) out.size(nhwc ? 1 : 2), (int) out.size(nhwc ? 2 : 3));
+    }
+
+    /**
+     * Top and left padding for input {@code x} and an output of {@code outH x outW}: the configured padding, or in
+     * {@code Same} mode the top-left padding DL4J's own convolution uses.
+     */
+    public int[] padding(INDArray x, int outH, int outW) {
         DSConvLayer lc = layerConf();
         if (lc.getConvolutionMode() != ConvolutionMode.Same) {
             return lc.getPadding();
@@ -266,7 +339,7 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
         boolean nhwc = lc.getCnn2dDataFormat() == CNN2DFormat.NHWC;
         int h = nhwc ? 1 : 2;
         int w = nhwc ? 2 : 3;
-        return ConvolutionUtils.getSameModeTopLeftPadding(new int[] {(int) out.size(h), (int) out.size(w)},
+        return ConvolutionUtils.getSameModeTopLeftPadding(new int[] {outH, outW},
                 new int[] {(int) x.size(h), (int) x.size(w)}, lc.getKernelSize(), lc.getStride(), lc.getDilation());
     }
 
@@ -307,6 +380,45 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
             cachedKernel = w;
         }
         return w;
+    }
+
+    /**
+     * The effective kernel in double, {@code gamma * (alpha * q + beta) + delta} evaluated in double (exact for
+     * {@code alpha * q}), cached for inference.
+     */
+    private INDArray inferenceKernelDouble() {
+        INDArray cached = cachedKernelDouble;
+        if (cached != null) {
+            return cached;
+        }
+        DSConvLayer lc = layerConf();
+        double[] q = getParam(Q_KEY).dup('c').data().asDouble();
+        double[] alpha = getParam(ALPHA_KEY).dup('c').data().asDouble();
+        double[] beta = lc.isKdsBias() ? getParam(BETA_KEY).dup('c').data().asDouble() : null;
+        double[] gamma = lc.isCds() ? getParam(GAMMA_KEY).dup('c').data().asDouble() : null;
+        double[] delta = lc.isCds() ? getParam(DELTA_KEY).dup('c').data().asDouble() : null;
+        long[] shape = getParam(Q_KEY).shape();
+        int nOut = (int) shape[0];
+        int nIn = (int) shape[1];
+        int kk = (int) (shape[2] * shape[3]);
+        int nb = lc.nBlocks();
+        double[] w = new double[q.length];
+        for (int o = 0; o < nOut; o++) {
+            for (int c = 0; c < nIn; c++) {
+                int blk = c / lc.getBlockSize();
+                for (int k = 0; k < kk; k++) {
+                    int i = (o * nIn + c) * kk + k;
+                    int j = (o * nb + blk) * kk + k;
+                    double v = alpha[j] * q[i] + (beta == null ? 0 : beta[j]);
+                    w[i] = gamma == null ? v : gamma[o] * v + delta[o];
+                }
+            }
+        }
+        try (MemoryWorkspace ignored = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+            cached = Nd4j.create(w, shape, 'c');
+        }
+        cachedKernelDouble = cached;
+        return cached;
     }
 
     /** Block-to-channel one-hot matrix {@code E [nBlocks, nIn]}, {@code E[b,c] = 1} iff channel c is in block b. */

@@ -1,5 +1,6 @@
 package io.github.dsconv.cli;
 
+import io.github.dsconv.engine.EngineMode;
 import io.github.dsconv.examples.Demo;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
@@ -44,6 +45,11 @@ final class DemoCommand implements Callable<Integer> {
             + "(default ${DEFAULT-VALUE}).")
     Path plotDir;
 
+    @Option(names = "--engine", defaultValue = "float",
+            description = "How the converted models' DSConv layers run: float (simulation) or integer (int8 engine, "
+                    + "spec section 3; oneDNN if it loads, else plain Java). Default ${DEFAULT-VALUE}.")
+    String engine;
+
     @Option(names = "--json", description = "Write the results as JSON to this file.")
     Path json;
 
@@ -56,17 +62,18 @@ final class DemoCommand implements Callable<Integer> {
         if (limit < 0) {
             throw new IllegalArgumentException("--limit must be >= 0, got " + limit);
         }
+        EngineMode mode = EngineMode.parse(engine);
         if (all) {
             List<Path> files = models == null || models.isEmpty() ? Demo.committedModels() : models;
-            return run("table", new Demo.Options(files, Demo.tableVariants(), actBits, limit, batch, plotDir, true),
-                    json, null);
+            return run("table", new Demo.Options(files, Demo.tableVariants(), actBits, limit, batch, plotDir, true,
+                    mode), json, null);
         }
         List<Path> files = models == null || models.isEmpty() ? List.of(Demo.defaultModel()) : models;
         for (String m : methods) {
             io.github.dsconv.examples.QuantizeModel.quantizer(m, io.github.dsconv.convert.ConversionPlan.standard());
         }
         return run("demo", new Demo.Options(files, Demo.grid(methods, bits, block), actBits, limit, batch, plotDir,
-                false), json, null);
+                false, mode), json, null);
     }
 
     /** Runs a demo or table with a progress bar, prints the text table and writes the JSON (and Markdown). */
@@ -82,6 +89,8 @@ final class DemoCommand implements Callable<Integer> {
             r = Demo.run(o, pb::stepBy);
         }
         System.out.print(Demo.table(r));
+        System.out.println("DSConv layers ran on the " + (r.backend() == null ? "float simulation"
+                : "integer engine (" + r.backend() + ")"));
         if (o.plotDir() != null) {
             System.out.println("plots in " + o.plotDir().toAbsolutePath());
         }

@@ -13,7 +13,8 @@ import java.io.PrintWriter;
 @Command(name = "dsconv", mixinStandardHelpOptions = true, version = "dl4j-dsconv 0.1.0",
         description = "DSConv (ICCV 2019) quantized convolutions for Deeplearning4j models.",
         subcommands = {TrainCommand.class, QuantizeCommand.class, EvaluateCommand.class, InspectCommand.class,
-            DemoCommand.class, TableCommand.class, ZooCommand.class, DistillCommand.class, ImportKerasCommand.class})
+            DemoCommand.class, TableCommand.class, ZooCommand.class, DistillCommand.class, ImportKerasCommand.class,
+            BenchCommand.class})
 public final class DsconvCli implements Runnable {
 
     @CommandLine.Spec

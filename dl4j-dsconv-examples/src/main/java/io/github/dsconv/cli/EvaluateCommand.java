@@ -1,5 +1,8 @@
 package io.github.dsconv.cli;
 
+import io.github.dsconv.engine.EngineMode;
+import io.github.dsconv.engine.EngineReport;
+import io.github.dsconv.engine.IntegerEngine;
 import io.github.dsconv.eval.EvaluationResult;
 import io.github.dsconv.eval.Outputs;
 import io.github.dsconv.io.ModelFiles;
@@ -10,6 +13,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -31,12 +35,31 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "250", description = "Batch size (default ${DEFAULT-VALUE}).")
     int batch;
 
+    @Option(names = "--engine", defaultValue = "float",
+            description = "How the model's DSConv layers run: float (simulation) or integer (int8 engine, spec section 3;"
+                    + " oneDNN if it loads, else plain Java). Default ${DEFAULT-VALUE}.")
+    String engine;
+
     @Option(names = "--json", description = "Write the result as JSON to this file.")
     Path json;
 
+    /**
+     * The JSON result: {@link EvaluationResult}'s fields plus how the DSConv layers ran.
+     *
+     * @param engine        {@code float} or {@code integer}
+     * @param backend       integer backend that ran ({@code onednn} or {@code java}), null for float
+     * @param integerLayers DSConv layers on the integer engine (0 for float)
+     * @param floatLayers   DSConv layers left on the float simulation under {@code --engine integer}
+     */
+    record Json(double top1, int images, Double agreement, Double logitsSqnrDb, String engine, String backend,
+                int integerLayers, List<String> floatLayers) {
+    }
+
     @Override
     public Integer call() throws Exception {
+        EngineMode mode = EngineMode.parse(engine);
         Model m = ModelFiles.load(model);
+        EngineReport rep = mode == EngineMode.INTEGER ? IntegerEngine.enable(m) : null;
         Model ref = reference == null ? null : ModelFiles.load(reference);
         DataSetIterator data = TestData.fashionMnistTest(limit, batch);
         int n = ((io.github.dsconv.data.InMemoryIterator) data).numExamples();
@@ -52,7 +75,14 @@ final class EvaluateCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "top-1 %.4f on %d images%s%n", r.top1(), r.images(),
                 r.agreement() == null ? "" : String.format(Locale.ROOT,
                         "; agreement with reference %.4f, logits SQNR %.2f dB", r.agreement(), r.logitsSqnrDb()));
-        JsonOutput.write(json, r);
+        if (rep != null) {
+            System.out.printf(Locale.ROOT, "integer engine (%s): %d DSConv layers%s%n", rep.backend().label(),
+                    rep.integerLayers().size(), rep.floatLayers().isEmpty() ? ""
+                            : ", on the float simulation: " + String.join(", ", rep.floatLayers()));
+        }
+        JsonOutput.write(json, new Json(r.top1(), r.images(), r.agreement(), r.logitsSqnrDb(), mode.label(),
+                rep == null ? null : rep.backend().label(), rep == null ? 0 : rep.integerLayers().size(),
+                rep == null ? null : rep.floatLayers()));
         return 0;
     }
 }

@@ -8,6 +8,8 @@ import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerReport;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnist;
+import io.github.dsconv.engine.EngineMode;
+import io.github.dsconv.engine.IntegerEngine;
 import io.github.dsconv.data.InMemoryIterator;
 import io.github.dsconv.eval.Outputs;
 import io.github.dsconv.io.ModelFiles;
@@ -55,9 +57,23 @@ public final class Demo {
      * @param plotDir  folder for the PNG plots (null: no plots)
      * @param byBytes  plot top-1 against weight bytes ({@code table-<arch>.png}) rather than against weight bits
      *                 ({@code demo-<arch>.png})
+     * @param engine   how the converted models' DSConv layers run: the float simulation (default) or the integer
+     *                 engine (spec section 3)
      */
     public record Options(List<Path> models, List<Variant> variants, int actBits, int limit, int batch,
-                          Path plotDir, boolean byBytes) {
+                          Path plotDir, boolean byBytes, EngineMode engine) {
+
+        public Options {
+            if (engine == null) {
+                throw new IllegalArgumentException("engine is required");
+            }
+        }
+
+        /** Options on the float simulation. */
+        public Options(List<Path> models, List<Variant> variants, int actBits, int limit, int batch, Path plotDir,
+                       boolean byBytes) {
+            this(models, variants, actBits, limit, batch, plotDir, byBytes, EngineMode.FLOAT);
+        }
     }
 
     /** Every method at every bit width, one block size: the demo's grid, bit width first. */
@@ -134,8 +150,11 @@ public final class Demo {
      * @param testImages test images evaluated
      * @param models     per-model results
      * @param seconds    wall time
+     * @param engine     how the DSConv layers ran ({@code float} or {@code integer})
+     * @param backend    the integer engine's backend ({@code onednn} or {@code java}), null on the float simulation
      */
-    public record Result(String dataset, int testImages, List<ModelResult> models, double seconds) {
+    public record Result(String dataset, int testImages, List<ModelResult> models, double seconds, String engine,
+                         String backend) {
     }
 
     private Demo() {
@@ -187,6 +206,7 @@ public final class Demo {
         DataSet test = FashionMnist.load(FashionMnist.Split.TEST, o.limit());
         InMemoryIterator data = new InMemoryIterator(test, o.batch());
         List<ModelResult> models = new ArrayList<>();
+        String backend = null;
         for (Path file : o.models()) {
             Model fp32 = ModelFiles.load(file);
             Outputs ref = Outputs.collect(fp32, data, progress);
@@ -199,7 +219,11 @@ public final class Demo {
                 Converted<? extends Model> c = conv.convert(fp32);
                 ConversionReport rep = c.report();
                 fp32Bytes = rep.fp32WeightBytes();
+                if (o.engine() == EngineMode.INTEGER) {
+                    backend = IntegerEngine.enable(c.network()).backend().label();
+                }
                 Outputs out = Outputs.collect(c.network(), data, progress);
+                IntegerEngine.disable(c.network());
                 // Free the converted network's native buffers now: ND4J releases them only when the garbage
                 // collector finalises the arrays, and a table run converts 24 networks per model (an earlier run
                 // grew to 6.8 GB resident this way).
@@ -220,7 +244,8 @@ public final class Demo {
                 }
             }
         }
-        return new Result("fashion-mnist", test.numExamples(), models, (System.nanoTime() - t0) / 1e9);
+        return new Result("fashion-mnist", test.numExamples(), models, (System.nanoTime() - t0) / 1e9,
+                o.engine().label(), backend);
     }
 
     private static void closeNetwork(Model net) {

@@ -1,0 +1,488 @@
+package io.github.dsconv.engine;
+
+import io.github.dsconv.layers.DSConvLayer;
+import io.github.dsconv.layers.DSConvRuntime;
+import io.github.dsconv.layers.InferenceKernel;
+import io.github.dsconv.quant.BlockFloatingPoint;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import static io.github.dsconv.layers.DSConvParamInitializer.ALPHA_KEY;
+import static io.github.dsconv.layers.DSConvParamInitializer.BETA_KEY;
+import static io.github.dsconv.layers.DSConvParamInitializer.BIAS_KEY;
+import static io.github.dsconv.layers.DSConvParamInitializer.DELTA_KEY;
+import static io.github.dsconv.layers.DSConvParamInitializer.GAMMA_KEY;
+import static io.github.dsconv.layers.DSConvParamInitializer.Q_KEY;
+
+/**
+ * One DSConv layer on the integer engine: spec section 3,
+ * <pre>
+ *   y[o,p] = sum_{ky,kx,blk} 2^(e[blk,p+(ky,kx)] + 1 - m)
+ *            * ( alpha[o,blk,ky,kx] * sum_{c in blk} q[o,c,ky,kx] * mant[c, p+(ky,kx)]
+ *              + beta[o,blk,ky,kx]  * sum_{c in blk} mant[c, p+(ky,kx)] )
+ * </pre>
+ * then {@code z = gamma[o] * y + delta[o] * sum(x_bfp over the window) + bias[o]} (CDS and bias as float
+ * corrections). The input is block floating point exactly as {@link BlockFloatingPoint} (int8 mantissas, one
+ * power-of-two scale per block and position); the block dot products are int8 x int8 with int32 accumulation in a
+ * batch of GEMMs {@code [P x B] x [B x nOut]}, one per {@code g = (ky, kx, blk)}, over tiles of output positions;
+ * then one multiply-add per {@code (o, p, g)}. The block scale {@code alpha * 2^(e+1-m)} is exact in float and its
+ * product with the int32 sum exact in double; the sum over {@code g}, CDS and bias are in double and the result is
+ * rounded once to float, as the float simulation does at inference ({@code DSConvRuntime}), so both give the FP32
+ * rounding of the same exact sum (bit for bit unless a sum lies within about 1e-13 of a rounding boundary).
+ *
+ * <p>Resident weights: {@code q} as int8 in {@code [g][B][nOut]} (channels padded to whole blocks with zeros) and
+ * {@code alpha} (and {@code beta}) as float, CDS and bias as double; no FP32 kernel is built. On oneDNN, layers with
+ * {@code |q| > 64} (8-bit weights) hold {@code q} as two int8 halves (see {@code kRep}), 2 bytes a weight. Needs BFP input with at most 8 bits
+ * ({@link #supports}); other layers stay on the float simulation. Not thread-safe (one forward at a time, as DL4J
+ * runs a network).
+ */
+public final class IntegerConvKernel implements InferenceKernel {
+
+    /** Output positions per tile: large enough for efficient GEMMs, small enough to stay in cache. */
+    static final int TILE_POSITIONS = 256;
+    /** Bytes of int32 accumulators per tile ({@code gc * pc * nOut * 4}). */
+    static final long TILE_ACC_BYTES = 1L << 20;
+
+    private final DSConvRuntime runtime;
+    private final boolean nhwc;
+    private final int nIn;
+    private final int nOut;
+    private final int kh;
+    private final int kw;
+    private final int sh;
+    private final int sw;
+    private final int dh;
+    private final int dw;
+    private final int bs;
+    private final int nb;
+    private final int cp;
+    private final int g;
+    private final int actBits;
+    private final int gcMax;
+    /** {@code alpha[g][nOut]}. */
+    private final float[] alpha;
+    /** {@code beta[g][nOut]}, or null without KDS bias. */
+    private final float[] beta;
+    private final double[] gamma;
+    private final double[] delta;
+    private final double[] bias;
+    /**
+     * 2 when each block's mantissas enter the GEMM twice against {@code q = q1 + q2} with {@code |q1|, |q2| <= 64}:
+     * oneDNN without VNNI multiplies int8 pairs with {@code vpmaddubsw}, whose int16 pair sums saturate beyond
+     * {@code 255 * 64 * 2} (src is shifted to u8); else 1.
+     */
+    private final int kRep;
+    private final Int8BatchedGemm gemm;
+
+    /** True if the layer can run on the integer engine: BFP input of 2..8 bits and weights of at most 8 bits. */
+    public static boolean supports(DSConvLayer lc) {
+        return lc.quantizesActivations() && lc.getActBits() <= 8 && lc.getWeightBits() <= 8;
+    }
+
+    /**
+     * Prepares a layer's current parameters for the integer engine.
+     *
+     * @throws IllegalArgumentException if the layer is not {@link #supports supported}
+     * @throws IllegalStateException    if {@code backend} is {@link Backend#ONEDNN} and oneDNN did not load
+     */
+    public static IntegerConvKernel build(DSConvRuntime runtime, Backend backend) {
+        return new IntegerConvKernel(runtime, backend);
+    }
+
+    private IntegerConvKernel(DSConvRuntime runtime, Backend backend) {
+        DSConvLayer lc = runtime.layerConf();
+        if (!supports(lc)) {
+            throw new IllegalArgumentException("DSConvLayer '" + lc.getLayerName() + "' cannot run on the integer"
+                    + " engine (needs block floating point input of at most 8 bits and at most 8 weight bits)");
+        }
+        this.runtime = runtime;
+        this.nhwc = lc.getCnn2dDataFormat() == CNN2DFormat.NHWC;
+        this.nIn = Math.toIntExact(lc.getNIn());
+        this.nOut = Math.toIntExact(lc.getNOut());
+        this.kh = lc.getKernelSize()[0];
+        this.kw = lc.getKernelSize()[1];
+        this.sh = lc.getStride()[0];
+        this.sw = lc.getStride()[1];
+        this.dh = lc.getDilation()[0];
+        this.dw = lc.getDilation()[1];
+        this.bs = lc.getBlockSize();
+        this.nb = lc.nBlocks();
+        this.cp = nb * bs;
+        this.g = kh * kw * nb;
+        this.actBits = lc.getActBits();
+        int pc = TILE_POSITIONS;
+        this.gcMax = (int) Math.max(1, Math.min(g, TILE_ACC_BYTES / ((long) pc * nOut * 4)));
+
+        float[] q = hostFloats(runtime.getParam(Q_KEY));
+        float[] a = hostFloats(runtime.getParam(ALPHA_KEY));
+        float[] b = lc.isKdsBias() ? hostFloats(runtime.getParam(BETA_KEY)) : null;
+        byte[] w = new byte[g * bs * nOut];
+        for (int o = 0; o < nOut; o++) {
+            for (int c = 0; c < nIn; c++) {
+                for (int ky = 0; ky < kh; ky++) {
+                    for (int kx = 0; kx < kw; kx++) {
+                        float v = q[((o * nIn + c) * kh + ky) * kw + kx];
+                        int gi = (ky * kw + kx) * nb + c / bs;
+                        // q is an integer in [-128, 127] stored as float by DL4J; the cast is exact.
+                        w[(gi * bs + c % bs) * nOut + o] = (byte) v;
+                    }
+                }
+            }
+        }
+        this.alpha = perBlock(a);
+        this.beta = b == null ? null : perBlock(b);
+        this.gamma = lc.isCds() ? hostDoubles(runtime.getParam(GAMMA_KEY)) : null;
+        this.delta = lc.isCds() ? hostDoubles(runtime.getParam(DELTA_KEY)) : null;
+        this.bias = lc.hasBias() ? hostDoubles(runtime.getParam(BIAS_KEY)) : null;
+        long maxRows = (long) gcMax * pc;
+        int maxAbs = 0;
+        for (byte v : w) {
+            maxAbs = Math.max(maxAbs, Math.abs(v));
+        }
+        this.kRep = backend == Backend.ONEDNN && maxAbs > 64 ? 2 : 1;
+        if (backend == Backend.ONEDNN) {
+            this.gemm = new OneDnnGemm(kRep == 1 ? w : splitHalves(w), bs * kRep, nOut, maxRows);
+        } else {
+            this.gemm = new JavaGemm(w, g, bs, nOut);
+        }
+    }
+
+    /** {@code [g][B][nOut]} to {@code [g][2B][nOut]}: rows {@code floor(q/2)} then {@code q - floor(q/2)}. */
+    private byte[] splitHalves(byte[] w) {
+        byte[] out = new byte[w.length * 2];
+        int rows = bs * nOut;
+        for (int gi = 0; gi < g; gi++) {
+            for (int i = 0; i < rows; i++) {
+                int q = w[gi * rows + i];
+                int q1 = Math.floorDiv(q, 2);
+                out[gi * 2 * rows + i] = (byte) q1;
+                out[gi * 2 * rows + rows + i] = (byte) (q - q1);
+            }
+        }
+        return out;
+    }
+
+    /** {@code [nOut, nBlocks, kH, kW]} to {@code [g][nOut]}. */
+    private float[] perBlock(float[] v) {
+        float[] out = new float[g * nOut];
+        for (int o = 0; o < nOut; o++) {
+            for (int blk = 0; blk < nb; blk++) {
+                for (int ky = 0; ky < kh; ky++) {
+                    for (int kx = 0; kx < kw; kx++) {
+                        int gi = (ky * kw + kx) * nb + blk;
+                        out[gi * nOut + o] = v[((o * nb + blk) * kh + ky) * kw + kx];
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    private static double[] hostDoubles(INDArray a) {
+        return a.dup('c').data().asDouble();
+    }
+
+    private static float[] hostFloats(INDArray a) {
+        return a.castTo(DataType.FLOAT).dup('c').data().asFloat();
+    }
+
+    /** The backend running the block products. */
+    public Backend backend() {
+        return gemm.backend();
+    }
+
+    /** Resident weight bytes: int8 {@code q} (block-padded) plus every float scale, CDS and bias value. */
+    public long weightBytes() {
+        long floats = alpha.length + (beta == null ? 0 : beta.length);
+        long doubles = (gamma == null ? 0 : 2L * nOut) + (bias == null ? 0 : nOut);
+        return gemm.weightBytes() + 4 * floats + 8 * doubles;
+    }
+
+    /** oneDNN's implementation name for this layer's primitives (after the first forward), else the backend. */
+    public String implementation() {
+        return gemm instanceof OneDnnGemm o && o.implementation() != null ? o.implementation() : backend().label();
+    }
+
+    /** Releases native resources; the kernel must not be used afterwards. */
+    public void close() {
+        gemm.close();
+    }
+
+    @Override
+    public INDArray preOutput(INDArray input, LayerWorkspaceMgr mgr) {
+        long[] s = input.shape();
+        int n = Math.toIntExact(s[0]);
+        int h = Math.toIntExact(nhwc ? s[1] : s[2]);
+        int wd = Math.toIntExact(nhwc ? s[2] : s[3]);
+        float[] x = hostFloats(input);
+        byte[] mant = new byte[n * h * wd * cp];
+        float[] scale = new float[n * h * wd * nb];
+        int spatial = h * wd;
+        int chunks = nhwc ? n * ceilDiv(spatial, TILE_POSITIONS) : n * nb;
+        Workers.run(chunks, t -> quantize(x, t, spatial, mant, scale));
+
+        int[] outHw = runtime.outputSize(input);
+        int oh = outHw[0];
+        int ow = outHw[1];
+        int[] pad = runtime.padding(input, oh, ow);
+        int total = n * oh * ow;
+        double[] y = new double[total * nOut];
+        double[] xsum = delta == null ? null : new double[total];
+        int pcMax = Math.min(TILE_POSITIONS, total);
+        Workers.run(ceilDiv(total, pcMax), t -> tile(t * pcMax, Math.min(pcMax, total - t * pcMax), oh, ow, pad, h,
+                wd, mant, scale, y, xsum));
+        return output(n, oh, ow, y, xsum, mgr);
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    /** Reusable per-thread tile buffers (shared by all kernels: a thread runs one tile at a time). */
+    private static final class TileBuffers {
+        byte[] src = new byte[0];
+        float[] sc = new float[0];
+        int[] msum = new int[0];
+        int[] acc = new int[0];
+        int[] pImg = new int[0];
+        int[] pY = new int[0];
+        int[] pX = new int[0];
+    }
+
+    private static final ThreadLocal<TileBuffers> BUFFERS = ThreadLocal.withInitial(TileBuffers::new);
+
+    /** Output positions {@code [p0, p0 + pc)}: every {@code g} chunk gathered, multiplied and accumulated. */
+    private void tile(int p0, int pc, int oh, int ow, int[] pad, int h, int wd, byte[] mant, float[] scale,
+                      double[] y, double[] xsum) {
+        TileBuffers b = BUFFERS.get();
+        int rows = gcMax * pc;
+        if (b.src.length < rows * bs * kRep) {
+            b.src = new byte[rows * bs * kRep];
+        }
+        if (b.sc.length < rows) {
+            b.sc = new float[rows];
+            b.msum = new int[rows];
+        }
+        if (b.acc.length < rows * nOut) {
+            b.acc = new int[rows * nOut];
+        }
+        if (b.pImg.length < pc) {
+            b.pImg = new int[pc];
+            b.pY = new int[pc];
+            b.pX = new int[pc];
+        }
+        boolean needSums = beta != null || delta != null;
+        for (int pi = 0; pi < pc; pi++) {
+            int p = p0 + pi;
+            b.pImg[pi] = p / (oh * ow);
+            b.pY[pi] = (p / ow) % oh * sh - pad[0];
+            b.pX[pi] = p % ow * sw - pad[1];
+        }
+        for (int g0 = 0; g0 < g; g0 += gcMax) {
+            int gc = Math.min(gcMax, g - g0);
+            gather(g0, gc, pc, b.pImg, b.pY, b.pX, h, wd, mant, scale, b.src, b.sc, needSums ? b.msum : null);
+            gemm.multiply(g0, gc, pc, b.src, b.acc);
+            epilogue(g0, gc, p0, pc, b.sc, needSums ? b.msum : null, b.acc, y, xsum);
+        }
+    }
+
+    /**
+     * Block floating point of the input, exactly as {@link BlockFloatingPoint} (exponent of the value as a double,
+     * {@code rint} of an exact power-of-two product), into int8 mantissas and per-block scales. Chunk {@code t}:
+     * one {@code (image, block)} for NCHW, one image's run of {@link #TILE_POSITIONS} positions for NHWC.
+     */
+    private void quantize(float[] x, int t, int spatial, byte[] mant, float[] scale) {
+        int m = BlockFloatingPoint.mantissaBits(actBits);
+        float maxMag = (1 << m) - 1;
+        if (!nhwc) {
+            int img = t / nb;
+            int blk = t % nb;
+            int c0 = blk * bs;
+            int c1 = Math.min(nIn, c0 + bs);
+            int[] emax = new int[spatial];
+            java.util.Arrays.fill(emax, Integer.MIN_VALUE);
+            for (int c = c0; c < c1; c++) {
+                int base = (img * nIn + c) * spatial;
+                for (int pos = 0; pos < spatial; pos++) {
+                    float v = x[base + pos];
+                    if (v != 0) {
+                        emax[pos] = Math.max(emax[pos], exponent(v));
+                    }
+                }
+            }
+            double[] up = new double[spatial];
+            for (int pos = 0; pos < spatial; pos++) {
+                if (emax[pos] != Integer.MIN_VALUE) {
+                    up[pos] = Math.scalb(1.0, m - 1 - emax[pos]);
+                    scale[(img * spatial + pos) * nb + blk] = (float) Math.scalb(1.0, emax[pos] + 1 - m);
+                }
+            }
+            for (int c = c0; c < c1; c++) {
+                int base = (img * nIn + c) * spatial;
+                for (int pos = 0; pos < spatial; pos++) {
+                    // up = 0 for an all-zero block: mantissa 0.
+                    double v = Math.rint(x[base + pos] * up[pos]);
+                    mant[(img * spatial + pos) * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
+                }
+            }
+            return;
+        }
+        int perImage = ceilDiv(spatial, TILE_POSITIONS);
+        int img = t / perImage;
+        int pos0 = (t % perImage) * TILE_POSITIONS;
+        int pos1 = Math.min(spatial, pos0 + TILE_POSITIONS);
+        for (int pos = pos0; pos < pos1; pos++) {
+            int row = img * spatial + pos;
+            int base = row * nIn;
+            for (int blk = 0; blk < nb; blk++) {
+                int c0 = blk * bs;
+                int c1 = Math.min(nIn, c0 + bs);
+                int e = Integer.MIN_VALUE;
+                for (int c = c0; c < c1; c++) {
+                    float v = x[base + c];
+                    if (v != 0) {
+                        e = Math.max(e, exponent(v));
+                    }
+                }
+                if (e == Integer.MIN_VALUE) {
+                    continue; // all-zero block: mantissas and scale stay 0
+                }
+                double up = Math.scalb(1.0, m - 1 - e);
+                for (int c = c0; c < c1; c++) {
+                    double v = Math.rint(x[base + c] * up);
+                    mant[row * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
+                }
+                scale[row * nb + blk] = (float) Math.scalb(1.0, e + 1 - m);
+            }
+        }
+    }
+
+    /** {@code Math.getExponent((double) v)}: read from the float's bits, except for subnormals. */
+    private static int exponent(float v) {
+        int biased = (Float.floatToRawIntBits(v) >>> 23) & 0xff;
+        return biased != 0 ? biased - 127 : Math.getExponent((double) v);
+    }
+
+    private int index(int img, int c, int pos, int spatial) {
+        return nhwc ? (img * spatial + pos) * nIn + c : (img * nIn + c) * spatial + pos;
+    }
+
+    /** Copies each {@code (g, p)} block of mantissas (zeros outside the input) with its scale and sum. */
+    private void gather(int g0, int gc, int pc, int[] pImg, int[] pY, int[] pX, int h, int wd, byte[] mant,
+                        float[] scale, byte[] src, float[] sc, int[] msum) {
+        for (int gi = 0; gi < gc; gi++) {
+            int gg = g0 + gi;
+            int blk = gg % nb;
+            int kk = gg / nb;
+            int ky = kk / kw;
+            int kx = kk % kw;
+            for (int pi = 0; pi < pc; pi++) {
+                int row = gi * pc + pi;
+                int iy = pY[pi] + ky * dh;
+                int ix = pX[pi] + kx * dw;
+                int dst = row * bs * kRep;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) {
+                    java.util.Arrays.fill(src, dst, dst + bs * kRep, (byte) 0);
+                    sc[row] = 0f;
+                    if (msum != null) {
+                        msum[row] = 0;
+                    }
+                    continue;
+                }
+                int at = (pImg[pi] * h + iy) * wd + ix;
+                System.arraycopy(mant, at * cp + blk * bs, src, dst, bs);
+                if (kRep == 2) {
+                    System.arraycopy(mant, at * cp + blk * bs, src, dst + bs, bs);
+                }
+                sc[row] = scale[at * nb + blk];
+                if (msum != null) {
+                    int sum = 0;
+                    for (int c = 0; c < bs; c++) {
+                        sum += src[dst + c];
+                    }
+                    msum[row] = sum;
+                }
+            }
+        }
+    }
+
+    /** {@code y[p][o] += 2^(e+1-m) * (alpha * acc + beta * sum(mant))}; the scale is a power of two (exact). */
+    private void epilogue(int g0, int gc, int p0, int pc, float[] sc, int[] msum, int[] acc, double[] y,
+                          double[] xsum) {
+        for (int gi = 0; gi < gc; gi++) {
+            int aBase = (g0 + gi) * nOut;
+            for (int pi = 0; pi < pc; pi++) {
+                int row = gi * pc + pi;
+                float s = sc[row];
+                if (s == 0f) {
+                    continue; // an all-zero or padding block contributes nothing
+                }
+                int accBase = row * nOut;
+                int yBase = (p0 + pi) * nOut;
+                for (int o = 0; o < nOut; o++) {
+                    // alpha * s is exact (s is a power of two) and so is the double product with acc.
+                    y[yBase + o] += (double) (alpha[aBase + o] * s) * acc[accBase + o];
+                }
+                if (beta != null) {
+                    double xs = (double) s * msum[row];
+                    for (int o = 0; o < nOut; o++) {
+                        y[yBase + o] += beta[aBase + o] * xs;
+                    }
+                }
+                if (xsum != null) {
+                    xsum[p0 + pi] += (double) s * msum[row];
+                }
+            }
+        }
+    }
+
+    /** Positions per block of the NCHW transposition (rows of {@code y} that stay in cache). */
+    private static final int TRANSPOSE_POSITIONS = 64;
+
+    /** CDS and bias, rounded once to float, in the layer's data format in a new activations array. */
+    private INDArray output(int n, int oh, int ow, double[] y, double[] xsum, LayerWorkspaceMgr mgr) {
+        int spatial = oh * ow;
+        float[] z = new float[y.length];
+        int blocks = ceilDiv(spatial, TRANSPOSE_POSITIONS);
+        Workers.run(n * blocks, t -> {
+            int img = t / blocks;
+            int pos0 = (t % blocks) * TRANSPOSE_POSITIONS;
+            int pos1 = Math.min(spatial, pos0 + TRANSPOSE_POSITIONS);
+            for (int pos = pos0; pos < pos1; pos++) {
+                int p = img * spatial + pos;
+                int row = p * nOut;
+                for (int o = 0; o < nOut; o++) {
+                    double v = y[row + o];
+                    if (gamma != null) {
+                        v = gamma[o] * v + delta[o] * xsum[p];
+                    }
+                    if (bias != null) {
+                        v += bias[o];
+                    }
+                    y[row + o] = v;
+                }
+            }
+            if (nhwc) {
+                for (int i = (img * spatial + pos0) * nOut; i < (img * spatial + pos1) * nOut; i++) {
+                    z[i] = (float) y[i];
+                }
+            } else {
+                // Blocked transposition [pos][o] -> [o][pos]: the block's rows of y stay in cache.
+                for (int o = 0; o < nOut; o++) {
+                    int dst = (img * nOut + o) * spatial;
+                    for (int pos = pos0; pos < pos1; pos++) {
+                        z[dst + pos] = (float) y[(img * spatial + pos) * nOut + o];
+                    }
+                }
+            }
+        });
+        long[] shape = nhwc ? new long[] {n, oh, ow, nOut} : new long[] {n, nOut, oh, ow};
+        INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, shape, 'c');
+        out.data().asNioFloat().put(z);
+        DataType dt = runtime.getParam(Q_KEY).dataType();
+        return dt == DataType.FLOAT ? out : out.castTo(dt);
+    }
+}

@@ -1,0 +1,122 @@
+package io.github.dsconv.engine;
+
+import io.github.dsconv.layers.DSConvLayer;
+import io.github.dsconv.layers.DSConvRuntime;
+import io.github.dsconv.layers.InferenceKernel;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Switches a network's DSConv layers between the float simulation and the integer engine (spec section 3). Every
+ * other layer (batch norm, pooling, dense, merges) runs as usual; training passes always use the float simulation.
+ *
+ * <pre>
+ *   EngineReport r = IntegerEngine.enable(network);   // oneDNN if it loads, else plain Java
+ *   INDArray logits = network.outputSingle(x);         // DSConv layers now run int8 block products
+ *   IntegerEngine.disable(network);
+ * </pre>
+ *
+ * <p>The default backend is oneDNN when its native library loads, else {@link Backend#JAVA}; the system property
+ * {@code dsconv.engine.backend=java|onednn} overrides it. A layer whose input is not block floating point (a first
+ * convolution converted with {@code quantizeInput=false}) or that has more than 8 activation or weight bits stays on
+ * the float simulation and is listed in {@link EngineReport#floatLayers()}.
+ */
+public final class IntegerEngine {
+
+    /** System property naming the backend ({@code onednn} or {@code java}); unset means "oneDNN if it loads". */
+    public static final String BACKEND_PROPERTY = "dsconv.engine.backend";
+
+    private IntegerEngine() {
+    }
+
+    /** oneDNN if it loads (unless {@value #BACKEND_PROPERTY} says otherwise), else the plain-Java backend. */
+    public static Backend defaultBackend() {
+        String forced = System.getProperty(BACKEND_PROPERTY);
+        if (forced != null && !forced.isBlank()) {
+            return Backend.parse(forced.trim());
+        }
+        return OneDnn.available() ? Backend.ONEDNN : Backend.JAVA;
+    }
+
+    /** Puts the network's DSConv layers on the integer engine with the {@link #defaultBackend() default backend}. */
+    public static EngineReport enable(Model network) {
+        return enable(network, defaultBackend());
+    }
+
+    /**
+     * Puts the network's DSConv layers on the integer engine, preparing every layer's int8 weights now.
+     *
+     * @throws IllegalStateException if {@code backend} is {@link Backend#ONEDNN} and oneDNN cannot load
+     */
+    public static EngineReport enable(Model network, Backend backend) {
+        if (backend == Backend.ONEDNN && !OneDnn.available()) {
+            throw new IllegalStateException("oneDNN could not load: " + OneDnn.failure());
+        }
+        List<String> integer = new ArrayList<>();
+        List<String> floats = new ArrayList<>();
+        long fp32 = 0;
+        long resident = 0;
+        for (Layer l : layers(network)) {
+            if (l instanceof DSConvRuntime rt) {
+                DSConvLayer lc = rt.layerConf();
+                long kernel = rt.getParam(io.github.dsconv.layers.DSConvParamInitializer.Q_KEY).length();
+                fp32 += 4 * kernel;
+                closeKernel(rt);
+                if (IntegerConvKernel.supports(lc)) {
+                    rt.setInferenceKernelFactory(r -> IntegerConvKernel.build(r, backend));
+                    resident += ((IntegerConvKernel) rt.inferenceKernel()).weightBytes();
+                    integer.add(lc.getLayerName());
+                } else {
+                    rt.setInferenceKernelFactory(null);
+                    resident += 4 * kernel;
+                    floats.add(lc.getLayerName());
+                }
+            } else if (l.conf() != null && l.conf().getLayer() instanceof ConvolutionLayer) {
+                long kernel = l.getParam("W") == null ? 0 : l.getParam("W").length();
+                fp32 += 4 * kernel;
+                resident += 4 * kernel;
+            }
+        }
+        return new EngineReport(backend, integer, floats, fp32, resident);
+    }
+
+    /** Restores the float simulation on every DSConv layer and releases the integer kernels. */
+    public static void disable(Model network) {
+        for (Layer l : layers(network)) {
+            if (l instanceof DSConvRuntime rt) {
+                closeKernel(rt);
+                rt.setInferenceKernelFactory(null);
+            }
+        }
+    }
+
+    /** The integer kernel of a layer, or null when it runs the float simulation. */
+    public static IntegerConvKernel kernel(DSConvRuntime runtime) {
+        InferenceKernel k = runtime.inferenceKernel();
+        return k instanceof IntegerConvKernel ik ? ik : null;
+    }
+
+    private static void closeKernel(DSConvRuntime rt) {
+        IntegerConvKernel k = kernel(rt);
+        if (k != null) {
+            k.close();
+        }
+    }
+
+    private static Layer[] layers(Model network) {
+        if (network instanceof ComputationGraph cg) {
+            return cg.getLayers();
+        }
+        if (network instanceof MultiLayerNetwork mln) {
+            return mln.getLayers();
+        }
+        throw new IllegalArgumentException("expected a ComputationGraph or MultiLayerNetwork, got "
+                + network.getClass().getName());
+    }
+}

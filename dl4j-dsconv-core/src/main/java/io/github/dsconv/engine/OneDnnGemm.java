@@ -1,0 +1,210 @@
+package io.github.dsconv.engine;
+
+import org.bytedeco.dnnl.dnnl_exec_arg_t;
+import org.bytedeco.dnnl.dnnl_memory;
+import org.bytedeco.dnnl.dnnl_memory_desc;
+import org.bytedeco.dnnl.dnnl_primitive;
+import org.bytedeco.dnnl.dnnl_primitive_attr;
+import org.bytedeco.dnnl.dnnl_primitive_desc;
+import org.bytedeco.dnnl.dnnl_stream;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Pointer;
+
+import java.lang.ref.Cleaner;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static io.github.dsconv.engine.OneDnn.check;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_abc;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_matmul_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_create_with_tag;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_set_data_handle;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_execute;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_s32;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_s8;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_default_flags;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_wait;
+
+/**
+ * oneDNN batched matmul {@code [gc, pc, B] s8 x [gc, B, nOut] s8 -> [gc, pc, nOut] s32}. The int8 weights live once
+ * in native memory; each calling thread gets its own stream, buffers and primitives (one per {@code (gc, pc)}
+ * shape, created on first use), and each call points the weights memory at the wanted slice. Thread-safe.
+ */
+final class OneDnnGemm implements Int8BatchedGemm {
+
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    private final int blockSize;
+    private final int nOut;
+    private final long maxRows;
+    private final BytePointer weights;
+    private final Natives natives = new Natives();
+    /** Per-thread state; {@link Ctx} holds no reference to this object, so the gemm can still be collected. */
+    private final ThreadLocal<Ctx> local;
+    private final Cleaner.Cleanable cleanable;
+    private volatile String implementation;
+
+    /** One primitive with its three memories and its argument array. */
+    private record Prim(dnnl_primitive primitive, dnnl_memory wei, dnnl_exec_arg_t args) {
+    }
+
+    /** One thread's stream, buffers and primitives. */
+    private static final class Ctx {
+        final dnnl_stream stream;
+        final BytePointer src;
+        final IntPointer dst;
+        final Map<Long, Prim> prims = new HashMap<>();
+
+        Ctx(dnnl_stream stream, BytePointer src, IntPointer dst) {
+            this.stream = stream;
+            this.src = src;
+            this.dst = dst;
+        }
+    }
+
+    /** Native handles to release; holds no reference to the gemm so that the cleaner can run. */
+    private static final class Natives implements Runnable {
+        final List<dnnl_primitive> primitives = new ArrayList<>();
+        final List<dnnl_memory> memories = new ArrayList<>();
+        final List<dnnl_stream> streams = new ArrayList<>();
+
+        @Override
+        public synchronized void run() {
+            primitives.forEach(p -> dnnl_primitive_destroy(p));
+            memories.forEach(m -> dnnl_memory_destroy(m));
+            streams.forEach(s -> dnnl_stream_destroy(s));
+            primitives.clear();
+            memories.clear();
+            streams.clear();
+        }
+    }
+
+    /**
+     * @param w       weights {@code [g][B][nOut]} row-major
+     * @param maxRows largest {@code gc * pc} a call will use (sizes the native buffers)
+     */
+    OneDnnGemm(byte[] w, int blockSize, int nOut, long maxRows) {
+        OneDnn.engine();
+        this.blockSize = blockSize;
+        this.nOut = nOut;
+        this.maxRows = maxRows;
+        this.weights = new BytePointer(w.length);
+        weights.put(w);
+        Natives n = natives;
+        long srcBytes = maxRows * blockSize;
+        long dstInts = maxRows * nOut;
+        this.local = ThreadLocal.withInitial(() -> newCtx(n, srcBytes, dstInts));
+        this.cleanable = CLEANER.register(this, natives);
+    }
+
+    private static Ctx newCtx(Natives natives, long srcBytes, long dstInts) {
+        dnnl_stream s = new dnnl_stream();
+        check(dnnl_stream_create(s, OneDnn.engine(), dnnl_stream_default_flags), "dnnl_stream_create");
+        synchronized (natives) {
+            natives.streams.add(s);
+        }
+        return new Ctx(s, new BytePointer(srcBytes), new IntPointer(dstInts));
+    }
+
+    @Override
+    public void multiply(int g0, int gc, int pc, byte[] src, int[] dst) {
+        if ((long) gc * pc > maxRows) {
+            throw new IllegalArgumentException("tile of " + gc + " x " + pc + " rows exceeds " + maxRows);
+        }
+        Ctx c = local.get();
+        Prim p = prim(c, gc, pc);
+        c.src.position(0).put(src, 0, gc * pc * blockSize);
+        check(dnnl_memory_set_data_handle(p.wei, OneDnn.at(weights.address() + (long) g0 * blockSize * nOut)),
+                "dnnl_memory_set_data_handle");
+        check(dnnl_primitive_execute(p.primitive, c.stream, 3, p.args), "dnnl_primitive_execute");
+        check(dnnl_stream_wait(c.stream), "dnnl_stream_wait");
+        c.dst.position(0).get(dst, 0, gc * pc * nOut);
+    }
+
+    private Prim prim(Ctx c, int gc, int pc) {
+        long key = ((long) gc << 32) | pc;
+        Prim p = c.prims.get(key);
+        if (p != null) {
+            return p;
+        }
+        dnnl_memory_desc srcMd = md(gc, pc, blockSize, dnnl_s8);
+        dnnl_memory_desc weiMd = md(gc, blockSize, nOut, dnnl_s8);
+        dnnl_memory_desc dstMd = md(gc, pc, nOut, dnnl_s32);
+        dnnl_primitive_desc pd = new dnnl_primitive_desc();
+        check(dnnl_matmul_primitive_desc_create(pd, OneDnn.engine(), srcMd, weiMd, (dnnl_memory_desc) null, dstMd,
+                (dnnl_primitive_attr) null), "dnnl_matmul_primitive_desc_create");
+        if (implementation == null) {
+            implementation = OneDnn.implementation(pd);
+        }
+        dnnl_primitive prim = new dnnl_primitive();
+        check(dnnl_primitive_create(prim, pd), "dnnl_primitive_create");
+        dnnl_primitive_desc_destroy(pd);
+        dnnl_memory src = memory(srcMd, c.src);
+        dnnl_memory wei = memory(weiMd, weights);
+        dnnl_memory dstMem = memory(dstMd, c.dst);
+        dnnl_memory_desc_destroy(srcMd);
+        dnnl_memory_desc_destroy(weiMd);
+        dnnl_memory_desc_destroy(dstMd);
+        dnnl_exec_arg_t args = new dnnl_exec_arg_t(3);
+        args.position(0).arg(DNNL_ARG_SRC).memory(src);
+        args.position(1).arg(DNNL_ARG_WEIGHTS).memory(wei);
+        args.position(2).arg(DNNL_ARG_DST).memory(dstMem);
+        args.position(0);
+        synchronized (natives) {
+            natives.primitives.add(prim);
+        }
+        p = new Prim(prim, wei, args);
+        c.prims.put(key, p);
+        return p;
+    }
+
+    private static dnnl_memory_desc md(long d0, long d1, long d2, int type) {
+        dnnl_memory_desc md = new dnnl_memory_desc();
+        check(dnnl_memory_desc_create_with_tag(md, 3, new long[] {d0, d1, d2}, type, dnnl_abc),
+                "dnnl_memory_desc_create_with_tag");
+        return md;
+    }
+
+    private dnnl_memory memory(dnnl_memory_desc md, Pointer handle) {
+        dnnl_memory m = new dnnl_memory();
+        check(dnnl_memory_create(m, md, OneDnn.engine(), OneDnn.at(handle.address())), "dnnl_memory_create");
+        synchronized (natives) {
+            natives.memories.add(m);
+        }
+        return m;
+    }
+
+    /** The oneDNN implementation name of the first primitive created (e.g. {@code gemm:jit}), or null. */
+    String implementation() {
+        return implementation;
+    }
+
+    @Override
+    public Backend backend() {
+        return Backend.ONEDNN;
+    }
+
+    @Override
+    public long weightBytes() {
+        return weights.capacity();
+    }
+
+    @Override
+    public void close() {
+        cleanable.clean();
+    }
+}

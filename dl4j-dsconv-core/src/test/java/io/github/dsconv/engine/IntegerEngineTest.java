@@ -1,0 +1,279 @@
+package io.github.dsconv.engine;
+
+import io.github.dsconv.convert.ConversionPlan;
+import io.github.dsconv.convert.DSConvConverter;
+import io.github.dsconv.convert.LayerSpec;
+import io.github.dsconv.layers.DSConvLayer;
+import io.github.dsconv.layers.DSConvRuntime;
+import io.github.dsconv.testutil.TinyNets;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.PoolingType;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class IntegerEngineTest {
+
+    /** One DSConv layer + global pooling + softmax (so the network is a valid DL4J net). */
+    private static MultiLayerNetwork single(DSConvLayer conv, int nIn, int side, CNN2DFormat f) {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
+                .seed(7).dataType(DataType.FLOAT).updater(new Sgd(0.1)).weightInit(WeightInit.XAVIER)
+                .list()
+                .layer(conv)
+                .layer(new GlobalPoolingLayer.Builder(PoolingType.AVG).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
+                        .activation(Activation.SOFTMAX).build())
+                .setInputType(InputType.convolutional(side, side, nIn, f))
+                .build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        return net;
+    }
+
+    private static INDArray layerOut(MultiLayerNetwork net, INDArray x) {
+        return net.feedForward(x, false).get(1);
+    }
+
+    @Test
+    void oneDnnLoadsOnThisPlatform() {
+        assertTrue(OneDnn.available(), "oneDNN failed to load: " + OneDnn.failure());
+        assertNull(OneDnn.failure());
+    }
+
+    /**
+     * 1x1 conv, one block of 2 channels, A8 (m = 7), by hand. Position 0: x = (1, 0.5), e = 0, mantissas
+     * (64, 32), scale 2^-6; q = (3, -2), alpha = 0.25: acc = 128, y = 0.25 * 2^-6 * 128 = 0.5. Position 1:
+     * x = (0.3, -0.1), e = -2, mantissas rint(76.8) = 77 and rint(-25.6) = -26, scale 2^-8: acc = 283,
+     * y = 0.25 * 283 / 256 = 0.2763671875.
+     */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void handComputedOneByOne(Backend backend) {
+        DSConvLayer ds = new DSConvLayer.Builder(1, 1).nIn(2).nOut(1).blockSize(2).weightBits(8).actBits(8)
+                .hasBias(false).activation(Activation.IDENTITY).build();
+        MultiLayerNetwork net = single(ds, 2, 1, CNN2DFormat.NCHW);
+        net.getLayer(0).setParam("q", Nd4j.create(new float[] {3, -2}, 1, 2, 1, 1));
+        net.getLayer(0).setParam("alpha", Nd4j.create(new float[] {0.25f}, 1, 1, 1, 1));
+        INDArray x = Nd4j.create(new float[] {1f, 0.5f, 0.3f, -0.1f}, 2, 2, 1, 1);
+        EngineReport r = IntegerEngine.enable(net, backend);
+        assertEquals(backend, r.backend());
+        INDArray y = layerOut(net, x);
+        assertEquals(0.5f, y.getFloat(0, 0, 0, 0), 0f);
+        assertEquals(0.2763671875f, y.getFloat(1, 0, 0, 0), 0f);
+        // 1 int8 weight padded to the block of 2, plus one float alpha; FP32 would hold 2 floats.
+        assertEquals(2 + 4, r.integerConvWeightBytes());
+        assertEquals(8, r.fp32ConvWeightBytes());
+    }
+
+    /**
+     * 3x3 Same conv on a 3x3 single-channel image of ones (BFP: mantissa 64, scale 2^-6, exact), q = -4..4 in
+     * raster order, alpha = 0.5: each output is 0.5 * the sum of q over the kernel taps that land in the image.
+     */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void handComputedThreeByThree(Backend backend) {
+        DSConvLayer ds = new DSConvLayer.Builder(3, 3).nIn(1).nOut(1).blockSize(32).weightBits(4).actBits(8)
+                .convolutionMode(ConvolutionMode.Same).hasBias(false).activation(Activation.IDENTITY).build();
+        MultiLayerNetwork net = single(ds, 1, 3, CNN2DFormat.NCHW);
+        net.getLayer(0).setParam("q", Nd4j.create(new float[] {-4, -3, -2, -1, 0, 1, 2, 3, 4}, 1, 1, 3, 3));
+        net.getLayer(0).setParam("alpha", Nd4j.valueArrayOf(new long[] {1, 1, 3, 3}, 0.5f));
+        IntegerEngine.enable(net, backend);
+        INDArray y = layerOut(net, Nd4j.ones(DataType.FLOAT, 1, 1, 3, 3));
+        // Top-left output sees taps (1,1),(1,2),(2,1),(2,2): q = 0 + 1 + 3 + 4 = 8; centre sees all: 0.
+        float[][] expect = {{0.5f * 8, 0.5f * 9, 0.5f * 4}, {0.5f * 3, 0f, 0.5f * -3}, {0.5f * -4, 0.5f * -9,
+            0.5f * -8}};
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) {
+                assertEquals(expect[i][j], y.getFloat(0, 0, i, j), 0f, "output (" + i + "," + j + ")");
+            }
+        }
+    }
+
+    /**
+     * 8-bit extremes: 32 mantissas of +127 (x = 127/64, e = 0) against q = -128 and q = 127. Without the split of
+     * q into halves, oneDNN's non-VNNI int8 kernels saturate int16 pair sums (255 * -128 * 2 < -32768).
+     * Expected: 32 * 127 * -128 / 64 = -8128 and 32 * 127 * 127 / 64 = 8064.5.
+     */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void eightBitExtremesDoNotSaturate(Backend backend) {
+        DSConvLayer ds = new DSConvLayer.Builder(1, 1).nIn(32).nOut(2).blockSize(32).weightBits(8).actBits(8)
+                .hasBias(false).activation(Activation.IDENTITY).build();
+        MultiLayerNetwork net = single(ds, 32, 1, CNN2DFormat.NCHW);
+        INDArray q = Nd4j.create(DataType.FLOAT, 2, 32, 1, 1);
+        q.get(org.nd4j.linalg.indexing.NDArrayIndex.point(0)).assign(-128);
+        q.get(org.nd4j.linalg.indexing.NDArrayIndex.point(1)).assign(127);
+        net.getLayer(0).setParam("q", q);
+        net.getLayer(0).setParam("alpha", Nd4j.ones(DataType.FLOAT, 2, 1, 1, 1));
+        IntegerEngine.enable(net, backend);
+        INDArray y = layerOut(net, Nd4j.valueArrayOf(new long[] {1, 32, 1, 1}, 127f / 64));
+        assertEquals(-8128f, y.getFloat(0, 0, 0, 0), 0f);
+        assertEquals(8064.5f, y.getFloat(0, 1, 0, 0), 0f);
+    }
+
+    static Stream<Backend> backends() {
+        return Stream.of(Backend.JAVA, Backend.ONEDNN);
+    }
+
+    static Stream<Arguments> geometries() {
+        List<Arguments> out = new ArrayList<>();
+        for (Backend b : Backend.values()) {
+            out.add(Arguments.of(b, CNN2DFormat.NCHW, ConvolutionMode.Same, 3, 1, 1, 0, false, false, true));
+            out.add(Arguments.of(b, CNN2DFormat.NHWC, ConvolutionMode.Same, 3, 2, 1, 0, true, false, false));
+            out.add(Arguments.of(b, CNN2DFormat.NCHW, ConvolutionMode.Same, 1, 2, 1, 0, false, true, true));
+            out.add(Arguments.of(b, CNN2DFormat.NHWC, ConvolutionMode.Truncate, 3, 2, 1, 1, true, true, true));
+            out.add(Arguments.of(b, CNN2DFormat.NCHW, ConvolutionMode.Truncate, 3, 1, 2, 2, false, false, false));
+            out.add(Arguments.of(b, CNN2DFormat.NHWC, ConvolutionMode.Same, 5, 1, 1, 0, false, true, true));
+        }
+        return out.stream();
+    }
+
+    /**
+     * The integer layer equals the float simulation {@code conv(x_bfp, W_eff)} up to FP32 summation order, for
+     * both formats, Same/Truncate, stride 2, dilation, a block size (16) that does not divide nIn (37), KDS bias,
+     * CDS and conv bias.
+     */
+    @ParameterizedTest
+    @MethodSource("geometries")
+    void layerAgreesWithFloatSimulation(Backend backend, CNN2DFormat f, ConvolutionMode mode, int k, int stride,
+                                        int dilation, int pad, boolean kdsBias, boolean cds, boolean bias) {
+        int nIn = 37;
+        int nOut = 20;
+        int side = 13;
+        int nb = 3;
+        DSConvLayer ds = new DSConvLayer.Builder(k, k).stride(stride, stride).dilation(dilation, dilation)
+                .padding(pad, pad).convolutionMode(mode).nIn(nIn).nOut(nOut).dataFormat(f).actBits(8)
+                .weightBits(4).blockSize(16).kdsBias(kdsBias).cds(cds).hasBias(bias)
+                .activation(Activation.TANH).build();
+        MultiLayerNetwork net = single(ds, nIn, side, f);
+        DSConvRuntime rt = (DSConvRuntime) net.getLayer(0);
+        Random rnd = new Random(11);
+        float[] q = new float[nOut * nIn * k * k];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = rnd.nextInt(16) - 8;
+        }
+        rt.setParam("q", Nd4j.create(q, new long[] {nOut, nIn, k, k}, 'c'));
+        rt.setParam("alpha", TinyNets.random(1, DataType.FLOAT, nOut, nb, k, k).muli(0.05));
+        if (kdsBias) {
+            rt.setParam("beta", TinyNets.random(2, DataType.FLOAT, nOut, nb, k, k).muli(0.01));
+        }
+        if (cds) {
+            rt.setParam("gamma", TinyNets.random(3, DataType.FLOAT, nOut).addi(2));
+            rt.setParam("delta", TinyNets.random(4, DataType.FLOAT, nOut).muli(0.01));
+        }
+        if (bias) {
+            rt.setParam("b", TinyNets.random(5, DataType.FLOAT, nOut));
+        }
+        long[] shape = f == CNN2DFormat.NCHW ? new long[] {3, nIn, side, side} : new long[] {3, side, side, nIn};
+        INDArray x = TinyNets.random(6, DataType.FLOAT, shape);
+        // Exact zeros and an all-zero block exercise the "zeros ignored" exponent rule and zero scales.
+        x.muli(Nd4j.rand(DataType.FLOAT, shape).gt(0.2).castTo(DataType.FLOAT));
+        INDArray expect = layerOut(net, x).dup();
+
+        IntegerEngine.enable(net, backend);
+        assertNotNull(IntegerEngine.kernel(rt));
+        INDArray got = layerOut(net, x);
+        assertArrayEquals(expect.shape(), got.shape());
+        double rel = got.sub(expect).amaxNumber().doubleValue() / expect.amaxNumber().doubleValue();
+        // Both paths round (nearly) exact sums once to float; without KDS bias or CDS (whose float simulation folds
+        // them into the float effective kernel) the results are bit-identical.
+        assertTrue(rel <= (kdsBias || cds ? 1e-6 : 0), "max relative difference " + rel);
+
+        IntegerEngine.disable(net);
+        assertNull(IntegerEngine.kernel(rt));
+        assertEquals(expect, layerOut(net, x), "disable restores the float simulation exactly");
+    }
+
+    /** Whole converted networks (MLN and residual graph, NCHW and NHWC) agree with their float simulation. */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void convertedNetworksAgree(Backend backend) {
+        for (CNN2DFormat f : CNN2DFormat.values()) {
+            ConversionPlan plan = ConversionPlan.uniform(new LayerSpec(4, 8, 16));
+            MultiLayerNetwork mln = new DSConvConverter(plan).convert(TinyNets.mln(3, f)).network();
+            ComputationGraph cg = new DSConvConverter(plan).convert(TinyNets.residualGraph(4, f)).network();
+            long[] shape = f == CNN2DFormat.NCHW ? new long[] {4, 3, 9, 9} : new long[] {4, 9, 9, 3};
+            INDArray x = TinyNets.random(9, DataType.FLOAT, shape);
+            for (Model m : List.<Model>of(mln, cg)) {
+                INDArray expect = out(m, x);
+                EngineReport r = IntegerEngine.enable(m, backend);
+                assertEquals(List.of(), r.floatLayers(), r.toString());
+                assertTrue(r.integerLayers().size() >= 2);
+                assertTrue(r.integerConvWeightBytes() < r.fp32ConvWeightBytes());
+                INDArray got = out(m, x);
+                double rel = got.sub(expect).amaxNumber().doubleValue() / expect.amaxNumber().doubleValue();
+                assertTrue(rel <= 1e-5, f + " " + m.getClass().getSimpleName() + ": " + rel);
+                IntegerEngine.disable(m);
+            }
+        }
+    }
+
+    /** After a parameter change the integer kernel is rebuilt from the new values. */
+    @Test
+    void parameterChangeRebuildsTheKernel() {
+        DSConvLayer ds = new DSConvLayer.Builder(1, 1).nIn(2).nOut(1).blockSize(2).weightBits(8).actBits(8)
+                .hasBias(false).activation(Activation.IDENTITY).build();
+        MultiLayerNetwork net = single(ds, 2, 1, CNN2DFormat.NCHW);
+        net.getLayer(0).setParam("q", Nd4j.create(new float[] {3, -2}, 1, 2, 1, 1));
+        net.getLayer(0).setParam("alpha", Nd4j.create(new float[] {0.25f}, 1, 1, 1, 1));
+        IntegerEngine.enable(net, Backend.JAVA);
+        INDArray x = Nd4j.create(new float[] {1f, 0.5f}, 1, 2, 1, 1);
+        assertEquals(0.5f, layerOut(net, x).getFloat(0), 0f);
+        net.getLayer(0).setParam("alpha", Nd4j.create(new float[] {0.5f}, 1, 1, 1, 1));
+        assertEquals(1.0f, layerOut(net, x).getFloat(0), 0f);
+    }
+
+    /** A layer without block floating point input cannot run integer products: it stays on the float path. */
+    @Test
+    void layerWithoutBfpInputStaysFloat() {
+        DSConvLayer ds = new DSConvLayer.Builder(1, 1).nIn(2).nOut(1).blockSize(2).weightBits(8).actBits(8)
+                .quantizeInput(false).hasBias(false).activation(Activation.IDENTITY).name("first").build();
+        MultiLayerNetwork net = single(ds, 2, 1, CNN2DFormat.NCHW);
+        EngineReport r = IntegerEngine.enable(net, Backend.JAVA);
+        assertEquals(List.of("first"), r.floatLayers());
+        assertEquals(List.of(), r.integerLayers());
+        assertEquals(r.fp32ConvWeightBytes(), r.integerConvWeightBytes());
+        assertNull(IntegerEngine.kernel((DSConvRuntime) net.getLayer(0)));
+    }
+
+    @Test
+    void parsesNamesAndRejectsUnknownOnes() {
+        assertEquals(EngineMode.INTEGER, EngineMode.parse("Integer"));
+        assertEquals(Backend.ONEDNN, Backend.parse("onednn"));
+        assertThrows(IllegalArgumentException.class, () -> EngineMode.parse("int4"));
+        assertThrows(IllegalArgumentException.class, () -> Backend.parse("cuda"));
+    }
+
+    private static INDArray out(Model m, INDArray x) {
+        return m instanceof ComputationGraph cg ? cg.outputSingle(false, x) : ((MultiLayerNetwork) m).output(x);
+    }
+}

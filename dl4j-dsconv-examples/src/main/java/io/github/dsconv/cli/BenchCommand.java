@@ -1,0 +1,75 @@
+package io.github.dsconv.cli;
+
+import io.github.dsconv.convert.LayerSpec;
+import io.github.dsconv.engine.Backend;
+import io.github.dsconv.examples.Bench;
+import me.tongfei.progressbar.ProgressBar;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code dsconv bench}: FP32 against the integer engine, end to end and per convolution (see {@link Bench}). */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Images/s of a model in FP32 and converted to DSConv on the integer engine (oneDNN or Java), "
+                + "median of timed iterations after warm-up, end to end and per convolution.")
+final class BenchCommand implements Callable<Integer> {
+
+    @Option(names = "--model", required = true,
+            description = "resnet50, vgg16, vgg19, googlenet, densenet121 (full size, random init) or a model file.")
+    String model;
+
+    @Option(names = "--batch", defaultValue = "1,8", split = ",",
+            description = "Batch sizes (default ${DEFAULT-VALUE}).")
+    int[] batches;
+
+    @Option(names = "--weight-bits", defaultValue = "4", description = "DSConv weight bits (default ${DEFAULT-VALUE}).")
+    int weightBits;
+
+    @Option(names = "--act-bits", defaultValue = "8", description = "BFP activation bits (default ${DEFAULT-VALUE}).")
+    int actBits;
+
+    @Option(names = "--block", defaultValue = "32", description = "Block size (default ${DEFAULT-VALUE}).")
+    int block;
+
+    @Option(names = "--iterations", defaultValue = "10",
+            description = "Timed iterations per median, at least 10 (default ${DEFAULT-VALUE}).")
+    int iterations;
+
+    @Option(names = "--warmup", defaultValue = "3", description = "Untimed iterations first (default ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--backend", description = "Integer backend: onednn or java (default: oneDNN if it loads).")
+    String backend;
+
+    @Option(names = "--no-per-layer", description = "Skip the per-convolution timings.")
+    boolean noPerLayer;
+
+    @Option(names = "--json", description = "Write the results (one object per batch size, in a list) to this file.")
+    Path json;
+
+    @Override
+    public Integer call() throws Exception {
+        Bench.Options o = new Bench.Options(model, batches, new LayerSpec(weightBits, actBits, block), iterations,
+                warmup, backend == null ? null : Backend.parse(backend), !noPerLayer);
+        List<Bench.Result> results;
+        try (ProgressBar pb = Progress.bar("bench", Bench.progressSteps(o))) {
+            results = Bench.run(o, pb::stepBy);
+        }
+        for (Bench.Result r : results) {
+            System.out.printf(Locale.ROOT, "%s batch %d: FP32 %.2f images/s, integer (%s) %.2f images/s, speedup "
+                            + "%.2fx; conv weights %,d -> %,d bytes; max rel. error vs float simulation %.2e%n",
+                    r.model(), r.batch(), r.fp32ImagesPerSec(), r.engine(), r.integerImagesPerSec(), r.speedup(),
+                    r.fp32ConvWeightBytes(), r.integerConvWeightBytes(), r.maxRelErr());
+            if (!r.layers().isEmpty()) {
+                System.out.printf(Locale.ROOT, "  convolutions alone: FP32 %.1f ms, integer %.1f ms per batch (%d on "
+                        + "the integer engine)%n", r.fp32ConvMs(), r.integerConvMs(), r.integerLayers());
+            }
+        }
+        JsonOutput.write(json, results);
+        return 0;
+    }
+}

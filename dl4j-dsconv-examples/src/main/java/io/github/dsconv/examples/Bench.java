@@ -1,0 +1,324 @@
+package io.github.dsconv.examples;
+
+import io.github.dsconv.convert.ConversionPlan;
+import io.github.dsconv.convert.DSConvConverter;
+import io.github.dsconv.convert.LayerSpec;
+import io.github.dsconv.data.FashionMnist;
+import io.github.dsconv.engine.Backend;
+import io.github.dsconv.engine.EngineReport;
+import io.github.dsconv.engine.IntegerEngine;
+import io.github.dsconv.eval.Logits;
+import io.github.dsconv.io.ModelFiles;
+import io.github.dsconv.layers.DSConvLayer;
+import io.github.dsconv.zoo.ZooModels;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
+import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.IntConsumer;
+
+/**
+ * {@code dsconv bench}: images per second of a network in FP32 (DL4J as is) and converted to DSConv on the integer
+ * engine (spec section 3), in one process, end to end and per convolution, as the median of timed iterations after
+ * warm-up. The integer network's logits are compared with the float simulation of the same DSConv network
+ * ({@link Result#maxRelErr()}).
+ */
+public final class Bench {
+
+    /** Fewest timed iterations a run may use (the median of at least 10, issue 5). */
+    public static final int MIN_ITERATIONS = 10;
+
+    /**
+     * Options.
+     *
+     * @param model      {@code resnet50}, {@code vgg16}, {@code vgg19}, {@code googlenet}, {@code densenet121}
+     *                   (full size, random init, seed 42) or a model file (FP32, or already DSConv)
+     * @param batches    batch sizes, each measured separately
+     * @param spec       DSConv conversion of an FP32 model (default W4 A8 B32)
+     * @param iterations timed iterations per measurement (at least {@value #MIN_ITERATIONS}; default 10)
+     * @param warmup     untimed iterations first (default 3)
+     * @param backend    integer backend, or null for {@link IntegerEngine#defaultBackend()}
+     * @param perLayer   also time every convolution on its own (default true)
+     */
+    public record Options(String model, int[] batches, LayerSpec spec, int iterations, int warmup, Backend backend,
+                          boolean perLayer) {
+
+        public Options {
+            if (model == null || model.isBlank()) {
+                throw new IllegalArgumentException("--model is required");
+            }
+            if (batches == null || batches.length == 0) {
+                throw new IllegalArgumentException("--batch needs at least one batch size");
+            }
+            for (int b : batches) {
+                if (b < 1) {
+                    throw new IllegalArgumentException("--batch sizes must be positive, got " + b);
+                }
+            }
+            if (iterations < MIN_ITERATIONS) {
+                throw new IllegalArgumentException("--iterations must be at least " + MIN_ITERATIONS + ", got "
+                        + iterations);
+            }
+            if (warmup < 0) {
+                throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
+            }
+        }
+    }
+
+    /**
+     * One convolution's median time per batch.
+     *
+     * @param name      layer name
+     * @param fp32Ms    FP32 (DL4J {@code ConvolutionLayer}, or the float simulation for a DSConv input model)
+     * @param integerMs on the integer engine (the float simulation for a layer the engine cannot run)
+     * @param integer   whether the layer ran on the integer engine
+     */
+    public record LayerTime(String name, double fp32Ms, double integerMs, boolean integer) {
+    }
+
+    /**
+     * One batch size's measurement; the first nine fields are the issue's JSON contract.
+     *
+     * @param model                  model name or file
+     * @param batch                  batch size
+     * @param fp32ImagesPerSec       FP32 network, end to end (median)
+     * @param integerImagesPerSec    DSConv network on the integer engine, end to end (median)
+     * @param speedup                {@code integerImagesPerSec / fp32ImagesPerSec}
+     * @param fp32ConvWeightBytes    4 bytes per convolution weight
+     * @param integerConvWeightBytes resident convolution weights on the integer engine (int8 q + float scales)
+     * @param maxRelErr              {@code max over images ||z_int - z_sim||_inf / ||z_sim||_inf} on the logits, against
+     *                               the float simulation of the same DSConv network
+     * @param engine                 backend that ran: {@code onednn} or {@code java}
+     * @param fp32Baseline           what the FP32 side is: {@code dl4j-fp32}, or {@code float-simulation} for a
+     *                               model file that is already DSConv
+     * @param spec                   DSConv conversion used (null for a DSConv input model)
+     * @param iterations             timed iterations per median
+     * @param warmup                 untimed iterations
+     * @param integerLayers          convolutions on the integer engine
+     * @param floatLayers            DSConv layers left on the float simulation
+     * @param fp32ConvMs             sum of the per-layer FP32 medians (ms per batch), or NaN without per-layer
+     * @param integerConvMs          sum of the per-layer integer medians
+     * @param layers                 per convolution, in network order (empty without per-layer timing)
+     * @param inputs                 description of the input images
+     * @param threads                available processors
+     */
+    public record Result(String model, int batch, double fp32ImagesPerSec, double integerImagesPerSec,
+                         double speedup, long fp32ConvWeightBytes, long integerConvWeightBytes, double maxRelErr,
+                         String engine, String fp32Baseline, LayerSpec spec, int iterations, int warmup,
+                         int integerLayers, List<String> floatLayers, double fp32ConvMs, double integerConvMs,
+                         List<LayerTime> layers, String inputs, int threads) {
+    }
+
+    private Bench() {
+    }
+
+    /** Runs every batch size; {@code progress} gets one step per finished timed or warm-up pass. */
+    public static List<Result> run(Options o, IntConsumer progress) throws IOException {
+        Model fp32 = load(o.model());
+        boolean alreadyDsconv = hasDsconv(fp32);
+        Model dsconv = alreadyDsconv ? fp32 : new DSConvConverter(ConversionPlan.uniform(o.spec())).convert(fp32)
+                .network();
+        Model baseline = alreadyDsconv ? copy(fp32) : fp32;
+        Backend backend = o.backend() == null ? IntegerEngine.defaultBackend() : o.backend();
+        List<Result> out = new ArrayList<>();
+        for (int batch : o.batches()) {
+            INDArray x = inputs(o.model(), fp32, batch);
+            IntegerEngine.disable(dsconv);
+            INDArray zSim = Logits.of(dsconv, x).castTo(DataType.FLOAT);
+            EngineReport rep = IntegerEngine.enable(dsconv, backend);
+            INDArray zInt = Logits.of(dsconv, x).castTo(DataType.FLOAT);
+            double err = maxRelErr(zInt, zSim);
+
+            double fp32Ms = medianMs(() -> output(baseline, x), o, progress);
+            double intMs = medianMs(() -> output(dsconv, x), o, progress);
+            List<LayerTime> layers = new ArrayList<>();
+            double fp32Conv = Double.NaN;
+            double intConv = Double.NaN;
+            if (o.perLayer()) {
+                Map<String, INDArray> in = convInputs(baseline, x);
+                Map<String, Layer> fpLayers = convLayers(baseline);
+                Map<String, Layer> intLayers = convLayers(dsconv);
+                fp32Conv = 0;
+                intConv = 0;
+                for (Map.Entry<String, INDArray> e : in.entrySet()) {
+                    String name = e.getKey();
+                    double a = medianMs(() -> activate(fpLayers.get(name), e.getValue()), o, null);
+                    double b = medianMs(() -> activate(intLayers.get(name), e.getValue()), o, null);
+                    fp32Conv += a;
+                    intConv += b;
+                    layers.add(new LayerTime(name, a, b, rep.integerLayers().contains(name)));
+                }
+            }
+            double fpIps = batch / (fp32Ms / 1e3);
+            double intIps = batch / (intMs / 1e3);
+            out.add(new Result(o.model(), batch, fpIps, intIps, intIps / fpIps, rep.fp32ConvWeightBytes(),
+                    rep.integerConvWeightBytes(), err, rep.backend().label(),
+                    alreadyDsconv ? "float-simulation" : "dl4j-fp32", alreadyDsconv ? null : o.spec(), o.iterations(),
+                    o.warmup(), rep.integerLayers().size(), rep.floatLayers(), fp32Conv, intConv, layers,
+                    inputDescription(o.model()), Runtime.getRuntime().availableProcessors()));
+        }
+        IntegerEngine.disable(dsconv);
+        return out;
+    }
+
+    /** {@code max over rows ||a - b||_inf / ||b||_inf} (rows = images). */
+    public static double maxRelErr(INDArray a, INDArray b) {
+        float[] x = a.dup('c').data().asFloat();
+        float[] y = b.dup('c').data().asFloat();
+        int cols = (int) b.size(1);
+        double worst = 0;
+        for (int r = 0; r * cols < y.length; r++) {
+            double diff = 0;
+            double norm = 0;
+            for (int c = 0; c < cols; c++) {
+                int i = r * cols + c;
+                diff = Math.max(diff, Math.abs((double) x[i] - y[i]));
+                norm = Math.max(norm, Math.abs((double) y[i]));
+            }
+            worst = Math.max(worst, norm == 0 ? (diff == 0 ? 0 : Double.POSITIVE_INFINITY) : diff / norm);
+        }
+        return worst;
+    }
+
+    private static Model load(String model) throws IOException {
+        String name = model.toLowerCase(Locale.ROOT);
+        if (ZooModels.NAMES.contains(name)) {
+            return ZooModels.build(name, 1000, 42);
+        }
+        Path p = Path.of(model);
+        if (!Files.isRegularFile(p)) {
+            throw new IllegalArgumentException("--model must be one of " + String.join(", ", ZooModels.NAMES)
+                    + " or a model file; not found: " + model);
+        }
+        return ModelFiles.load(p);
+    }
+
+    private static boolean hasDsconv(Model m) {
+        return convLayerConfs(m).values().stream().anyMatch(l -> l instanceof DSConvLayer);
+    }
+
+    private static Model copy(Model m) {
+        return m instanceof ComputationGraph cg ? cg.clone() : ((MultiLayerNetwork) m).clone();
+    }
+
+    /** Zoo models: Fashion-MNIST test images upsampled to 224x224x3; files: the Fashion-MNIST test images. */
+    private static INDArray inputs(String model, Model net, int batch) throws IOException {
+        if (ZooModels.NAMES.contains(model.toLowerCase(Locale.ROOT))) {
+            return ZooConversion.inputs(batch);
+        }
+        return FashionMnist.load(FashionMnist.Split.TEST, batch).getFeatures();
+    }
+
+    private static String inputDescription(String model) {
+        return ZooModels.NAMES.contains(model.toLowerCase(Locale.ROOT))
+                ? "Fashion-MNIST test images upsampled 8x to 224x224, gray repeated over 3 channels"
+                : "Fashion-MNIST test images";
+    }
+
+    private static void output(Model m, INDArray x) {
+        if (m instanceof ComputationGraph cg) {
+            cg.outputSingle(false, x);
+        } else {
+            ((MultiLayerNetwork) m).output(x, false);
+        }
+    }
+
+    private static void activate(Layer l, INDArray in) {
+        LayerWorkspaceMgr mgr = LayerWorkspaceMgr.noWorkspaces();
+        l.setInput(in, mgr);
+        l.activate(false, mgr);
+        l.clear();
+    }
+
+    /** Median wall time in ms of {@code o.iterations()} runs after {@code o.warmup()} untimed ones. */
+    private static double medianMs(Runnable r, Options o, IntConsumer progress) {
+        for (int i = 0; i < o.warmup(); i++) {
+            r.run();
+            if (progress != null) {
+                progress.accept(1);
+            }
+        }
+        double[] t = new double[o.iterations()];
+        for (int i = 0; i < t.length; i++) {
+            long t0 = System.nanoTime();
+            r.run();
+            t[i] = (System.nanoTime() - t0) / 1e6;
+            if (progress != null) {
+                progress.accept(1);
+            }
+        }
+        Arrays.sort(t);
+        int n = t.length;
+        return n % 2 == 1 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+    }
+
+    /** Passes the progress callback gets per batch size (end-to-end warm-up and timed passes, both networks). */
+    public static long progressSteps(Options o) {
+        return 2L * (o.warmup() + o.iterations()) * o.batches().length;
+    }
+
+    /** Each convolution's input activations in the FP32 network for input {@code x}, in network order. */
+    private static Map<String, INDArray> convInputs(Model m, INDArray x) {
+        Map<String, INDArray> out = new LinkedHashMap<>();
+        LayerWorkspaceMgr mgr = LayerWorkspaceMgr.noWorkspaces();
+        if (m instanceof ComputationGraph cg) {
+            Map<String, INDArray> acts = cg.feedForward(x, false);
+            for (String name : cg.getConfiguration().getTopologicalOrderStr()) {
+                GraphVertex v = cg.getConfiguration().getVertices().get(name);
+                if (v instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof ConvolutionLayer) {
+                    INDArray in = acts.get(cg.getConfiguration().getVertexInputs().get(name).get(0));
+                    InputPreProcessor pp = lv.getPreProcessor();
+                    out.put(name, pp == null ? in : pp.preProcess(in, (int) x.size(0), mgr));
+                }
+            }
+        } else {
+            MultiLayerNetwork mln = (MultiLayerNetwork) m;
+            List<INDArray> acts = mln.feedForward(x, false);
+            for (int i = 0; i < mln.getnLayers(); i++) {
+                if (mln.getLayer(i).conf().getLayer() instanceof ConvolutionLayer) {
+                    INDArray in = acts.get(i);
+                    InputPreProcessor pp = mln.getLayerWiseConfigurations().getInputPreProcess(i);
+                    out.put(mln.getLayer(i).conf().getLayer().getLayerName(),
+                            pp == null ? in : pp.preProcess(in, (int) x.size(0), mgr));
+                }
+            }
+        }
+        return out;
+    }
+
+    private static Map<String, Layer> convLayers(Model m) {
+        Map<String, Layer> out = new LinkedHashMap<>();
+        Layer[] layers = m instanceof ComputationGraph cg ? cg.getLayers() : ((MultiLayerNetwork) m).getLayers();
+        for (Layer l : layers) {
+            if (l.conf().getLayer() instanceof ConvolutionLayer c) {
+                out.put(c.getLayerName(), l);
+            }
+        }
+        return out;
+    }
+
+    private static Map<String, org.deeplearning4j.nn.conf.layers.Layer> convLayerConfs(Model m) {
+        Map<String, org.deeplearning4j.nn.conf.layers.Layer> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Layer> e : convLayers(m).entrySet()) {
+            out.put(e.getKey(), e.getValue().conf().getLayer());
+        }
+        return out;
+    }
+}

@@ -1,0 +1,149 @@
+package io.github.dsconv.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.List;
+import java.util.Set;
+
+import static io.github.dsconv.it.CliTest.assertFailed;
+import static io.github.dsconv.it.CliTest.cli;
+import static io.github.dsconv.it.CliTest.fileNames;
+import static io.github.dsconv.it.CliTest.ok;
+import static io.github.dsconv.it.CliTest.readJson;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The integer engine from the command line: {@code evaluate --engine}, {@code demo --engine} and {@code bench}
+ * (issue 5's JSON contract) on the committed small ResNet, and their bad-input errors.
+ */
+class EngineCliTest {
+
+    static final Path FP32 = Paths.get("..", "models", "fmnist-resnet.zip");
+    /** The nine fields of issue 5's bench JSON. */
+    static final List<String> BENCH_CONTRACT = List.of("model", "batch", "fp32ImagesPerSec", "integerImagesPerSec",
+            "speedup", "fp32ConvWeightBytes", "integerConvWeightBytes", "maxRelErr", "engine");
+
+    @TempDir
+    static Path shared;
+    static Path w4;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void quantize() throws IOException {
+        w4 = shared.resolve("resnet-w4.zip");
+        ok("quantize", "--in", FP32, "--out", w4, "--weight-bits", 4, "--act-bits", 8, "--block", 32);
+    }
+
+    /** The integer engine reproduces the float simulation's logits exactly: agreement 1, SQNR infinite (null). */
+    @Test
+    void evaluateIntegerMatchesTheFloatSimulation() throws IOException {
+        Path json = tmp.resolve("e.json");
+        ok("evaluate", "--model", w4, "--reference", w4, "--engine", "integer", "--limit", 200, "--json", json);
+        JsonNode e = readJson(json);
+        assertEquals("integer", e.get("engine").asText());
+        assertEquals("onednn", e.get("backend").asText());
+        assertEquals(11, e.get("integerLayers").asInt());
+        assertEquals(0, e.get("floatLayers").size());
+        assertEquals(200, e.get("images").asInt());
+        assertEquals(1.0, e.get("agreement").asDouble(), 0.0);
+        assertTrue(e.get("logitsSqnrDb").isNull(), () -> "identical logits expected, SQNR " + e.get("logitsSqnrDb"));
+
+        Path fl = tmp.resolve("f.json");
+        ok("evaluate", "--model", w4, "--limit", 200, "--json", fl);
+        JsonNode f = readJson(fl);
+        assertEquals("float", f.get("engine").asText());
+        assertTrue(f.get("backend").isNull());
+        assertEquals(e.get("top1").asDouble(), f.get("top1").asDouble(), 0.0);
+    }
+
+    @Test
+    void demoOnTheIntegerEngine() throws IOException {
+        Path json = tmp.resolve("d.json");
+        ok("demo", "--model", FP32, "--bits", 4, "--methods", "dsconv", "--limit", 100, "--plot-dir",
+                tmp.resolve("plots"), "--engine", "integer", "--json", json);
+        JsonNode d = readJson(json);
+        assertEquals("integer", d.get("engine").asText());
+        assertEquals("onednn", d.get("backend").asText());
+        JsonNode r = d.get("models").get(0).get("results").get(0);
+        assertEquals(4, r.get("weightBits").asInt());
+        assertTrue(r.get("top1").asDouble() > 0.85, r::toString);
+    }
+
+    /** bench on a model file: one object per batch size with the contract's fields, per-layer times, exact logits. */
+    @Test
+    void benchWritesTheContractJson() throws IOException {
+        Path json = tmp.resolve("b.json");
+        ok("bench", "--model", FP32, "--batch", "1,4", "--warmup", 1, "--json", json);
+        JsonNode list = readJson(json);
+        assertTrue(list.isArray(), "a list of results");
+        assertEquals(2, list.size());
+        for (int i = 0; i < 2; i++) {
+            JsonNode b = list.get(i);
+            for (String f : BENCH_CONTRACT) {
+                assertTrue(b.has(f), () -> "missing '" + f + "': " + b);
+            }
+            assertEquals(FP32.toString(), b.get("model").asText());
+            assertEquals(i == 0 ? 1 : 4, b.get("batch").asInt());
+            assertEquals("onednn", b.get("engine").asText());
+            double fp = b.get("fp32ImagesPerSec").asDouble();
+            double in = b.get("integerImagesPerSec").asDouble();
+            assertTrue(fp > 0 && in > 0, b::toString);
+            assertEquals(in / fp, b.get("speedup").asDouble(), 1e-9 * in / fp);
+            assertEquals(1_516_672, b.get("fp32ConvWeightBytes").asLong());
+            long ib = b.get("integerConvWeightBytes").asLong();
+            assertTrue(ib > 0 && ib < 0.3 * 1_516_672, () -> "integer conv bytes " + ib);
+            assertEquals(0.0, b.get("maxRelErr").asDouble(), 0.0, "integer logits equal the float simulation's");
+            assertEquals(10, b.get("iterations").asInt());
+            assertEquals(11, b.get("layers").size());
+            for (JsonNode l : b.get("layers")) {
+                assertTrue(l.get("fp32Ms").asDouble() > 0 && l.get("integerMs").asDouble() > 0, l::toString);
+                assertTrue(l.get("integer").asBoolean(), l::toString);
+            }
+        }
+        assertEquals(Set.of("b.json"), fileNames(tmp));
+    }
+
+    @Test
+    void benchOnTheJavaFallback() throws IOException {
+        Path json = tmp.resolve("j.json");
+        ok("bench", "--model", w4, "--batch", 1, "--warmup", 0, "--backend", "java", "--no-per-layer", "--json",
+                json);
+        JsonNode b = readJson(json).get(0);
+        assertEquals("java", b.get("engine").asText());
+        assertEquals("float-simulation", b.get("fp32Baseline").asText(), "a DSConv file is compared with itself");
+        assertEquals(0.0, b.get("maxRelErr").asDouble(), 0.0);
+        assertEquals(0, b.get("layers").size());
+    }
+
+    @Test
+    void unknownEngineIsAOneLineError() throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("out"));
+        assertFailed(cli("evaluate", "--model", w4, "--engine", "int4", "--json", dir.resolve("e.json")), dir,
+                "int4", "float or integer");
+        assertFailed(cli("demo", "--model", FP32, "--engine", "fast", "--json", dir.resolve("d.json")), dir, "fast");
+        assertFailed(cli("bench", "--model", FP32, "--backend", "cuda", "--json", dir.resolve("b.json")), dir,
+                "cuda");
+    }
+
+    @Test
+    void badBenchOptionsAreOneLineErrors() throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("out"));
+        assertFailed(cli("bench", "--model", FP32, "--batch", 0, "--json", dir.resolve("b.json")), dir, "--batch");
+        assertFailed(cli("bench", "--model", FP32, "--batch", "1,-2", "--json", dir.resolve("b.json")), dir,
+                "--batch");
+        assertFailed(cli("bench", "--model", FP32, "--iterations", 5, "--json", dir.resolve("b.json")), dir,
+                "--iterations", "10");
+        assertFailed(cli("bench", "--model", "resnet51", "--json", dir.resolve("b.json")), dir, "resnet51",
+                "resnet50");
+    }
+}
