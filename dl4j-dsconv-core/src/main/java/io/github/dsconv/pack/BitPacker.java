@@ -89,25 +89,49 @@ public final class BitPacker {
                     + packed.length);
         }
         byte[] out = new byte[n];
-        int mask = (1 << bits) - 1;
-        int shift = 32 - bits;
-        long acc = 0;
-        int filled = 0;
-        int pos = 0;
-        for (int i = 0; i < n; i++) {
-            while (filled < bits) {
-                acc |= (long) (packed[pos++] & 0xff) << filled;
-                filled += 8;
-            }
-            int v = (int) (acc & mask);
-            out[i] = (byte) ((v << shift) >> shift);
-            acc >>>= bits;
-            filled -= bits;
-        }
-        if (acc != 0) {
+        unpack(packed, bits, 0, n, out, 0);
+        int usedBits = (int) ((long) n * bits % 8);
+        if (usedBits != 0 && (packed[packed.length - 1] & 0xff) >>> usedBits != 0) {
             throw new IllegalArgumentException("non-zero padding bits after " + n + " values of " + bits + " bits");
         }
         return out;
+    }
+
+    /**
+     * Unpacks values {@code [from, from + n)} of a packed stream, sign-extended, into {@code dst[dstOffset ..]}:
+     * a slice of a large packed array without unpacking the rest (the integer engine unpacks the weights of one
+     * GEMM at a time). Padding bits are not checked.
+     *
+     * @throws IllegalArgumentException on a bad width, or if the range lies outside {@code packed} or {@code dst}
+     */
+    public static void unpack(byte[] packed, int bits, long from, int n, byte[] dst, int dstOffset) {
+        requireBits(bits);
+        long available = (long) packed.length * 8 / bits;
+        if (from < 0 || n < 0 || from + n > available) {
+            throw new IllegalArgumentException("values [" + from + ", " + (from + n) + ") are outside the "
+                    + available + " values of " + bits + " bits that " + packed.length + " bytes hold");
+        }
+        if (dstOffset < 0 || dstOffset + n > dst.length) {
+            throw new IllegalArgumentException(n + " values at offset " + dstOffset + " do not fit in "
+                    + dst.length + " bytes");
+        }
+        long bit = from * bits;
+        int pos = (int) (bit >>> 3);
+        int skip = (int) (bit & 7);
+        int mask = (1 << bits) - 1;
+        int shift = 32 - bits;
+        long acc = 0;
+        int filled = -skip;
+        for (int i = 0; i < n; i++) {
+            while (filled < bits) {
+                acc |= filled >= 0 ? (long) (packed[pos++] & 0xff) << filled : (packed[pos++] & 0xff) >>> -filled;
+                filled += 8;
+            }
+            int v = (int) (acc & mask);
+            dst[dstOffset + i] = (byte) ((v << shift) >> shift);
+            acc >>>= bits;
+            filled -= bits;
+        }
     }
 
     private static void requireBits(int bits) {
