@@ -3,6 +3,7 @@ package io.github.dsconv.engine;
 import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.layers.DSConvRuntime;
 import io.github.dsconv.layers.InferenceKernel;
+import io.github.dsconv.pack.BitPacker;
 import io.github.dsconv.quant.BlockFloatingPoint;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.workspace.ArrayType;
@@ -33,11 +34,13 @@ import static io.github.dsconv.layers.DSConvParamInitializer.Q_KEY;
  * rounded once to float, as the float simulation does at inference ({@code DSConvRuntime}), so both give the FP32
  * rounding of the same exact sum (bit for bit unless a sum lies within about 1e-13 of a rounding boundary).
  *
- * <p>Resident weights: {@code q} as int8 in {@code [g][B][nOut]} (channels padded to whole blocks with zeros) and
- * {@code alpha} (and {@code beta}) as float, CDS and bias as double; no FP32 kernel is built. On oneDNN, layers with
- * {@code |q| > 64} (8-bit weights) hold {@code q} as two int8 halves (see {@code kRep}), 2 bytes a weight. Needs BFP input with at most 8 bits
- * ({@link #supports}); other layers stay on the float simulation. Not thread-safe (one forward at a time, as DL4J
- * runs a network).
+ * <p>Resident weights: {@code q} bit-packed at the layer's weight bits in {@code [g][B][nOut]} order (channels padded
+ * to whole blocks with zeros, see {@link PackedWeights}), unpacked to int8 one GEMM batch at a time into a
+ * per-thread scratch buffer; {@code alpha}, {@code beta}, CDS and bias at the narrowest of fp16, fp32 and fp64 that
+ * holds them exactly ({@link ResidentScales}: fp16 for a converted layer's FP16 scales), decoded per batch too. No
+ * FP32 kernel is built. A W4 B32 layer holds half a byte a weight plus 2 bytes per 32 weights: about 1/7 of FP32.
+ * Needs BFP input with at most 8 bits ({@link #supports}); other layers stay on the float simulation. Not
+ * thread-safe (one forward at a time, as DL4J runs a network).
  */
 public final class IntegerConvKernel implements InferenceKernel {
 
@@ -62,13 +65,15 @@ public final class IntegerConvKernel implements InferenceKernel {
     private final int g;
     private final int actBits;
     private final int gcMax;
+    /** {@code q} as {@code [g][B][nOut]}. */
+    private final PackedWeights q;
     /** {@code alpha[g][nOut]}. */
-    private final float[] alpha;
+    private final ResidentScales alpha;
     /** {@code beta[g][nOut]}, or null without KDS bias. */
-    private final float[] beta;
-    private final double[] gamma;
-    private final double[] delta;
-    private final double[] bias;
+    private final ResidentScales beta;
+    private final ResidentScales gamma;
+    private final ResidentScales delta;
+    private final ResidentScales bias;
     /**
      * 2 when each block's mantissas enter the GEMM twice against {@code q = q1 + q2} with {@code |q1|, |q2| <= 64}:
      * oneDNN without VNNI multiplies int8 pairs with {@code vpmaddubsw}, whose int16 pair sums saturate beyond
@@ -85,7 +90,8 @@ public final class IntegerConvKernel implements InferenceKernel {
     /**
      * Prepares a layer's current parameters for the integer engine.
      *
-     * @throws IllegalArgumentException if the layer is not {@link #supports supported}
+     * @throws IllegalArgumentException if the layer is not {@link #supports supported}, or a {@code q} value is not
+     *                                  an integer of the layer's weight bits
      * @throws IllegalStateException    if {@code backend} is {@link Backend#ONEDNN} and oneDNN did not load
      */
     public static IntegerConvKernel build(DSConvRuntime runtime, Backend backend) {
@@ -116,53 +122,63 @@ public final class IntegerConvKernel implements InferenceKernel {
         int pc = TILE_POSITIONS;
         this.gcMax = (int) Math.max(1, Math.min(g, TILE_ACC_BYTES / ((long) pc * nOut * 4)));
 
-        float[] q = hostFloats(runtime.getParam(Q_KEY));
-        float[] a = hostFloats(runtime.getParam(ALPHA_KEY));
-        float[] b = lc.isKdsBias() ? hostFloats(runtime.getParam(BETA_KEY)) : null;
+        int bits = lc.getWeightBits();
+        int lo = BitPacker.minValue(bits);
+        int hi = BitPacker.maxValue(bits);
+        float[] qf = hostFloats(runtime.getParam(Q_KEY));
         byte[] w = new byte[g * bs * nOut];
+        int maxAbs = 0;
         for (int o = 0; o < nOut; o++) {
             for (int c = 0; c < nIn; c++) {
                 for (int ky = 0; ky < kh; ky++) {
                     for (int kx = 0; kx < kw; kx++) {
-                        float v = q[((o * nIn + c) * kh + ky) * kw + kx];
+                        int i = ((o * nIn + c) * kh + ky) * kw + kx;
+                        float v = qf[i];
+                        if (v != Math.rint(v) || v < lo || v > hi) {
+                            throw new IllegalArgumentException("DSConvLayer '" + lc.getLayerName() + "': q[" + i
+                                    + "] = " + v + " is not a " + bits + "-bit integer in [" + lo + ", " + hi + "]");
+                        }
                         int gi = (ky * kw + kx) * nb + c / bs;
-                        // q is an integer in [-128, 127] stored as float by DL4J; the cast is exact.
                         w[(gi * bs + c % bs) * nOut + o] = (byte) v;
+                        maxAbs = Math.max(maxAbs, Math.abs((int) v));
                     }
                 }
             }
         }
-        this.alpha = perBlock(a);
-        this.beta = b == null ? null : perBlock(b);
-        this.gamma = lc.isCds() ? hostDoubles(runtime.getParam(GAMMA_KEY)) : null;
-        this.delta = lc.isCds() ? hostDoubles(runtime.getParam(DELTA_KEY)) : null;
-        this.bias = lc.hasBias() ? hostDoubles(runtime.getParam(BIAS_KEY)) : null;
-        long maxRows = (long) gcMax * pc;
-        int maxAbs = 0;
-        for (byte v : w) {
-            maxAbs = Math.max(maxAbs, Math.abs(v));
-        }
+        this.q = new PackedWeights(w, bits, bs * nOut);
+        this.alpha = ResidentScales.of(perBlock(hostFloats(runtime.getParam(ALPHA_KEY))));
+        this.beta = lc.isKdsBias() ? ResidentScales.of(perBlock(hostFloats(runtime.getParam(BETA_KEY)))) : null;
+        this.gamma = lc.isCds() ? ResidentScales.of(hostDoubles(runtime.getParam(GAMMA_KEY))) : null;
+        this.delta = lc.isCds() ? ResidentScales.of(hostDoubles(runtime.getParam(DELTA_KEY))) : null;
+        this.bias = lc.hasBias() ? ResidentScales.of(hostDoubles(runtime.getParam(BIAS_KEY))) : null;
         this.kRep = backend == Backend.ONEDNN && maxAbs > 64 ? 2 : 1;
         if (backend == Backend.ONEDNN) {
-            this.gemm = new OneDnnGemm(kRep == 1 ? w : splitHalves(w), bs * kRep, nOut, maxRows);
+            this.gemm = new OneDnnGemm(bs * kRep, nOut, (long) gcMax * pc, gcMax);
         } else {
-            this.gemm = new JavaGemm(w, g, bs, nOut);
+            this.gemm = new JavaGemm(bs, nOut);
         }
     }
 
-    /** {@code [g][B][nOut]} to {@code [g][2B][nOut]}: rows {@code floor(q/2)} then {@code q - floor(q/2)}. */
-    private byte[] splitHalves(byte[] w) {
-        byte[] out = new byte[w.length * 2];
+    /**
+     * Weight matrices {@code [g0, g0 + gc)} as int8 into {@code dst}: {@code [gc][B][nOut]}, or with {@code kRep = 2}
+     * {@code [gc][2B][nOut]} with rows {@code floor(q/2)} then {@code q - floor(q/2)}.
+     */
+    private void unpackWeights(int g0, int gc, byte[] dst) {
+        if (kRep == 1) {
+            q.unpack(g0, gc, dst, 0);
+            return;
+        }
         int rows = bs * nOut;
-        for (int gi = 0; gi < g; gi++) {
+        for (int gi = 0; gi < gc; gi++) {
+            int second = (2 * gi + 1) * rows;
+            q.unpack(g0 + gi, 1, dst, second);
             for (int i = 0; i < rows; i++) {
-                int q = w[gi * rows + i];
-                int q1 = Math.floorDiv(q, 2);
-                out[gi * 2 * rows + i] = (byte) q1;
-                out[gi * 2 * rows + rows + i] = (byte) (q - q1);
+                int v = dst[second + i];
+                int q1 = Math.floorDiv(v, 2);
+                dst[second - rows + i] = (byte) q1;
+                dst[second + i] = (byte) (v - q1);
             }
         }
-        return out;
     }
 
     /** {@code [nOut, nBlocks, kH, kW]} to {@code [g][nOut]}. */
@@ -194,11 +210,18 @@ public final class IntegerConvKernel implements InferenceKernel {
         return gemm.backend();
     }
 
-    /** Resident weight bytes: int8 {@code q} (block-padded) plus every float scale, CDS and bias value. */
+    /**
+     * Resident weight bytes of this layer: the bit-packed {@code q} ({@code ceil(g * B * nOut * bits / 8)}, channels
+     * padded to whole blocks) plus {@code alpha}, {@code beta}, CDS and bias at the precision held (2, 4 or 8 bytes a
+     * value, see {@link ResidentScales}). Per-thread scratch (unpacked weights of one GEMM batch, tile buffers) is
+     * not counted: it does not grow with the network.
+     */
     public long weightBytes() {
-        long floats = alpha.length + (beta == null ? 0 : beta.length);
-        long doubles = (gamma == null ? 0 : 2L * nOut) + (bias == null ? 0 : nOut);
-        return gemm.weightBytes() + 4 * floats + 8 * doubles;
+        return q.bytes() + alpha.bytes() + bytes(beta) + bytes(gamma) + bytes(delta) + bytes(bias);
+    }
+
+    private static long bytes(ResidentScales s) {
+        return s == null ? 0 : s.bytes();
     }
 
     /** oneDNN's implementation name for this layer's primitives (after the first forward), else the backend. */
@@ -244,6 +267,9 @@ public final class IntegerConvKernel implements InferenceKernel {
     /** Reusable per-thread tile buffers (shared by all kernels: a thread runs one tile at a time). */
     private static final class TileBuffers {
         byte[] src = new byte[0];
+        byte[] wei = new byte[0];
+        float[] alpha = new float[0];
+        float[] beta = new float[0];
         float[] sc = new float[0];
         int[] msum = new int[0];
         int[] acc = new int[0];
@@ -269,6 +295,13 @@ public final class IntegerConvKernel implements InferenceKernel {
         if (b.acc.length < rows * nOut) {
             b.acc = new int[rows * nOut];
         }
+        if (b.wei.length < gcMax * bs * kRep * nOut) {
+            b.wei = new byte[gcMax * bs * kRep * nOut];
+        }
+        if (b.alpha.length < gcMax * nOut) {
+            b.alpha = new float[gcMax * nOut];
+            b.beta = new float[gcMax * nOut];
+        }
         if (b.pImg.length < pc) {
             b.pImg = new int[pc];
             b.pY = new int[pc];
@@ -284,8 +317,14 @@ public final class IntegerConvKernel implements InferenceKernel {
         for (int g0 = 0; g0 < g; g0 += gcMax) {
             int gc = Math.min(gcMax, g - g0);
             gather(g0, gc, pc, b.pImg, b.pY, b.pX, h, wd, mant, scale, b.src, b.sc, needSums ? b.msum : null);
-            gemm.multiply(g0, gc, pc, b.src, b.acc);
-            epilogue(g0, gc, p0, pc, b.sc, needSums ? b.msum : null, b.acc, y, xsum);
+            unpackWeights(g0, gc, b.wei);
+            gemm.multiply(gc, pc, b.src, b.wei, b.acc);
+            alpha.decode(g0 * nOut, gc * nOut, b.alpha);
+            if (beta != null) {
+                beta.decode(g0 * nOut, gc * nOut, b.beta);
+            }
+            epilogue(gc, p0, pc, b.sc, needSums ? b.msum : null, b.acc, b.alpha, beta == null ? null : b.beta, y,
+                    xsum);
         }
     }
 
@@ -409,11 +448,14 @@ public final class IntegerConvKernel implements InferenceKernel {
         }
     }
 
-    /** {@code y[p][o] += 2^(e+1-m) * (alpha * acc + beta * sum(mant))}; the scale is a power of two (exact). */
-    private void epilogue(int g0, int gc, int p0, int pc, float[] sc, int[] msum, int[] acc, double[] y,
-                          double[] xsum) {
+    /**
+     * {@code y[p][o] += 2^(e+1-m) * (alpha * acc + beta * sum(mant))}, with this batch's decoded {@code alpha} and
+     * {@code beta} ({@code [gc][nOut]}); the scale is a power of two (exact).
+     */
+    private void epilogue(int gc, int p0, int pc, float[] sc, int[] msum, int[] acc, float[] alphas, float[] betas,
+                          double[] y, double[] xsum) {
         for (int gi = 0; gi < gc; gi++) {
-            int aBase = (g0 + gi) * nOut;
+            int aBase = gi * nOut;
             for (int pi = 0; pi < pc; pi++) {
                 int row = gi * pc + pi;
                 float s = sc[row];
@@ -424,12 +466,12 @@ public final class IntegerConvKernel implements InferenceKernel {
                 int yBase = (p0 + pi) * nOut;
                 for (int o = 0; o < nOut; o++) {
                     // alpha * s is exact (s is a power of two) and so is the double product with acc.
-                    y[yBase + o] += (double) (alpha[aBase + o] * s) * acc[accBase + o];
+                    y[yBase + o] += (double) (alphas[aBase + o] * s) * acc[accBase + o];
                 }
-                if (beta != null) {
+                if (betas != null) {
                     double xs = (double) s * msum[row];
                     for (int o = 0; o < nOut; o++) {
-                        y[yBase + o] += beta[aBase + o] * xs;
+                        y[yBase + o] += betas[aBase + o] * xs;
                     }
                 }
                 if (xsum != null) {
@@ -446,6 +488,9 @@ public final class IntegerConvKernel implements InferenceKernel {
     private INDArray output(int n, int oh, int ow, double[] y, double[] xsum, LayerWorkspaceMgr mgr) {
         int spatial = oh * ow;
         float[] z = new float[y.length];
+        double[] gammas = gamma == null ? null : gamma.toDoubles();
+        double[] deltas = delta == null ? null : delta.toDoubles();
+        double[] biases = bias == null ? null : bias.toDoubles();
         int blocks = ceilDiv(spatial, TRANSPOSE_POSITIONS);
         Workers.run(n * blocks, t -> {
             int img = t / blocks;
@@ -456,11 +501,11 @@ public final class IntegerConvKernel implements InferenceKernel {
                 int row = p * nOut;
                 for (int o = 0; o < nOut; o++) {
                     double v = y[row + o];
-                    if (gamma != null) {
-                        v = gamma[o] * v + delta[o] * xsum[p];
+                    if (gammas != null) {
+                        v = gammas[o] * v + deltas[o] * xsum[p];
                     }
-                    if (bias != null) {
-                        v += bias[o];
+                    if (biases != null) {
+                        v += biases[o];
                     }
                     y[row + o] = v;
                 }

@@ -50,7 +50,7 @@ public final class IntegerEngine {
     }
 
     /**
-     * Puts the network's DSConv layers on the integer engine, preparing every layer's int8 weights now.
+     * Puts the network's DSConv layers on the integer engine, preparing every layer's packed weights now.
      *
      * @throws IllegalStateException if {@code backend} is {@link Backend#ONEDNN} and oneDNN cannot load
      */

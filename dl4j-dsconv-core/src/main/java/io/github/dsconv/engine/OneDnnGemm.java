@@ -27,7 +27,6 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_create_with_tag;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_destroy;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_set_data_handle;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_destroy;
@@ -40,9 +39,10 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_wait;
 
 /**
- * oneDNN batched matmul {@code [gc, pc, B] s8 x [gc, B, nOut] s8 -> [gc, pc, nOut] s32}. The int8 weights live once
- * in native memory; each calling thread gets its own stream, buffers and primitives (one per {@code (gc, pc)}
- * shape, created on first use), and each call points the weights memory at the wanted slice. Thread-safe.
+ * oneDNN batched matmul {@code [gc, pc, B] s8 x [gc, B, nOut] s8 -> [gc, pc, nOut] s32}. Each calling thread gets
+ * its own stream, native source, weight and destination buffers and primitives (one per {@code (gc, pc)} shape,
+ * created on first use); each call copies the caller's unpacked int8 weights into the thread's weight buffer, which
+ * the primitives' weights memory points at. Thread-safe.
  */
 final class OneDnnGemm implements Int8BatchedGemm {
 
@@ -51,27 +51,29 @@ final class OneDnnGemm implements Int8BatchedGemm {
     private final int blockSize;
     private final int nOut;
     private final long maxRows;
-    private final BytePointer weights;
+    private final int maxGroups;
     private final Natives natives = new Natives();
     /** Per-thread state; {@link Ctx} holds no reference to this object, so the gemm can still be collected. */
     private final ThreadLocal<Ctx> local;
     private final Cleaner.Cleanable cleanable;
     private volatile String implementation;
 
-    /** One primitive with its three memories and its argument array. */
-    private record Prim(dnnl_primitive primitive, dnnl_memory wei, dnnl_exec_arg_t args) {
+    /** One primitive with its argument array (its three memories point at the thread's buffers). */
+    private record Prim(dnnl_primitive primitive, dnnl_exec_arg_t args) {
     }
 
     /** One thread's stream, buffers and primitives. */
     private static final class Ctx {
         final dnnl_stream stream;
         final BytePointer src;
+        final BytePointer wei;
         final IntPointer dst;
         final Map<Long, Prim> prims = new HashMap<>();
 
-        Ctx(dnnl_stream stream, BytePointer src, IntPointer dst) {
+        Ctx(dnnl_stream stream, BytePointer src, BytePointer wei, IntPointer dst) {
             this.stream = stream;
             this.src = src;
+            this.wei = wei;
             this.dst = dst;
         }
     }
@@ -94,42 +96,42 @@ final class OneDnnGemm implements Int8BatchedGemm {
     }
 
     /**
-     * @param w       weights {@code [g][B][nOut]} row-major
-     * @param maxRows largest {@code gc * pc} a call will use (sizes the native buffers)
+     * @param maxRows   largest {@code gc * pc} a call will use (sizes the native buffers)
+     * @param maxGroups largest {@code gc} a call will use
      */
-    OneDnnGemm(byte[] w, int blockSize, int nOut, long maxRows) {
+    OneDnnGemm(int blockSize, int nOut, long maxRows, int maxGroups) {
         OneDnn.engine();
         this.blockSize = blockSize;
         this.nOut = nOut;
         this.maxRows = maxRows;
-        this.weights = new BytePointer(w.length);
-        weights.put(w);
+        this.maxGroups = maxGroups;
         Natives n = natives;
         long srcBytes = maxRows * blockSize;
+        long weiBytes = (long) maxGroups * blockSize * nOut;
         long dstInts = maxRows * nOut;
-        this.local = ThreadLocal.withInitial(() -> newCtx(n, srcBytes, dstInts));
+        this.local = ThreadLocal.withInitial(() -> newCtx(n, srcBytes, weiBytes, dstInts));
         this.cleanable = CLEANER.register(this, natives);
     }
 
-    private static Ctx newCtx(Natives natives, long srcBytes, long dstInts) {
+    private static Ctx newCtx(Natives natives, long srcBytes, long weiBytes, long dstInts) {
         dnnl_stream s = new dnnl_stream();
         check(dnnl_stream_create(s, OneDnn.engine(), dnnl_stream_default_flags), "dnnl_stream_create");
         synchronized (natives) {
             natives.streams.add(s);
         }
-        return new Ctx(s, new BytePointer(srcBytes), new IntPointer(dstInts));
+        return new Ctx(s, new BytePointer(srcBytes), new BytePointer(weiBytes), new IntPointer(dstInts));
     }
 
     @Override
-    public void multiply(int g0, int gc, int pc, byte[] src, int[] dst) {
-        if ((long) gc * pc > maxRows) {
-            throw new IllegalArgumentException("tile of " + gc + " x " + pc + " rows exceeds " + maxRows);
+    public void multiply(int gc, int pc, byte[] src, byte[] weights, int[] dst) {
+        if ((long) gc * pc > maxRows || gc > maxGroups) {
+            throw new IllegalArgumentException("tile of " + gc + " x " + pc + " rows exceeds " + maxGroups
+                    + " groups or " + maxRows + " rows");
         }
         Ctx c = local.get();
         Prim p = prim(c, gc, pc);
         c.src.position(0).put(src, 0, gc * pc * blockSize);
-        check(dnnl_memory_set_data_handle(p.wei, OneDnn.at(weights.address() + (long) g0 * blockSize * nOut)),
-                "dnnl_memory_set_data_handle");
+        c.wei.position(0).put(weights, 0, gc * blockSize * nOut);
         check(dnnl_primitive_execute(p.primitive, c.stream, 3, p.args), "dnnl_primitive_execute");
         check(dnnl_stream_wait(c.stream), "dnnl_stream_wait");
         c.dst.position(0).get(dst, 0, gc * pc * nOut);
@@ -154,7 +156,7 @@ final class OneDnnGemm implements Int8BatchedGemm {
         check(dnnl_primitive_create(prim, pd), "dnnl_primitive_create");
         dnnl_primitive_desc_destroy(pd);
         dnnl_memory src = memory(srcMd, c.src);
-        dnnl_memory wei = memory(weiMd, weights);
+        dnnl_memory wei = memory(weiMd, c.wei);
         dnnl_memory dstMem = memory(dstMd, c.dst);
         dnnl_memory_desc_destroy(srcMd);
         dnnl_memory_desc_destroy(weiMd);
@@ -167,7 +169,7 @@ final class OneDnnGemm implements Int8BatchedGemm {
         synchronized (natives) {
             natives.primitives.add(prim);
         }
-        p = new Prim(prim, wei, args);
+        p = new Prim(prim, args);
         c.prims.put(key, p);
         return p;
     }
@@ -196,11 +198,6 @@ final class OneDnnGemm implements Int8BatchedGemm {
     @Override
     public Backend backend() {
         return Backend.ONEDNN;
-    }
-
-    @Override
-    public long weightBytes() {
-        return weights.capacity();
     }
 
     @Override

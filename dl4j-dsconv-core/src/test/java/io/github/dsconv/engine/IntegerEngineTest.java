@@ -5,6 +5,7 @@ import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.layers.DSConvRuntime;
+import io.github.dsconv.quant.ScalePrecision;
 import io.github.dsconv.testutil.TinyNets;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
@@ -89,8 +90,9 @@ class IntegerEngineTest {
         INDArray y = layerOut(net, x);
         assertEquals(0.5f, y.getFloat(0, 0, 0, 0), 0f);
         assertEquals(0.2763671875f, y.getFloat(1, 0, 0, 0), 0f);
-        // 1 int8 weight padded to the block of 2, plus one float alpha; FP32 would hold 2 floats.
-        assertEquals(2 + 4, r.integerConvWeightBytes());
+        // 1 weight padded to the block of 2, packed at 8 bits, plus one alpha (0.25 is an fp16 value); FP32 would
+        // hold 2 floats.
+        assertEquals(2 + 2, r.integerConvWeightBytes());
         assertEquals(8, r.fp32ConvWeightBytes());
     }
 
@@ -213,6 +215,83 @@ class IntegerEngineTest {
         assertEquals(expect, layerOut(net, x), "disable restores the float simulation exactly");
     }
 
+    /**
+     * A ResNet50 stage-3 3x3 conv (256 -> 256, no bias) at W4 B32 with fp16 scales, as the converter makes it:
+     * {@code q} is held bit-packed and alpha in fp16, 1/7 of FP32 or less, and the outputs are those of the float
+     * simulation bit for bit. By hand: g = 3 * 3 * 256/32 = 72 weight matrices of 32 x 256, 4 bits each:
+     * 72 * 32 * 256 / 2 = 294,912 bytes; alpha 72 * 256 halves = 36,864 bytes; total 331,776 of the FP32
+     * 4 * 256 * 256 * 9 = 2,359,296 (1/7.11). Before packing: 589,824 + 73,728 (float alpha) = 663,552 (1/3.56).
+     */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void packedResidentW4LayerIsOneSeventhOfFp32(Backend backend) {
+        int c = 256;
+        DSConvLayer ds = new DSConvLayer.Builder(3, 3).nIn(c).nOut(c).blockSize(32).weightBits(4).actBits(8)
+                .convolutionMode(ConvolutionMode.Same).hasBias(false).activation(Activation.IDENTITY).build();
+        MultiLayerNetwork net = single(ds, c, 5, CNN2DFormat.NCHW);
+        DSConvRuntime rt = (DSConvRuntime) net.getLayer(0);
+        Random rnd = new Random(17);
+        float[] q = new float[c * c * 9];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = rnd.nextInt(16) - 8;
+        }
+        rt.setParam("q", Nd4j.create(q, new long[] {c, c, 3, 3}, 'c'));
+        float[] alpha = TinyNets.random(1, DataType.FLOAT, c, 8, 3, 3).muli(0.05).data().asFloat();
+        ScalePrecision.FP16.roundInPlace(alpha);
+        rt.setParam("alpha", Nd4j.create(alpha, new long[] {c, 8, 3, 3}, 'c'));
+        INDArray x = TinyNets.random(6, DataType.FLOAT, 2, c, 5, 5);
+        INDArray expect = layerOut(net, x).dup();
+
+        EngineReport r = IntegerEngine.enable(net, backend);
+        assertEquals(331_776, IntegerEngine.kernel(rt).weightBytes());
+        assertEquals(331_776, r.integerConvWeightBytes());
+        assertEquals(2_359_296, r.fp32ConvWeightBytes());
+        assertTrue(7 * r.integerConvWeightBytes() <= r.fp32ConvWeightBytes());
+        assertArrayEquals(floats(expect), floats(layerOut(net, x)), "the packed engine equals the float simulation");
+        IntegerEngine.disable(net);
+    }
+
+    /**
+     * 8-bit weights on oneDNN enter the GEMM as two int8 halves, unpacked per batch from one packed byte a weight;
+     * scales that are not fp16 values stay float. 3 x 3 x 2 = 18 matrices of 16 x 5 bytes = 1,440, plus 18 x 5
+     * float alphas (360 bytes) and 5 float biases (20 bytes); outputs equal the float simulation exactly.
+     */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void eightBitPackedLayerWithFloatScales(Backend backend) {
+        DSConvLayer ds = new DSConvLayer.Builder(3, 3).nIn(20).nOut(5).blockSize(16).weightBits(8).actBits(6)
+                .convolutionMode(ConvolutionMode.Same).hasBias(true).activation(Activation.IDENTITY).build();
+        MultiLayerNetwork net = single(ds, 20, 6, CNN2DFormat.NHWC);
+        DSConvRuntime rt = (DSConvRuntime) net.getLayer(0);
+        Random rnd = new Random(23);
+        float[] q = new float[5 * 20 * 9];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = rnd.nextInt(256) - 128;
+        }
+        rt.setParam("q", Nd4j.create(q, new long[] {5, 20, 3, 3}, 'c'));
+        rt.setParam("alpha", TinyNets.random(1, DataType.FLOAT, 5, 2, 3, 3).muli(0.01));
+        rt.setParam("b", TinyNets.random(2, DataType.FLOAT, 5));
+        INDArray x = TinyNets.random(3, DataType.FLOAT, 2, 6, 6, 20);
+        INDArray expect = layerOut(net, x).dup();
+
+        EngineReport r = IntegerEngine.enable(net, backend);
+        assertEquals(1_440 + 360 + 20, r.integerConvWeightBytes());
+        assertArrayEquals(floats(expect), floats(layerOut(net, x)));
+        IntegerEngine.disable(net);
+    }
+
+    /** A {@code q} value outside the layer's weight bits cannot be packed: building the kernel says which. */
+    @Test
+    void rejectsQOutsideTheWeightBits() {
+        DSConvLayer ds = new DSConvLayer.Builder(1, 1).nIn(2).nOut(1).blockSize(2).weightBits(4).actBits(8)
+                .hasBias(false).activation(Activation.IDENTITY).name("bad").build();
+        MultiLayerNetwork net = single(ds, 2, 1, CNN2DFormat.NCHW);
+        net.getLayer(0).setParam("q", Nd4j.create(new float[] {3, 9}, 1, 2, 1, 1));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> IntegerEngine.enable(net, Backend.JAVA));
+        assertTrue(e.getMessage().contains("'bad': q[1] = 9.0 is not a 4-bit integer"), e.getMessage());
+    }
+
     /** Whole converted networks (MLN and residual graph, NCHW and NHWC) agree with their float simulation. */
     @ParameterizedTest
     @MethodSource("backends")
@@ -271,6 +350,10 @@ class IntegerEngineTest {
         assertEquals(Backend.ONEDNN, Backend.parse("onednn"));
         assertThrows(IllegalArgumentException.class, () -> EngineMode.parse("int4"));
         assertThrows(IllegalArgumentException.class, () -> Backend.parse("cuda"));
+    }
+
+    private static float[] floats(INDArray a) {
+        return a.dup('c').data().asFloat();
     }
 
     private static INDArray out(Model m, INDArray x) {

@@ -81,6 +81,41 @@ class BitPackerTest {
         assertArrayEquals(big, BitPacker.unpack(BitPacker.pack(big, bits), bits, big.length));
     }
 
+    /** Every sub-range of a packed stream (any start bit, any length) unpacks to the same values as the whole. */
+    @ParameterizedTest
+    @ValueSource(ints = {2, 3, 4, 5, 6, 7, 8})
+    void unpacksAnySubRange(int bits) {
+        Random r = new Random(2000 + bits);
+        int lo = BitPacker.minValue(bits);
+        int span = BitPacker.maxValue(bits) - lo + 1;
+        byte[] v = new byte[45];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (byte) (lo + r.nextInt(span));
+        }
+        byte[] p = BitPacker.pack(v, bits);
+        for (int from = 0; from <= v.length; from++) {
+            for (int n = 0; from + n <= v.length; n++) {
+                byte[] dst = new byte[n + 2];
+                BitPacker.unpack(p, bits, from, n, dst, 1);
+                assertArrayEquals(java.util.Arrays.copyOfRange(v, from, from + n),
+                        java.util.Arrays.copyOfRange(dst, 1, n + 1), "bits=" + bits + " [" + from + ", +" + n + ")");
+                assertEquals(0, dst[0], "nothing written before the offset");
+                assertEquals(0, dst[n + 1], "nothing written after the range");
+            }
+        }
+    }
+
+    @Test
+    void rejectsRangesOutsideTheArrays() {
+        byte[] p = BitPacker.pack(bytes(1, 2, 3), 4); // 2 bytes hold 4 values of 4 bits
+        byte[] dst = new byte[4];
+        BitPacker.unpack(p, 4, 0, 4, dst, 0); // the padding nibble is a readable value
+        assertThrows(IllegalArgumentException.class, () -> BitPacker.unpack(p, 4, 1, 4, dst, 0));
+        assertThrows(IllegalArgumentException.class, () -> BitPacker.unpack(p, 4, -1, 1, dst, 0));
+        assertThrows(IllegalArgumentException.class, () -> BitPacker.unpack(p, 4, 0, 2, dst, 3));
+        assertThrows(IllegalArgumentException.class, () -> BitPacker.unpack(p, 1, 0, 1, dst, 0));
+    }
+
     @Test
     void rangesAndLengths() {
         assertEquals(-2, BitPacker.minValue(2));

@@ -102,7 +102,12 @@ public final class Bench {
      * @param integerImagesPerSec    DSConv network on the integer engine, end to end (median)
      * @param speedup                {@code integerImagesPerSec / fp32ImagesPerSec}
      * @param fp32ConvWeightBytes    4 bytes per convolution weight
-     * @param integerConvWeightBytes resident convolution weights on the integer engine (int8 q + float scales)
+     * @param integerConvWeightBytes resident convolution weights on the integer engine
+     *                               ({@link io.github.dsconv.engine.EngineReport#integerConvWeightBytes()}): DSConv
+     *                               {@code q} bit-packed at the weight bits (channels padded to whole blocks) plus
+     *                               alpha, beta, CDS and bias at the precision held (fp16 for converted layers' scales,
+     *                               else fp32), FP32 kernels of convolutions not on the engine; not the per-thread
+     *                               int8 scratch the weights are unpacked into per GEMM
      * @param maxRelErr              {@code max over images ||z_int - z_sim||_inf / ||z_sim||_inf} on the logits, against
      *                               the float simulation of the same DSConv network
      * @param engine                 backend that ran: {@code onednn} or {@code java}
