@@ -14,7 +14,8 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "table", mixinStandardHelpOptions = true,
         description = "Accuracy table of the committed small models (resnet, vgg, googlenet, densenet): FP32; DSConv "
-                + "W8/W6/W5/W4/W3/W2 (B=32) and W4/W3 at B=16/64/128; RTN per-tensor and per-channel at W8-W2; all A8 "
+                + "W8/W6/W5/W4/W3/W2 (B=32) and W4/W3 at B=16/64/128; DSConv with the KDS shift (dsconv-kds-bias) at "
+                + "W8-W2 (B=32); RTN per-tensor and per-channel at W8-W2; all A8 "
                 + "BFP, on the Fashion-MNIST test set. One PNG per family: top-1 vs weight bytes.")
 final class TableCommand implements Callable<Integer> {
 
@@ -35,6 +36,10 @@ final class TableCommand implements Callable<Integer> {
             + "(default ${DEFAULT-VALUE}).")
     Path plotDir;
 
+    @Option(names = "--methods", split = ",", description = "Only these methods' rows (default: all of "
+            + "dsconv, dsconv-kds-bias, rtn-per-tensor, rtn-per-channel).")
+    List<String> methods;
+
     @Option(names = "--json", description = "Write the results as JSON to this file.")
     Path json;
 
@@ -50,7 +55,18 @@ final class TableCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--batch must be positive, got " + batch);
         }
         List<Path> files = models == null || models.isEmpty() ? Demo.committedModels() : models;
-        return DemoCommand.run("table", new Demo.Options(files, Demo.tableVariants(), actBits, limit, batch, plotDir,
+        List<Demo.Variant> variants = Demo.tableVariants();
+        if (methods != null && !methods.isEmpty()) {
+            List<String> known = variants.stream().map(Demo.Variant::method).distinct().toList();
+            for (String m : methods) {
+                if (!known.contains(m)) {
+                    throw new IllegalArgumentException("unknown --methods entry '" + m + "' (expected one of "
+                            + String.join(", ", known) + ")");
+                }
+            }
+            variants = variants.stream().filter(v -> methods.contains(v.method())).toList();
+        }
+        return DemoCommand.run("table", new Demo.Options(files, variants, actBits, limit, batch, plotDir,
                 true), json, markdown);
     }
 }

@@ -39,11 +39,33 @@ public final class Demo {
     /**
      * One conversion to evaluate.
      *
-     * @param method     weight quantizer ({@code dsconv}, {@code rtn-per-channel}, {@code rtn-per-tensor})
+     * @param method     weight quantizer ({@code dsconv}, {@code dsconv-kds-bias} (DSConv with the KDS
+     *                   shift beta), {@code rtn-per-channel}, {@code rtn-per-tensor})
      * @param weightBits weight bits
      * @param blockSize  block size along input channels (DSConv weights and BFP activations alike)
      */
     public record Variant(String method, int weightBits, int blockSize) {
+
+        /** DSConv with the per-block KDS shift beta (spec section 1, least squares with intercept). */
+        public static final String DSCONV_KDS_BIAS = "dsconv-kds-bias";
+
+        public Variant {
+            if (!List.of(QuantizeModel.METHODS).contains(method) && !DSCONV_KDS_BIAS.equals(method)) {
+                throw new IllegalArgumentException("unknown method '" + method + "' (expected one of "
+                        + String.join(", ", QuantizeModel.METHODS) + ", " + DSCONV_KDS_BIAS + ")");
+            }
+        }
+
+        /** The weight quantizer's name for {@link QuantizeModel#quantizer}. */
+        String quantizer() {
+            return method.startsWith("dsconv") ? "dsconv" : method;
+        }
+
+        /** A uniform plan at {@code spec}, with the KDS shift switched on for {@link #DSCONV_KDS_BIAS}. */
+        ConversionPlan plan(LayerSpec spec) {
+            ConversionPlan plan = ConversionPlan.uniform(spec);
+            return DSCONV_KDS_BIAS.equals(method) ? plan.withMethod(true, false, false) : plan;
+        }
     }
 
     /**
@@ -89,7 +111,7 @@ public final class Demo {
 
     /**
      * The accuracy table's conversions (issue 3): DSConv at W8/W6/W5/W4/W3/W2 with B=32, DSConv at W4 and W3 with
-     * B=16/64/128, and the round-to-nearest per-tensor and per-channel baselines at W8/W6/W5/W4/W3/W2. The
+     * B=16/64/128, DSConv with the KDS shift beta at W8-W2 (B=32), and the round-to-nearest per-tensor and per-channel baselines at W8/W6/W5/W4/W3/W2. The
      * baselines' BFP activations use B=32 like DSConv's default.
      */
     public static List<Variant> tableVariants() {
@@ -103,7 +125,7 @@ public final class Demo {
                 v.add(new Variant("dsconv", b, block));
             }
         }
-        for (String m : new String[] {"rtn-per-tensor", "rtn-per-channel"}) {
+        for (String m : new String[] {Variant.DSCONV_KDS_BIAS, "rtn-per-tensor", "rtn-per-channel"}) {
             for (int b : bits) {
                 v.add(new Variant(m, b, 32));
             }
@@ -214,8 +236,8 @@ public final class Demo {
             long fp32Bytes = -1;
             for (Variant v : o.variants()) {
                 LayerSpec spec = new LayerSpec(v.weightBits(), o.actBits(), v.blockSize());
-                ConversionPlan plan = ConversionPlan.uniform(spec);
-                DSConvConverter conv = new DSConvConverter(plan, QuantizeModel.quantizer(v.method(), plan));
+                ConversionPlan plan = v.plan(spec);
+                DSConvConverter conv = new DSConvConverter(plan, QuantizeModel.quantizer(v.quantizer(), plan));
                 Converted<? extends Model> c = conv.convert(fp32);
                 ConversionReport rep = c.report();
                 fp32Bytes = rep.fp32WeightBytes();

@@ -747,11 +747,13 @@ class CliTest {
                         + (r.has("blockSize") ? " B" + r.get("blockSize").asInt() : "");
                 rows.add(key);
                 bytes.put(key, r.get("weightBytes").asLong());
-                assertEquals(method.equals("dsconv"), r.has("blockSize"), r::toString);
+                assertEquals(method.startsWith("dsconv"), r.has("blockSize"), r::toString);
             }
             assertEquals(List.of("dsconv W8 B32", "dsconv W6 B32", "dsconv W5 B32", "dsconv W4 B32",
                     "dsconv W3 B32", "dsconv W2 B32", "dsconv W4 B16", "dsconv W4 B64", "dsconv W4 B128",
-                    "dsconv W3 B16", "dsconv W3 B64", "dsconv W3 B128", "rtn-per-tensor W8", "rtn-per-tensor W6",
+                    "dsconv W3 B16", "dsconv W3 B64", "dsconv W3 B128", "dsconv-kds-bias W8 B32",
+                    "dsconv-kds-bias W6 B32", "dsconv-kds-bias W5 B32", "dsconv-kds-bias W4 B32",
+                    "dsconv-kds-bias W3 B32", "dsconv-kds-bias W2 B32", "rtn-per-tensor W8", "rtn-per-tensor W6",
                     "rtn-per-tensor W5", "rtn-per-tensor W4", "rtn-per-tensor W3", "rtn-per-tensor W2",
                     "rtn-per-channel W8", "rtn-per-channel W6", "rtn-per-channel W5", "rtn-per-channel W4",
                     "rtn-per-channel W3", "rtn-per-channel W2"), rows);
@@ -762,12 +764,25 @@ class CliTest {
             assertTrue(bytes.get("dsconv W4 B64") >= bytes.get("dsconv W4 B128"));
             assertTrue(bytes.get("rtn-per-channel W4") > bytes.get("rtn-per-tensor W4"));
             assertTrue(bytes.get("dsconv W3 B32") < bytes.get("dsconv W4 B32"));
+            // beta: one more fp16 (fp32 in the first conv) per block of 32 weights
+            assertTrue(bytes.get("dsconv-kds-bias W4 B32") > bytes.get("dsconv W4 B32"));
         }
         assertEquals(Set.of("table-resnet.png", "table-vgg.png"), fileNames(plots));
         assertNotNull(ImageIO.read(plots.resolve("table-vgg.png").toFile()));
         List<String> mdLines = Files.readAllLines(md);
-        assertEquals(2 + 1 + 24, mdLines.size(), "header, rule, FP32 and one row per conversion");
+        assertEquals(2 + 1 + 30, mdLines.size(), "header, rule, FP32 and one row per conversion");
         assertTrue(mdLines.get(0).contains("resnet") && mdLines.get(0).contains("vgg"), mdLines.get(0));
+
+        Path only = tmp.resolve("only.json");
+        ok("table", "--model", resnet, "--limit", 10, "--batch", 10, "--methods", "dsconv-kds-bias", "--plot-dir",
+                plots, "--json", only);
+        List<String> methods = StreamSupport.stream(readJson(only).get("models").get(0).get("results").spliterator(),
+                false).map(r -> r.get("method").asText()).distinct().toList();
+        assertEquals(List.of("dsconv-kds-bias"), methods);
+        Run bad = cli("table", "--model", resnet, "--limit", 10, "--methods", "kmeans", "--json", tmp.resolve("y.json"));
+        assertEquals(1, bad.errLines().size(), bad::err);
+        assertTrue(bad.code() != 0 && bad.errLines().get(0).contains("kmeans"), bad::err);
+        assertFalse(Files.exists(tmp.resolve("y.json")));
 
         Path missing = tmp.resolve("nope.zip");
         Run r = cli("table", "--model", missing, "--limit", 10, "--json", tmp.resolve("x.json"));
@@ -812,5 +827,21 @@ class CliTest {
         // the trained model's weights differ from a fresh one with the same seed
         INDArray fresh = SmallModels.vgg(42, 1).params();
         assertFalse(fresh.equalsWithEps(m.params(), 1e-6), "training changed nothing");
+
+        // --init continues from the saved model: new weights, provenance nests the first run's
+        Path more = tmp.resolve("m2.zip");
+        ok("train", "--arch", "vgg", "--epochs", 1, "--train-limit", 128, "--test-limit", 100, "--batch", 64,
+                "--init", out, "--out", more);
+        JsonNode prov2 = readJson(tmp.resolve("m2.zip.provenance.json"));
+        assertTrue(prov2.get("command").asText().contains("--init " + out), prov2::toString);
+        assertEquals(top1, prov2.get("initFrom").get("top1").asDouble(), 0.0);
+        INDArray continued = ModelFiles.load(more).params();
+        assertFalse(continued.equalsWithEps(m.params(), 1e-6), "continued training changed nothing");
+        // a model of another arch is refused, naming the file
+        Run wrong = cli("train", "--arch", "resnet", "--epochs", 1, "--train-limit", 64, "--init", out, "--out",
+                tmp.resolve("w.zip"));
+        assertEquals(1, wrong.errLines().size(), wrong::err);
+        assertTrue(wrong.code() != 0 && wrong.errLines().get(0).contains("m.zip"), wrong::err);
+        assertFalse(Files.exists(tmp.resolve("w.zip")));
     }
 }
