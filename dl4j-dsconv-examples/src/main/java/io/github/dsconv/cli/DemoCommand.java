@@ -32,7 +32,7 @@ final class DemoCommand implements Callable<Integer> {
     int block;
 
     @Option(names = "--methods", defaultValue = "dsconv,rtn-per-channel", split = ",",
-            description = "Methods (default ${DEFAULT-VALUE}; also rtn-per-tensor).")
+            description = "Methods (default ${DEFAULT-VALUE}; also rtn-per-tensor and dsconv-kds-bias).")
     List<String> methods;
 
     @Option(names = "--limit", defaultValue = "0", description = "Test images (0 = all 10,000).")
@@ -69,9 +69,7 @@ final class DemoCommand implements Callable<Integer> {
                     mode), json, null);
         }
         List<Path> files = models == null || models.isEmpty() ? List.of(Demo.defaultModel()) : models;
-        for (String m : methods) {
-            io.github.dsconv.examples.QuantizeModel.quantizer(m, io.github.dsconv.convert.ConversionPlan.standard());
-        }
+        // Demo.grid validates the method names (Demo.Variant) before any model is loaded.
         return run("demo", new Demo.Options(files, Demo.grid(methods, bits, block), actBits, limit, batch, plotDir,
                 false, mode), json, null);
     }

@@ -3,6 +3,7 @@ package io.github.dsconv.it;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.dsconv.convert.ConversionPlan;
+import io.github.dsconv.convert.Converted;
 import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnist;
@@ -13,6 +14,8 @@ import io.github.dsconv.quant.KernelQuantizer;
 import io.github.dsconv.quant.RoundToNearestQuantizer;
 import io.github.dsconv.quant.VqkQuantizer;
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -29,8 +32,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Accuracy on real data with the committed small models ({@code models/fmnist-<family>.zip}): each recorded FP32
- * accuracy reproduces on all 10,000 test images, and DSConv at W8/W4/W3 (A8, B=32, no training, no data) stays
- * within stated per-family tolerances of FP32 on the first 2,000 test images, ahead of round-to-nearest per channel.
+ * accuracy reproduces on all 10,000 test images, and DSConv at W8/W4/W3 (A8, B=32, no training, no data), and with
+ * the KDS shift at W4/W3, stays within stated per-family tolerances of FP32 on the first 2,000 test images, ahead of
+ * round-to-nearest per channel.
  *
  * <p>Inference is deterministic, so the tolerances leave room only for other BLAS builds and are set from the
  * measurements in {@link #BOUNDS}; the measured values on this subset are in the comments there.
@@ -42,7 +46,7 @@ class CommittedModelAccuracyTest {
     /**
      * Allowed top-1 drops from FP32 on the subset, in fractions: {W8, W4, W3}: the measured drop plus a few images'
      * worth of slack on 2,000 images for other BLAS builds. Issue 3's targets on all 10k images are 0.005 (W4) and
-     * 0.015 (W3); a bound above a target records a miss, it does not hide one.
+     * 0.015 (W3); a bound above a target records a miss, it does not hide one. W8 is also asserted on agreement.
      */
     static final Map<String, double[]> BOUNDS = Map.of(
             // FP32 0.9255; DSConv W8 0.9265 (agreement 0.999, logits SQNR 42.2 dB), W4 0.9255, W3 0.9230;
@@ -50,7 +54,27 @@ class CommittedModelAccuracyTest {
             "resnet", new double[] {0.002, 0.006, 0.016},
             // FP32 0.9130; DSConv W8 0.9135 (agreement 0.997, logits SQNR 42.0 dB), W4 0.9040, W3 0.8780;
             // RTN per channel W4 0.8905, W3 0.7350. Misses issue 3's W4/W3 targets (see the README's table).
-            "vgg", new double[] {0.002, 0.011, 0.037});
+            "vgg", new double[] {0.002, 0.011, 0.037},
+            // FP32 0.9085; DSConv W8 0.9085 (agreement 0.997, logits SQNR 37.1 dB), W4 0.8820, W3 0.6480;
+            // RTN per channel W4 0.8820, W3 0.4040. Misses both targets; W3 collapses without the KDS shift.
+            "googlenet", new double[] {0.002, 0.029, 0.263},
+            // FP32 0.9165; DSConv W8 0.9160 (agreement 0.998, logits SQNR 42.8 dB), W4 0.9065, W3 0.8505;
+            // RTN per channel W4 0.8750, W3 0.7580. Misses both targets.
+            "densenet", new double[] {0.002, 0.012, 0.069});
+
+    /**
+     * Allowed top-1 drops {W4, W3} with the KDS shift beta ({@code --kds-bias}, spec section 1): measured on the
+     * subset plus slack, as {@link #BOUNDS}. A negative measured drop is a gain over FP32.
+     */
+    static final Map<String, double[]> KDS_SHIFT_BOUNDS = Map.of(
+            // W4 0.9265, W3 0.9280 (FP32 0.9255)
+            "resnet", new double[] {0.002, 0.002},
+            // W4 0.9155, W3 0.9130 (FP32 0.9130): meets the targets the plain DSConv misses
+            "vgg", new double[] {0.002, 0.003},
+            // W4 0.8955, W3 0.8870 (FP32 0.9085): better, still misses both targets
+            "googlenet", new double[] {0.015, 0.024},
+            // W4 0.9165, W3 0.8775 (FP32 0.9165): meets W4, misses W3
+            "densenet", new double[] {0.003, 0.042});
 
     static InMemoryIterator subset;
     static final Map<String, Model> FP32 = new HashMap<>();
@@ -80,12 +104,24 @@ class CommittedModelAccuracyTest {
     }
 
     private static Outputs quantized(String family, KernelQuantizer q, int bits) {
-        ConversionPlan plan = ConversionPlan.uniform(new LayerSpec(bits, 8, 32));
-        return Outputs.collect(new DSConvConverter(plan, q).convert(fp32(family)).network(), subset, null);
+        return quantized(family, ConversionPlan.uniform(new LayerSpec(bits, 8, 32)), q);
+    }
+
+    private static Outputs quantized(String family, ConversionPlan plan, KernelQuantizer q) {
+        Converted<? extends Model> c = new DSConvConverter(plan, q).convert(fp32(family));
+        Outputs out = Outputs.collect(c.network(), subset, null);
+        // Free the converted network's native buffers now rather than at some later GC: four families' worth of
+        // conversions otherwise pile up in this JVM.
+        if (c.network() instanceof MultiLayerNetwork mln) {
+            mln.close();
+        } else if (c.network() instanceof ComputationGraph cg) {
+            cg.close();
+        }
+        return out;
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"resnet", "vgg"})
+    @ValueSource(strings = {"resnet", "vgg", "googlenet", "densenet"})
     void recordedFp32AccuracyReproducesOnAllTestImages(String family) throws Exception {
         Path file = model(family);
         JsonNode prov = new ObjectMapper().readTree(file.resolveSibling(file.getFileName() + ".provenance.json")
@@ -100,7 +136,7 @@ class CommittedModelAccuracyTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"resnet", "vgg"})
+    @ValueSource(strings = {"resnet", "vgg", "googlenet", "densenet"})
     void eightBitDsconvMatchesFp32(String family) {
         Outputs ref = reference(family);
         Outputs w8 = quantized(family, new VqkQuantizer(), 8);
@@ -111,7 +147,7 @@ class CommittedModelAccuracyTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"resnet", "vgg"})
+    @ValueSource(strings = {"resnet", "vgg", "googlenet", "densenet"})
     void fourAndThreeBitDsconvStayCloseAndBeatRoundToNearest(String family) {
         Outputs ref = reference(family);
         RoundToNearestQuantizer rtn = new RoundToNearestQuantizer(RoundToNearestQuantizer.Granularity.PER_CHANNEL);
@@ -128,5 +164,20 @@ class CommittedModelAccuracyTest {
         assertTrue(w4.logitsSqnrDb(ref) > r4.logitsSqnrDb(ref), family);
         assertTrue(w3.logitsSqnrDb(ref) > r3.logitsSqnrDb(ref), family);
         assertTrue(w3.top1() >= r3.top1(), family + " DSConv W3 " + w3.top1() + " < RTN W3 " + r3.top1());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"resnet", "vgg", "googlenet", "densenet"})
+    void kdsShiftMeetsIssueTargetsAtFourAndThreeBits(String family) {
+        Outputs ref = reference(family);
+        ConversionPlan w4 = ConversionPlan.uniform(new LayerSpec(4, 8, 32)).withMethod(true, false, false);
+        ConversionPlan w3 = ConversionPlan.uniform(new LayerSpec(3, 8, 32)).withMethod(true, false, false);
+        Outputs b4 = quantized(family, w4, new VqkQuantizer(true, false));
+        Outputs b3 = quantized(family, w3, new VqkQuantizer(true, false));
+        System.out.printf("%s FP32 %.4f | DSConv+KDS shift W4 %.4f W3 %.4f%n", family, ref.top1(), b4.top1(),
+                b3.top1());
+        double[] bound = KDS_SHIFT_BOUNDS.get(family);
+        assertTrue(ref.top1() - b4.top1() <= bound[0], family + " W4 drop " + (ref.top1() - b4.top1()));
+        assertTrue(ref.top1() - b3.top1() <= bound[1], family + " W3 drop " + (ref.top1() - b3.top1()));
     }
 }
