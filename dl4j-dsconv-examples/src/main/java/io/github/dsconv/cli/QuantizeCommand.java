@@ -51,13 +51,18 @@ final class QuantizeCommand implements Callable<Integer> {
             + " parameters (dense, BN, biases) in a packed .dsconv.zip output.")
     String paramsPrecision;
 
+    @Option(names = "--bias-correct", defaultValue = "0", paramLabel = "N", description = "Bias correction (DFQ-style,"
+            + " not in the DSConv paper): remove each layer's expected output shift, measured on the first N "
+            + "Fashion-MNIST training images (features only; models with 28x28x1 input). 0 = off (default).")
+    int biasCorrect;
+
     @Option(names = "--json", description = "Write the conversion report as JSON to this file.")
     Path json;
 
     @Override
     public Integer call() throws Exception {
         QuantizeModel.Options o = new QuantizeModel.Options(in, out, weightBits, actBits, block, skipFirst, plan,
-                method, kdsBias, cds, clipSearch, paramsPrecision);
+                method, kdsBias, cds, clipSearch, paramsPrecision, biasCorrect);
         QuantizeModel.Result r = QuantizeModel.run(o);
         System.out.print(r.table());
         if (r.packed() != null) {

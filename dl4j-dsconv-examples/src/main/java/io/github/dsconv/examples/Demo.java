@@ -1,6 +1,7 @@
 package io.github.dsconv.examples;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import io.github.dsconv.calibrate.BiasCorrection;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.ConversionReport;
 import io.github.dsconv.convert.Converted;
@@ -14,6 +15,7 @@ import io.github.dsconv.data.InMemoryIterator;
 import io.github.dsconv.eval.Outputs;
 import io.github.dsconv.io.ModelFiles;
 import org.deeplearning4j.nn.api.Model;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 
 import java.io.IOException;
@@ -40,7 +42,9 @@ public final class Demo {
      * One conversion to evaluate.
      *
      * @param method     weight quantizer ({@code dsconv}, {@code dsconv-kds-bias} (DSConv with the KDS
-     *                   shift beta), {@code rtn-per-channel}, {@code rtn-per-tensor})
+     *                   shift beta), {@code rtn-per-channel}, {@code rtn-per-tensor}); a DSConv method with the
+     *                   suffix {@code -bc} is followed by bias correction on {@link Variant#CALIBRATION_IMAGES}
+     *                   unlabelled training images
      * @param weightBits weight bits
      * @param blockSize  block size along input channels (DSConv weights and BFP activations alike)
      */
@@ -48,11 +52,19 @@ public final class Demo {
 
         /** DSConv with the per-block KDS shift beta (spec section 1, least squares with intercept). */
         public static final String DSCONV_KDS_BIAS = "dsconv-kds-bias";
+        /** Suffix of a DSConv method followed by {@link BiasCorrection} on unlabelled training images. */
+        public static final String BIAS_CORRECTED = "-bc";
+        /** Unlabelled Fashion-MNIST training images (the first ones, features only) bias correction uses. */
+        public static final int CALIBRATION_IMAGES = 512;
 
         public Variant {
-            if (!List.of(QuantizeModel.METHODS).contains(method) && !DSCONV_KDS_BIAS.equals(method)) {
+            boolean corrected = method.endsWith(BIAS_CORRECTED);
+            String base = corrected ? method.substring(0, method.length() - BIAS_CORRECTED.length()) : method;
+            boolean known = List.of(QuantizeModel.METHODS).contains(base) || DSCONV_KDS_BIAS.equals(base);
+            if (!known || (corrected && !base.startsWith("dsconv"))) {
                 throw new IllegalArgumentException("unknown method '" + method + "' (expected one of "
-                        + String.join(", ", QuantizeModel.METHODS) + ", " + DSCONV_KDS_BIAS + ")");
+                        + String.join(", ", QuantizeModel.METHODS) + ", " + DSCONV_KDS_BIAS
+                        + ", or a dsconv method + '" + BIAS_CORRECTED + "')");
             }
         }
 
@@ -61,10 +73,15 @@ public final class Demo {
             return method.startsWith("dsconv") ? "dsconv" : method;
         }
 
-        /** A uniform plan at {@code spec}, with the KDS shift switched on for {@link #DSCONV_KDS_BIAS}. */
+        /** Whether the converted network is bias-corrected ({@link BiasCorrection}). */
+        boolean biasCorrected() {
+            return method.endsWith(BIAS_CORRECTED);
+        }
+
+        /** A uniform plan at {@code spec}, with the KDS shift switched on for {@link #DSCONV_KDS_BIAS} methods. */
         ConversionPlan plan(LayerSpec spec) {
             ConversionPlan plan = ConversionPlan.uniform(spec);
-            return DSCONV_KDS_BIAS.equals(method) ? plan.withMethod(true, false, false) : plan;
+            return method.startsWith(DSCONV_KDS_BIAS) ? plan.withMethod(true, false, false) : plan;
         }
     }
 
@@ -111,7 +128,8 @@ public final class Demo {
 
     /**
      * The accuracy table's conversions (issue 3): DSConv at W8/W6/W5/W4/W3/W2 with B=32, DSConv at W4 and W3 with
-     * B=16/64/128, DSConv with the KDS shift beta at W8-W2 (B=32), and the round-to-nearest per-tensor and per-channel baselines at W8/W6/W5/W4/W3/W2. The
+     * B=16/64/128, DSConv followed by bias correction at W4/W3/W2 (B=32), DSConv with the KDS shift beta at W8-W2
+     * (B=32), and the round-to-nearest per-tensor and per-channel baselines at W8/W6/W5/W4/W3/W2. The
      * baselines' BFP activations use B=32 like DSConv's default.
      */
     public static List<Variant> tableVariants() {
@@ -124,6 +142,9 @@ public final class Demo {
             for (int block : new int[] {16, 64, 128}) {
                 v.add(new Variant("dsconv", b, block));
             }
+        }
+        for (int b : new int[] {4, 3, 2}) {
+            v.add(new Variant("dsconv" + Variant.BIAS_CORRECTED, b, 32));
         }
         for (String m : new String[] {Variant.DSCONV_KDS_BIAS, "rtn-per-tensor", "rtn-per-channel"}) {
             for (int b : bits) {
@@ -226,6 +247,7 @@ public final class Demo {
     public static Result run(Options o, IntConsumer progress) throws IOException {
         long t0 = System.nanoTime();
         DataSet test = FashionMnist.load(FashionMnist.Split.TEST, o.limit());
+        INDArray calibration = null; // unlabelled training images, loaded when a variant is bias-corrected
         InMemoryIterator data = new InMemoryIterator(test, o.batch());
         List<ModelResult> models = new ArrayList<>();
         String backend = null;
@@ -239,6 +261,13 @@ public final class Demo {
                 ConversionPlan plan = v.plan(spec);
                 DSConvConverter conv = new DSConvConverter(plan, QuantizeModel.quantizer(v.quantizer(), plan));
                 Converted<? extends Model> c = conv.convert(fp32);
+                if (v.biasCorrected()) {
+                    if (calibration == null) {
+                        calibration = FashionMnist.load(FashionMnist.Split.TRAIN, Variant.CALIBRATION_IMAGES)
+                                .getFeatures();
+                    }
+                    BiasCorrection.apply(fp32, c.network(), calibration, 128);
+                }
                 ConversionReport rep = c.report();
                 fp32Bytes = rep.fp32WeightBytes();
                 if (o.engine() == EngineMode.INTEGER) {

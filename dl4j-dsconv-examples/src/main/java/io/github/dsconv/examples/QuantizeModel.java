@@ -1,6 +1,8 @@
 package io.github.dsconv.examples;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.github.dsconv.calibrate.BiasCorrection;
+import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.ConversionReport;
 import io.github.dsconv.convert.Converted;
@@ -15,6 +17,7 @@ import io.github.dsconv.quant.KernelQuantizer;
 import io.github.dsconv.quant.RoundToNearestQuantizer;
 import io.github.dsconv.quant.VqkQuantizer;
 import org.deeplearning4j.nn.api.Model;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -43,10 +46,26 @@ public final class QuantizeModel {
      * @param clipSearch search clipping ratios
      * @param paramsPrecision precision of the non-convolution parameters in a packed output ({@code *.dsconv.zip}):
      *                   {@code fp16} or {@code fp32}, or null for the default fp16; an error for other outputs
+     * @param biasCorrect unlabelled Fashion-MNIST training images for {@link BiasCorrection} (0 = none)
      */
     public record Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
                           Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch,
-                          String paramsPrecision) {
+                          String paramsPrecision, int biasCorrect) {
+
+        public Options {
+            if (biasCorrect < 0 || biasCorrect > 60000) {
+                throw new IllegalArgumentException("--bias-correct must be between 0 and 60000 images, got "
+                        + biasCorrect);
+            }
+        }
+
+        /** Options without bias correction. */
+        public Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
+                       Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch,
+                       String paramsPrecision) {
+            this(in, out, weightBits, actBits, block, skipFirst, plan, method, kdsBias, cds, clipSearch,
+                    paramsPrecision, 0);
+        }
 
         /** Options without a params precision (the packed format's default, fp16). */
         public Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
@@ -189,6 +208,11 @@ public final class QuantizeModel {
         }
         Model model = ModelFiles.load(o.in());
         Converted<? extends Model> c = new DSConvConverter(plan, q).convert(model);
+        if (o.biasCorrect() > 0) {
+            // Features only: the labels of these training images are never read.
+            INDArray images = FashionMnist.load(FashionMnist.Split.TRAIN, o.biasCorrect()).getFeatures();
+            BiasCorrection.apply(model, c.network(), images, 128);
+        }
         Packed packed = null;
         if (packedOut) {
             packed = Packed.of(PackedModelFormat.write(c.network(), o.out(), PackedModelFormat.Options.defaults()

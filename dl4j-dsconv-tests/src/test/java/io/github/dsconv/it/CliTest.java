@@ -751,7 +751,8 @@ class CliTest {
             }
             assertEquals(List.of("dsconv W8 B32", "dsconv W6 B32", "dsconv W5 B32", "dsconv W4 B32",
                     "dsconv W3 B32", "dsconv W2 B32", "dsconv W4 B16", "dsconv W4 B64", "dsconv W4 B128",
-                    "dsconv W3 B16", "dsconv W3 B64", "dsconv W3 B128", "dsconv-kds-bias W8 B32",
+                    "dsconv W3 B16", "dsconv W3 B64", "dsconv W3 B128", "dsconv-bc W4 B32", "dsconv-bc W3 B32",
+                    "dsconv-bc W2 B32", "dsconv-kds-bias W8 B32",
                     "dsconv-kds-bias W6 B32", "dsconv-kds-bias W5 B32", "dsconv-kds-bias W4 B32",
                     "dsconv-kds-bias W3 B32", "dsconv-kds-bias W2 B32", "rtn-per-tensor W8", "rtn-per-tensor W6",
                     "rtn-per-tensor W5", "rtn-per-tensor W4", "rtn-per-tensor W3", "rtn-per-tensor W2",
@@ -766,11 +767,13 @@ class CliTest {
             assertTrue(bytes.get("dsconv W3 B32") < bytes.get("dsconv W4 B32"));
             // beta: one more fp16 (fp32 in the first conv) per block of 32 weights
             assertTrue(bytes.get("dsconv-kds-bias W4 B32") > bytes.get("dsconv W4 B32"));
+            // bias correction moves BN statistics, not the kernel
+            assertEquals(bytes.get("dsconv W4 B32"), bytes.get("dsconv-bc W4 B32"));
         }
         assertEquals(Set.of("table-resnet.png", "table-vgg.png"), fileNames(plots));
         assertNotNull(ImageIO.read(plots.resolve("table-vgg.png").toFile()));
         List<String> mdLines = Files.readAllLines(md);
-        assertEquals(2 + 1 + 30, mdLines.size(), "header, rule, FP32 and one row per conversion");
+        assertEquals(2 + 1 + 33, mdLines.size(), "header, rule, FP32 and one row per conversion");
         assertTrue(mdLines.get(0).contains("resnet") && mdLines.get(0).contains("vgg"), mdLines.get(0));
 
         Path only = tmp.resolve("only.json");

@@ -1,0 +1,287 @@
+package io.github.dsconv.calibrate;
+
+import io.github.dsconv.layers.DSConvLayer;
+import io.github.dsconv.layers.DSConvRuntime;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
+import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Empirical bias correction (Nagel et al., "Data-Free Quantization Through Weight Equalization and Bias Correction",
+ * ICCV 2019, section 4.2, with the input statistics measured on unlabelled images instead of derived from batch
+ * norm): quantizing a kernel shifts the expected output of each channel by {@code E[(W_eff - W) * x]}, which the
+ * KDS least-squares fit does not remove. For every DSConv layer this computes that shift from the FP32 network's
+ * mean input (per channel and pixel, so zero padding at the borders is exact) and removes it: through the running
+ * mean of the batch norm that directly follows the layer ({@code mean += shift}, the same as subtracting the shift
+ * before the normalisation), else through the layer's bias. Labels are never read.
+ *
+ * <p>Not in the DSConv paper nor in spec section 1: an addition of this project, applied only when asked for
+ * ({@code quantize --bias-correct N}). The mean input is that of the FP32 network (one shot, as DFQ), not of the
+ * quantized one, and the BFP rounding of the input is left out (it is unbiased to first order). The inputs are read
+ * from DL4J's {@code feedForward} activations; an in-place activation layer that consumes the same vertex as a
+ * DSConv layer would overwrite them (DL4J's {@code ActivationLayer} activates in place at inference), which no
+ * architecture here does: their ReLUs follow batch norms, not the convolutions' inputs.
+ */
+public final class BiasCorrection {
+
+    private BiasCorrection() {
+    }
+
+    /**
+     * One layer's correction.
+     *
+     * @param layer       DSConv layer name
+     * @param target      {@code "bn <name>"}, {@code "bias"}, or {@code "none"} when the layer has neither
+     * @param maxAbsShift largest expected output shift removed (over output channels)
+     */
+    public record Correction(String layer, String target, double maxAbsShift) {
+    }
+
+    /**
+     * Corrects {@code dsconv} in place.
+     *
+     * @param fp32     the FP32 network {@code dsconv} was converted from (same layer names)
+     * @param dsconv   the converted network
+     * @param features unlabelled images {@code [n, ...]} in the networks' input format
+     * @param batch    forward-pass batch size
+     * @return one entry per DSConv layer, in network order
+     * @throws IllegalArgumentException if the networks do not match or {@code features} is empty
+     */
+    public static List<Correction> apply(Model fp32, Model dsconv, INDArray features, int batch) {
+        if (features == null || features.size(0) == 0) {
+            throw new IllegalArgumentException("bias correction needs at least one unlabelled image");
+        }
+        if (batch <= 0) {
+            throw new IllegalArgumentException("batch must be positive, got " + batch);
+        }
+        Map<String, double[]> sums = new LinkedHashMap<>();
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        long n = features.size(0);
+        for (long from = 0; from < n; from += batch) {
+            INDArray x = features.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(from, Math.min(n, from + batch)));
+            inputsOfDsconvLayers(fp32, dsconv, x).forEach((name, in) -> {
+                INDArray s = in.castTo(DataType.DOUBLE).sum(0);
+                double[] acc = sums.computeIfAbsent(name, k -> new double[(int) s.length()]);
+                double[] v = s.dup('c').data().asDouble();
+                for (int i = 0; i < v.length; i++) {
+                    acc[i] += v[i];
+                }
+                shapes.putIfAbsent(name, in.shape());
+            });
+        }
+        List<Correction> out = new ArrayList<>();
+        for (Map.Entry<String, double[]> e : sums.entrySet()) {
+            String name = e.getKey();
+            double[] mean = e.getValue();
+            for (int i = 0; i < mean.length; i++) {
+                mean[i] /= n;
+            }
+            DSConvRuntime rt = dsconvLayer(dsconv, name);
+            INDArray w = fp32Layer(fp32, name).getParam("W");
+            double[] shift = shift(rt, w, mean, shapes.get(name));
+            out.add(new Correction(name, remove(dsconv, rt, shift), maxAbs(shift)));
+        }
+        return out;
+    }
+
+    /**
+     * {@code shift[o] = mean over output pixels of sum_{c,ky,kx} (W_eff - W)[o,c,ky,kx] * xbar[c, y', x']}, with
+     * {@code xbar} the mean input image and zero outside it (padding).
+     */
+    static double[] shift(DSConvRuntime rt, INDArray fp32Kernel, double[] mean, long[] inShape) {
+        DSConvLayer lc = rt.layerConf();
+        boolean nhwc = lc.getCnn2dDataFormat() == CNN2DFormat.NHWC;
+        int c = (int) (nhwc ? inShape[3] : inShape[1]);
+        int h = (int) (nhwc ? inShape[1] : inShape[2]);
+        int wd = (int) (nhwc ? inShape[2] : inShape[3]);
+        INDArray probe = Nd4j.zeros(DataType.FLOAT, nhwc ? new long[] {1, h, wd, c} : new long[] {1, c, h, wd});
+        int[] outSize = rt.outputSize(probe);
+        int[] pad = rt.padding(probe, outSize[0], outSize[1]);
+        int kh = lc.getKernelSize()[0];
+        int kw = lc.getKernelSize()[1];
+        int[] st = lc.getStride();
+        int[] dl = lc.getDilation();
+        // m[c][k]: the mean input seen by kernel tap k of channel c, averaged over output pixels
+        double[][] m = new double[c][kh * kw];
+        int positions = outSize[0] * outSize[1];
+        for (int ci = 0; ci < c; ci++) {
+            for (int ky = 0; ky < kh; ky++) {
+                for (int kx = 0; kx < kw; kx++) {
+                    double s = 0;
+                    for (int oy = 0; oy < outSize[0]; oy++) {
+                        int y = oy * st[0] + ky * dl[0] - pad[0];
+                        if (y < 0 || y >= h) {
+                            continue;
+                        }
+                        for (int ox = 0; ox < outSize[1]; ox++) {
+                            int xx = ox * st[1] + kx * dl[1] - pad[1];
+                            if (xx >= 0 && xx < wd) {
+                                s += mean[nhwc ? (y * wd + xx) * c + ci : (ci * h + y) * wd + xx];
+                            }
+                        }
+                    }
+                    m[ci][ky * kw + kx] = s / positions;
+                }
+            }
+        }
+        double[] weff = rt.effectiveKernel(false).castTo(DataType.DOUBLE).dup('c').data().asDouble();
+        double[] w = fp32Kernel.castTo(DataType.DOUBLE).dup('c').data().asDouble();
+        if (w.length != weff.length) {
+            throw new IllegalArgumentException("layer '" + lc.getLayerName() + "': FP32 kernel has " + w.length
+                    + " weights, DSConv kernel " + weff.length);
+        }
+        int nOut = (int) lc.getNOut();
+        double[] shift = new double[nOut];
+        int k = kh * kw;
+        for (int o = 0; o < nOut; o++) {
+            double s = 0;
+            for (int ci = 0; ci < c; ci++) {
+                for (int t = 0; t < k; t++) {
+                    int i = (o * c + ci) * k + t;
+                    s += (weff[i] - w[i]) * m[ci][t];
+                }
+            }
+            shift[o] = s;
+        }
+        return shift;
+    }
+
+    /** Removes the shift through the following batch norm's running mean, else the bias; returns where. */
+    private static String remove(Model net, DSConvRuntime rt, double[] shift) {
+        String name = rt.layerConf().getLayerName();
+        Layer bn = followingBatchNorm(net, name);
+        if (bn != null) {
+            INDArray mean = bn.getParam("mean");
+            mean.addi(Nd4j.createFromArray(shift).castTo(mean.dataType()).reshape(mean.shape()));
+            return "bn " + bn.conf().getLayer().getLayerName();
+        }
+        if (rt.layerConf().hasBias()) {
+            INDArray b = rt.getParam("b");
+            b.subi(Nd4j.createFromArray(shift).castTo(b.dataType()).reshape(b.shape()));
+            rt.invalidateCache();
+            return "bias";
+        }
+        return "none";
+    }
+
+    /** The batch norm that is the only consumer of layer {@code name}, or null. */
+    private static Layer followingBatchNorm(Model net, String name) {
+        if (net instanceof ComputationGraph cg) {
+            List<String> consumers = new ArrayList<>();
+            cg.getConfiguration().getVertexInputs().forEach((v, ins) -> {
+                if (ins.contains(name)) {
+                    consumers.add(v);
+                }
+            });
+            if (consumers.size() == 1) {
+                GraphVertex gv = cg.getConfiguration().getVertices().get(consumers.get(0));
+                if (gv instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof BatchNormalization) {
+                    return cg.getLayer(consumers.get(0));
+                }
+            }
+            return null;
+        }
+        MultiLayerNetwork mln = (MultiLayerNetwork) net;
+        Layer[] layers = mln.getLayers();
+        for (int i = 0; i + 1 < layers.length; i++) {
+            if (name.equals(layers[i].conf().getLayer().getLayerName())
+                    && layers[i + 1].conf().getLayer() instanceof BatchNormalization) {
+                return layers[i + 1];
+            }
+        }
+        return null;
+    }
+
+    /** The FP32 network's input to every layer that is DSConv in {@code dsconv}, by layer name. */
+    private static Map<String, INDArray> inputsOfDsconvLayers(Model fp32, Model dsconv, INDArray x) {
+        Map<String, INDArray> out = new LinkedHashMap<>();
+        LayerWorkspaceMgr mgr = LayerWorkspaceMgr.noWorkspaces();
+        if (fp32 instanceof ComputationGraph cg) {
+            if (!(dsconv instanceof ComputationGraph)) {
+                throw new IllegalArgumentException("FP32 network is a ComputationGraph, DSConv network is not");
+            }
+            Map<String, INDArray> acts = cg.feedForward(x, false);
+            for (String name : dsconvNames(dsconv)) {
+                List<String> ins = cg.getConfiguration().getVertexInputs().get(name);
+                if (ins == null || ins.size() != 1) {
+                    throw new IllegalArgumentException("layer '" + name + "' not found with one input in the FP32 "
+                            + "network");
+                }
+                INDArray in = acts.containsKey(ins.get(0)) ? acts.get(ins.get(0)) : x;
+                GraphVertex gv = cg.getConfiguration().getVertices().get(name);
+                InputPreProcessor pp = gv instanceof LayerVertex lv ? lv.getPreProcessor() : null;
+                out.put(name, pp == null ? in : pp.preProcess(in, (int) in.size(0), mgr));
+            }
+            return out;
+        }
+        if (!(fp32 instanceof MultiLayerNetwork mln) || !(dsconv instanceof MultiLayerNetwork)) {
+            throw new IllegalArgumentException("networks must both be MultiLayerNetwork or both ComputationGraph");
+        }
+        List<INDArray> acts = mln.feedForward(x, false);
+        Layer[] layers = ((MultiLayerNetwork) dsconv).getLayers();
+        for (int i = 0; i < layers.length; i++) {
+            if (layers[i] instanceof DSConvRuntime) {
+                INDArray in = acts.get(i);
+                InputPreProcessor pp = mln.getLayerWiseConfigurations().getInputPreProcess(i);
+                out.put(layers[i].conf().getLayer().getLayerName(),
+                        pp == null ? in : pp.preProcess(in, (int) in.size(0), mgr));
+            }
+        }
+        return out;
+    }
+
+    private static List<String> dsconvNames(Model net) {
+        List<String> names = new ArrayList<>();
+        for (Layer l : layers(net)) {
+            if (l instanceof DSConvRuntime rt) {
+                names.add(rt.layerConf().getLayerName());
+            }
+        }
+        return names;
+    }
+
+    private static Layer[] layers(Model net) {
+        return net instanceof ComputationGraph cg ? cg.getLayers() : ((MultiLayerNetwork) net).getLayers();
+    }
+
+    private static DSConvRuntime dsconvLayer(Model net, String name) {
+        for (Layer l : layers(net)) {
+            if (l instanceof DSConvRuntime rt && name.equals(rt.layerConf().getLayerName())) {
+                return rt;
+            }
+        }
+        throw new IllegalArgumentException("no DSConv layer '" + name + "'");
+    }
+
+    private static Layer fp32Layer(Model net, String name) {
+        for (Layer l : layers(net)) {
+            if (name.equals(l.conf().getLayer().getLayerName())) {
+                return l;
+            }
+        }
+        throw new IllegalArgumentException("FP32 network has no layer '" + name + "'");
+    }
+
+    private static double maxAbs(double[] v) {
+        double m = 0;
+        for (double x : v) {
+            m = Math.max(m, Math.abs(x));
+        }
+        return m;
+    }
+}
