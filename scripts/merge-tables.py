@@ -18,7 +18,7 @@ def row_key(r):
     # dsconv rows: B=32 bit widths first (8..2), then the other block sizes, as `Demo.tableVariants()`.
     b = r.get("blockSize")
     other_block = 0 if b in (None, 32) else 1
-    return (ROW_ORDER.index(r["method"]), other_block, b or 0, -r["weightBits"])
+    return (ROW_ORDER.index(r["method"]), other_block, -r["weightBits"], b or 0)
 
 
 def main(out_json, out_md, inputs):
