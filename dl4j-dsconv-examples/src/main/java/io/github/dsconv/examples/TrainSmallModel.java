@@ -142,15 +142,7 @@ public final class TrainSmallModel {
      * 30% of its iterations instead (the multi-epoch schedule of {@link SmallModels} lowers it for the last epoch).
      */
     public static void oneEpochSchedule(Model model, int iterations) {
-        Map<Integer, Double> lr = new HashMap<>();
-        lr.put(0, 1e-3);
-        lr.put((int) Math.round(0.7 * iterations), 2e-4);
-        MapSchedule s = new MapSchedule(ScheduleType.ITERATION, lr);
-        if (model instanceof MultiLayerNetwork mln) {
-            mln.setLearningRate(s);
-        } else if (model instanceof ComputationGraph cg) {
-            cg.setLearningRate(s);
-        }
+        stepSchedule(model, 0, iterations, 1e-3, 2e-4);
     }
 
     /**
@@ -161,9 +153,14 @@ public final class TrainSmallModel {
     public static void continuationSchedule(Model model, int iterations) {
         int done = model instanceof MultiLayerNetwork mln ? mln.getLayerWiseConfigurations().getIterationCount()
                 : ((ComputationGraph) model).getConfiguration().getIterationCount();
+        stepSchedule(model, done, iterations, 5e-4, 1e-4);
+    }
+
+    /** Learning rate {@code first}, then {@code last} from 70% of {@code iterations} after iteration {@code start}. */
+    private static void stepSchedule(Model model, int start, int iterations, double first, double last) {
         Map<Integer, Double> lr = new HashMap<>();
-        lr.put(0, 5e-4);
-        lr.put(done + (int) Math.round(0.7 * iterations), 1e-4);
+        lr.put(0, first);
+        lr.put(start + (int) Math.round(0.7 * iterations), last);
         MapSchedule s = new MapSchedule(ScheduleType.ITERATION, lr);
         if (model instanceof MultiLayerNetwork mln) {
             mln.setLearningRate(s);
