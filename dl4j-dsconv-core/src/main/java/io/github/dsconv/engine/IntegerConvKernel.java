@@ -202,6 +202,9 @@ public final class IntegerConvKernel implements InferenceKernel {
     }
 
     private static float[] hostFloats(INDArray a) {
+        if (a.dataType() == DataType.FLOAT && a.ordering() == 'c' && !a.isView() && a.data().length() == a.length()) {
+            return a.data().asFloat(); // one copy instead of two for the usual contiguous activations
+        }
         return a.castTo(DataType.FLOAT).dup('c').data().asFloat();
     }
 
@@ -245,7 +248,13 @@ public final class IntegerConvKernel implements InferenceKernel {
         float[] scale = new float[n * h * wd * nb];
         int spatial = h * wd;
         int chunks = nhwc ? n * ceilDiv(spatial, TILE_POSITIONS) : n * nb;
-        Workers.run(chunks, t -> quantize(x, t, spatial, mant, scale));
+        boolean[] negative = new boolean[chunks];
+        Workers.run(chunks, t -> negative[t] = quantize(x, t, spatial, mant, scale));
+        boolean unsignedSrc = true;
+        for (boolean neg : negative) {
+            unsignedSrc &= !neg;
+        }
+        boolean u8 = unsignedSrc;
 
         int[] outHw = runtime.outputSize(input);
         int oh = outHw[0];
@@ -254,9 +263,12 @@ public final class IntegerConvKernel implements InferenceKernel {
         int total = n * oh * ow;
         double[] y = new double[total * nOut];
         double[] xsum = delta == null ? null : new double[total];
-        int pcMax = Math.min(TILE_POSITIONS, total);
+        // Tiles of at most TILE_POSITIONS, as many as a multiple of the worker count, of near-equal size: with
+        // 392 positions (7x7 at batch 8) two workers get 196 each rather than 256 and 136.
+        int tiles = ceilDiv(ceilDiv(total, TILE_POSITIONS), Workers.count()) * Workers.count();
+        int pcMax = Math.max(1, ceilDiv(total, tiles));
         Workers.run(ceilDiv(total, pcMax), t -> tile(t * pcMax, Math.min(pcMax, total - t * pcMax), oh, ow, pad, h,
-                wd, mant, scale, y, xsum));
+                wd, mant, scale, u8, y, xsum));
         return output(n, oh, ow, y, xsum, mgr);
     }
 
@@ -280,9 +292,12 @@ public final class IntegerConvKernel implements InferenceKernel {
 
     private static final ThreadLocal<TileBuffers> BUFFERS = ThreadLocal.withInitial(TileBuffers::new);
 
-    /** Output positions {@code [p0, p0 + pc)}: every {@code g} chunk gathered, multiplied and accumulated. */
+    /**
+     * Output positions {@code [p0, p0 + pc)}: every {@code g} chunk gathered, multiplied and accumulated;
+     * {@code unsignedSrc} if no mantissa is negative (see {@link Int8BatchedGemm#multiply}).
+     */
     private void tile(int p0, int pc, int oh, int ow, int[] pad, int h, int wd, byte[] mant, float[] scale,
-                      double[] y, double[] xsum) {
+                      boolean unsignedSrc, double[] y, double[] xsum) {
         TileBuffers b = BUFFERS.get();
         int rows = gcMax * pc;
         if (b.src.length < rows * bs * kRep) {
@@ -318,7 +333,7 @@ public final class IntegerConvKernel implements InferenceKernel {
             int gc = Math.min(gcMax, g - g0);
             gather(g0, gc, pc, b.pImg, b.pY, b.pX, h, wd, mant, scale, b.src, b.sc, needSums ? b.msum : null);
             unpackWeights(g0, gc, b.wei);
-            gemm.multiply(gc, pc, b.src, b.wei, b.acc);
+            gemm.multiply(gc, pc, b.src, b.wei, b.acc, unsignedSrc);
             alpha.decode(g0 * nOut, gc * nOut, b.alpha);
             if (beta != null) {
                 beta.decode(g0 * nOut, gc * nOut, b.beta);
@@ -332,10 +347,14 @@ public final class IntegerConvKernel implements InferenceKernel {
      * Block floating point of the input, exactly as {@link BlockFloatingPoint} (exponent of the value as a double,
      * {@code rint} of an exact power-of-two product), into int8 mantissas and per-block scales. Chunk {@code t}:
      * one {@code (image, block)} for NCHW, one image's run of {@link #TILE_POSITIONS} positions for NHWC.
+     *
+     * @return true if a mantissa of the chunk is negative (after a ReLU none is, and the products can read the
+     *         mantissas as uint8)
      */
-    private void quantize(float[] x, int t, int spatial, byte[] mant, float[] scale) {
+    private boolean quantize(float[] x, int t, int spatial, byte[] mant, float[] scale) {
         int m = BlockFloatingPoint.mantissaBits(actBits);
         float maxMag = (1 << m) - 1;
+        boolean negative = false;
         if (!nhwc) {
             int img = t / nb;
             int blk = t % nb;
@@ -364,10 +383,11 @@ public final class IntegerConvKernel implements InferenceKernel {
                 for (int pos = 0; pos < spatial; pos++) {
                     // up = 0 for an all-zero block: mantissa 0.
                     double v = Math.rint(x[base + pos] * up[pos]);
+                    negative |= v < 0;
                     mant[(img * spatial + pos) * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
                 }
             }
-            return;
+            return negative;
         }
         int perImage = ceilDiv(spatial, TILE_POSITIONS);
         int img = t / perImage;
@@ -392,11 +412,13 @@ public final class IntegerConvKernel implements InferenceKernel {
                 double up = Math.scalb(1.0, m - 1 - e);
                 for (int c = c0; c < c1; c++) {
                     double v = Math.rint(x[base + c] * up);
+                    negative |= v < 0;
                     mant[row * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
                 }
                 scale[row * nb + blk] = (float) Math.scalb(1.0, e + 1 - m);
             }
         }
+        return negative;
     }
 
     /** {@code Math.getExponent((double) v)}: read from the float's bits, except for subnormals. */

@@ -16,7 +16,7 @@ final class JavaGemm implements Int8BatchedGemm {
      * the JIT vectorizes); int32 sums are exact, so the order does not change the result.
      */
     @Override
-    public void multiply(int gc, int pc, byte[] src, byte[] weights, int[] dst) {
+    public void multiply(int gc, int pc, byte[] src, byte[] weights, int[] dst, boolean unsignedSrc) {
         int b = blockSize;
         for (int gi = 0; gi < gc; gi++) {
             int wBase = gi * b * nOut;

@@ -33,13 +33,14 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_execute;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_s32;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_s8;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_u8;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_default_flags;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_wait;
 
 /**
- * oneDNN batched matmul {@code [gc, pc, B] s8 x [gc, B, nOut] s8 -> [gc, pc, nOut] s32}. Each calling thread gets
+ * oneDNN batched matmul {@code [gc, pc, B] s8 (or u8) x [gc, B, nOut] s8 -> [gc, pc, nOut] s32}. Each calling thread gets
  * its own stream, native source, weight and destination buffers and primitives (one per {@code (gc, pc)} shape,
  * created on first use); each call copies the caller's unpacked int8 weights into the thread's weight buffer, which
  * the primitives' weights memory points at. Thread-safe.
@@ -123,13 +124,13 @@ final class OneDnnGemm implements Int8BatchedGemm {
     }
 
     @Override
-    public void multiply(int gc, int pc, byte[] src, byte[] weights, int[] dst) {
+    public void multiply(int gc, int pc, byte[] src, byte[] weights, int[] dst, boolean unsignedSrc) {
         if ((long) gc * pc > maxRows || gc > maxGroups) {
             throw new IllegalArgumentException("tile of " + gc + " x " + pc + " rows exceeds " + maxGroups
                     + " groups or " + maxRows + " rows");
         }
         Ctx c = local.get();
-        Prim p = prim(c, gc, pc);
+        Prim p = prim(c, gc, pc, unsignedSrc);
         c.src.position(0).put(src, 0, gc * pc * blockSize);
         c.wei.position(0).put(weights, 0, gc * blockSize * nOut);
         check(dnnl_primitive_execute(p.primitive, c.stream, 3, p.args), "dnnl_primitive_execute");
@@ -137,13 +138,15 @@ final class OneDnnGemm implements Int8BatchedGemm {
         c.dst.position(0).get(dst, 0, gc * pc * nOut);
     }
 
-    private Prim prim(Ctx c, int gc, int pc) {
-        long key = ((long) gc << 32) | pc;
+    private Prim prim(Ctx c, int gc, int pc, boolean unsignedSrc) {
+        long key = ((long) gc << 33) | ((long) pc << 1) | (unsignedSrc ? 1 : 0);
         Prim p = c.prims.get(key);
         if (p != null) {
             return p;
         }
-        dnnl_memory_desc srcMd = md(gc, pc, blockSize, dnnl_s8);
+        // u8 x s8 is oneDNN's native int8 product without VNNI (vpmaddubsw); s8 x s8 adds a +128 shift of the
+        // source and a compensation term per call.
+        dnnl_memory_desc srcMd = md(gc, pc, blockSize, unsignedSrc ? dnnl_u8 : dnnl_s8);
         dnnl_memory_desc weiMd = md(gc, blockSize, nOut, dnnl_s8);
         dnnl_memory_desc dstMd = md(gc, pc, nOut, dnnl_s32);
         dnnl_primitive_desc pd = new dnnl_primitive_desc();

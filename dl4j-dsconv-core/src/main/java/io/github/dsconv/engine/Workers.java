@@ -32,6 +32,11 @@ final class Workers {
     private Workers() {
     }
 
+    /** The number of worker threads. */
+    static int count() {
+        return POOL.getParallelism();
+    }
+
     /** Runs {@code task(0 .. count-1)} on the workers and waits (a single task runs on the calling thread). */
     static void run(int count, IntConsumer task) {
         if (count == 1) {

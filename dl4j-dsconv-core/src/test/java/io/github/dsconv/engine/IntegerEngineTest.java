@@ -29,6 +29,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -199,20 +200,23 @@ class IntegerEngineTest {
         INDArray x = TinyNets.random(6, DataType.FLOAT, shape);
         // Exact zeros and an all-zero block exercise the "zeros ignored" exponent rule and zero scales.
         x.muli(Nd4j.rand(DataType.FLOAT, shape).gt(0.2).castTo(DataType.FLOAT));
-        INDArray expect = layerOut(net, x).dup();
+        // Signed input, then a non-negative one (as after a ReLU), which takes oneDNN's u8 x s8 path.
+        for (INDArray in : List.of(x, Transforms.abs(x, true))) {
+            INDArray expect = layerOut(net, in).dup();
 
-        IntegerEngine.enable(net, backend);
-        assertNotNull(IntegerEngine.kernel(rt));
-        INDArray got = layerOut(net, x);
-        assertArrayEquals(expect.shape(), got.shape());
-        double rel = got.sub(expect).amaxNumber().doubleValue() / expect.amaxNumber().doubleValue();
-        // Both paths round (nearly) exact sums once to float; without KDS bias or CDS (whose float simulation folds
-        // them into the float effective kernel) the results are bit-identical.
-        assertTrue(rel <= (kdsBias || cds ? 1e-6 : 0), "max relative difference " + rel);
+            IntegerEngine.enable(net, backend);
+            assertNotNull(IntegerEngine.kernel(rt));
+            INDArray got = layerOut(net, in);
+            assertArrayEquals(expect.shape(), got.shape());
+            double rel = got.sub(expect).amaxNumber().doubleValue() / expect.amaxNumber().doubleValue();
+            // Both paths round (nearly) exact sums once to float; without KDS bias or CDS (whose float simulation
+            // folds them into the float effective kernel) the results are bit-identical.
+            assertTrue(rel <= (kdsBias || cds ? 1e-6 : 0), "max relative difference " + rel);
 
-        IntegerEngine.disable(net);
-        assertNull(IntegerEngine.kernel(rt));
-        assertEquals(expect, layerOut(net, x), "disable restores the float simulation exactly");
+            IntegerEngine.disable(net);
+            assertNull(IntegerEngine.kernel(rt));
+            assertEquals(expect, layerOut(net, in), "disable restores the float simulation exactly");
+        }
     }
 
     /**
