@@ -35,10 +35,10 @@ import static io.github.dsconv.layers.DSConvParamInitializer.Q_KEY;
  * rounding of the same exact sum (bit for bit unless a sum lies within about 1e-13 of a rounding boundary).
  *
  * <p>Resident weights: {@code q} bit-packed at the layer's weight bits in {@code [g][B][nOut]} order (channels padded
- * to whole blocks with zeros, see {@link PackedWeights}), unpacked to int8 one GEMM batch at a time into a
- * per-thread scratch buffer; {@code alpha}, {@code beta}, CDS and bias at the narrowest of fp16, fp32 and fp64 that
- * holds them exactly ({@link ResidentScales}: fp16 for a converted layer's FP16 scales), decoded per batch too. No
- * FP32 kernel is built. A W4 B32 layer holds half a byte a weight plus 2 bytes per 32 weights: about 1/7 of FP32.
+ * to whole blocks with zeros, a single block narrower than B only to a multiple of 4; see {@link PackedWeights}),
+ * unpacked to int8 one GEMM batch at a time into a per-thread scratch buffer; {@code alpha}, {@code beta}, CDS
+ * and bias at the narrowest of fp16, fp32 and fp64 that holds them exactly ({@link ResidentScales}: fp16 for a
+ * converted layer's FP16 scales), decoded per batch too. No FP32 kernel is built. A W4 B32 layer holds half a byte a weight plus 2 bytes per 32 weights: about 1/7 of FP32.
  * Needs BFP input with at most 8 bits ({@link #supports}); other layers stay on the float simulation. Not
  * thread-safe (one forward at a time, as DL4J runs a network).
  */
@@ -60,6 +60,12 @@ public final class IntegerConvKernel implements InferenceKernel {
     private final int dh;
     private final int dw;
     private final int bs;
+    /**
+     * Bytes a block takes in the products: {@code B}, except for a layer whose channels fit in a single block
+     * narrower than {@code B} (a stem conv on 1-3 channels), where it is {@code nIn} rounded up to 4: padding 3
+     * channels to 32 made ResNet50's stem ten times the products it needs.
+     */
+    private final int kb;
     private final int nb;
     private final int cp;
     private final int g;
@@ -116,7 +122,8 @@ public final class IntegerConvKernel implements InferenceKernel {
         this.dw = lc.getDilation()[1];
         this.bs = lc.getBlockSize();
         this.nb = lc.nBlocks();
-        this.cp = nb * bs;
+        this.kb = nb == 1 ? Math.min(bs, (nIn + 3) / 4 * 4) : bs;
+        this.cp = nb * kb;
         this.g = kh * kw * nb;
         this.actBits = lc.getActBits();
         int pc = TILE_POSITIONS;
@@ -126,7 +133,7 @@ public final class IntegerConvKernel implements InferenceKernel {
         int lo = BitPacker.minValue(bits);
         int hi = BitPacker.maxValue(bits);
         float[] qf = hostFloats(runtime.getParam(Q_KEY));
-        byte[] w = new byte[g * bs * nOut];
+        byte[] w = new byte[g * kb * nOut];
         int maxAbs = 0;
         for (int o = 0; o < nOut; o++) {
             for (int c = 0; c < nIn; c++) {
@@ -139,13 +146,13 @@ public final class IntegerConvKernel implements InferenceKernel {
                                     + "] = " + v + " is not a " + bits + "-bit integer in [" + lo + ", " + hi + "]");
                         }
                         int gi = (ky * kw + kx) * nb + c / bs;
-                        w[(gi * bs + c % bs) * nOut + o] = (byte) v;
+                        w[(gi * kb + c % kb) * nOut + o] = (byte) v;
                         maxAbs = Math.max(maxAbs, Math.abs((int) v));
                     }
                 }
             }
         }
-        this.q = new PackedWeights(w, bits, bs * nOut);
+        this.q = new PackedWeights(w, bits, kb * nOut);
         this.alpha = ResidentScales.of(perBlock(hostFloats(runtime.getParam(ALPHA_KEY))));
         this.beta = lc.isKdsBias() ? ResidentScales.of(perBlock(hostFloats(runtime.getParam(BETA_KEY)))) : null;
         this.gamma = lc.isCds() ? ResidentScales.of(hostDoubles(runtime.getParam(GAMMA_KEY))) : null;
@@ -153,9 +160,9 @@ public final class IntegerConvKernel implements InferenceKernel {
         this.bias = lc.hasBias() ? ResidentScales.of(hostDoubles(runtime.getParam(BIAS_KEY))) : null;
         this.kRep = backend == Backend.ONEDNN && maxAbs > 64 ? 2 : 1;
         if (backend == Backend.ONEDNN) {
-            this.gemm = new OneDnnGemm(bs * kRep, nOut, (long) gcMax * pc, gcMax);
+            this.gemm = new OneDnnGemm(kb * kRep, nOut, (long) gcMax * pc, gcMax);
         } else {
-            this.gemm = new JavaGemm(bs, nOut);
+            this.gemm = new JavaGemm(kb, nOut);
         }
     }
 
@@ -168,7 +175,7 @@ public final class IntegerConvKernel implements InferenceKernel {
             q.unpack(g0, gc, dst, 0);
             return;
         }
-        int rows = bs * nOut;
+        int rows = kb * nOut;
         for (int gi = 0; gi < gc; gi++) {
             int second = (2 * gi + 1) * rows;
             q.unpack(g0 + gi, 1, dst, second);
@@ -215,8 +222,8 @@ public final class IntegerConvKernel implements InferenceKernel {
 
     /**
      * Resident weight bytes of this layer: the bit-packed {@code q} ({@code ceil(g * B * nOut * bits / 8)}, channels
-     * padded to whole blocks) plus {@code alpha}, {@code beta}, CDS and bias at the precision held (2, 4 or 8 bytes a
-     * value, see {@link ResidentScales}). Per-thread scratch (unpacked weights of one GEMM batch, tile buffers) is
+     * padded to whole blocks; a single narrow block to a multiple of 4) plus {@code alpha}, {@code beta}, CDS and
+     * bias at the precision held (2, 4 or 8 bytes a value, see {@link ResidentScales}). Per-thread scratch (unpacked weights of one GEMM batch, tile buffers) is
      * not counted: it does not grow with the network.
      */
     public long weightBytes() {
@@ -300,8 +307,8 @@ public final class IntegerConvKernel implements InferenceKernel {
                       boolean unsignedSrc, double[] y, double[] xsum) {
         TileBuffers b = BUFFERS.get();
         int rows = gcMax * pc;
-        if (b.src.length < rows * bs * kRep) {
-            b.src = new byte[rows * bs * kRep];
+        if (b.src.length < rows * kb * kRep) {
+            b.src = new byte[rows * kb * kRep];
         }
         if (b.sc.length < rows) {
             b.sc = new float[rows];
@@ -310,8 +317,8 @@ public final class IntegerConvKernel implements InferenceKernel {
         if (b.acc.length < rows * nOut) {
             b.acc = new int[rows * nOut];
         }
-        if (b.wei.length < gcMax * bs * kRep * nOut) {
-            b.wei = new byte[gcMax * bs * kRep * nOut];
+        if (b.wei.length < gcMax * kb * kRep * nOut) {
+            b.wei = new byte[gcMax * kb * kRep * nOut];
         }
         if (b.alpha.length < gcMax * nOut) {
             b.alpha = new float[gcMax * nOut];
@@ -444,9 +451,9 @@ public final class IntegerConvKernel implements InferenceKernel {
                 int row = gi * pc + pi;
                 int iy = pY[pi] + ky * dh;
                 int ix = pX[pi] + kx * dw;
-                int dst = row * bs * kRep;
+                int dst = row * kb * kRep;
                 if (iy < 0 || iy >= h || ix < 0 || ix >= wd) {
-                    java.util.Arrays.fill(src, dst, dst + bs * kRep, (byte) 0);
+                    java.util.Arrays.fill(src, dst, dst + kb * kRep, (byte) 0);
                     sc[row] = 0f;
                     if (msum != null) {
                         msum[row] = 0;
@@ -454,14 +461,14 @@ public final class IntegerConvKernel implements InferenceKernel {
                     continue;
                 }
                 int at = (pImg[pi] * h + iy) * wd + ix;
-                System.arraycopy(mant, at * cp + blk * bs, src, dst, bs);
+                System.arraycopy(mant, at * cp + blk * kb, src, dst, kb);
                 if (kRep == 2) {
-                    System.arraycopy(mant, at * cp + blk * bs, src, dst + bs, bs);
+                    System.arraycopy(mant, at * cp + blk * kb, src, dst + kb, kb);
                 }
                 sc[row] = scale[at * nb + blk];
                 if (msum != null) {
                     int sum = 0;
-                    for (int c = 0; c < bs; c++) {
+                    for (int c = 0; c < kb; c++) {
                         sum += src[dst + c];
                     }
                     msum[row] = sum;
