@@ -38,9 +38,9 @@ import static io.github.dsconv.layers.DSConvParamInitializer.Q_KEY;
  * to whole blocks with zeros, a single block narrower than B only to a multiple of 4; see {@link PackedWeights}),
  * unpacked to int8 one GEMM batch at a time into a per-thread scratch buffer; {@code alpha}, {@code beta}, CDS
  * and bias at the narrowest of fp16, fp32 and fp64 that holds them exactly ({@link ResidentScales}: fp16 for a
- * converted layer's FP16 scales), decoded per batch too. No FP32 kernel is built. A W4 B32 layer holds half a byte a weight plus 2 bytes per 32 weights: about 1/7 of FP32.
- * Needs BFP input with at most 8 bits ({@link #supports}); other layers stay on the float simulation. Not
- * thread-safe (one forward at a time, as DL4J runs a network).
+ * converted layer's FP16 scales), decoded per batch too. No FP32 kernel is built. A W4 B32 layer holds half a byte a
+ * weight plus 2 bytes per 32 weights: about 1/7 of FP32. Needs BFP input with at most 8 bits ({@link #supports});
+ * other layers stay on the float simulation. Not thread-safe (one forward at a time, as DL4J runs a network).
  */
 public final class IntegerConvKernel implements InferenceKernel {
 
@@ -223,8 +223,8 @@ public final class IntegerConvKernel implements InferenceKernel {
     /**
      * Resident weight bytes of this layer: the bit-packed {@code q} ({@code ceil(g * B * nOut * bits / 8)}, channels
      * padded to whole blocks; a single narrow block to a multiple of 4) plus {@code alpha}, {@code beta}, CDS and
-     * bias at the precision held (2, 4 or 8 bytes a value, see {@link ResidentScales}). Per-thread scratch (unpacked weights of one GEMM batch, tile buffers) is
-     * not counted: it does not grow with the network.
+     * bias at the precision held (2, 4 or 8 bytes a value, see {@link ResidentScales}). Per-thread scratch (unpacked
+     * weights of one GEMM batch, tile buffers) is not counted: it does not grow with the network.
      */
     public long weightBytes() {
         return q.bytes() + alpha.bytes() + bytes(beta) + bytes(gamma) + bytes(delta) + bytes(bias);

@@ -40,8 +40,8 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_wait;
 
 /**
- * oneDNN batched matmul {@code [gc, pc, B] s8 (or u8) x [gc, B, nOut] s8 -> [gc, pc, nOut] s32}. Each calling thread gets
- * its own stream, native source, weight and destination buffers and primitives (one per {@code (gc, pc)} shape,
+ * oneDNN batched matmul {@code [gc, pc, B] s8 (or u8) x [gc, B, nOut] s8 -> [gc, pc, nOut] s32}. Each calling thread
+ * gets its own stream, native source, weight and destination buffers and primitives (one per {@code (gc, pc)} shape,
  * created on first use); each call copies the caller's unpacked int8 weights into the thread's weight buffer, which
  * the primitives' weights memory points at. Thread-safe.
  */
