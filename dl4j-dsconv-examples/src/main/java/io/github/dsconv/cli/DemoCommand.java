@@ -32,7 +32,8 @@ final class DemoCommand implements Callable<Integer> {
     int block;
 
     @Option(names = "--methods", defaultValue = "dsconv,rtn-per-channel", split = ",",
-            description = "Methods (default ${DEFAULT-VALUE}; also rtn-per-tensor and dsconv-kds-bias).")
+            description = "Methods (default ${DEFAULT-VALUE}; also rtn-per-tensor, dsconv-kds-bias, dsconv-kds-clip; "
+                    + "a dsconv method + -bc adds bias correction).")
     List<String> methods;
 
     @Option(names = "--limit", defaultValue = "0", description = "Test images (0 = all 10,000).")

@@ -14,8 +14,10 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "table", mixinStandardHelpOptions = true,
         description = "Accuracy table of the committed small models (resnet, vgg, googlenet, densenet): FP32; DSConv "
-                + "W8/W6/W5/W4/W3/W2 (B=32) and W4/W3 at B=16/64/128; DSConv + bias correction (dsconv-bc) at W4-W2; DSConv with the KDS shift (dsconv-kds-bias) at "
-                + "W8-W2 (B=32); RTN per-tensor and per-channel at W8-W2; all A8 "
+                + "W8/W6/W5/W4/W3/W2 (B=32) and W4/W3 at B=16/64/128; DSConv + bias correction (dsconv-bc) at "
+                + "W4-W2; "
+                + "DSConv with the KDS shift (dsconv-kds-bias) at W8-W2 (B=32); the KDS shift, clipping search and bias "
+                + "correction together (dsconv-kds-clip-bc) at W4-W2; RTN per-tensor and per-channel at W8-W2; all A8 "
                 + "BFP, on the Fashion-MNIST test set. One PNG per family: top-1 vs weight bytes.")
 final class TableCommand implements Callable<Integer> {
 
@@ -37,7 +39,7 @@ final class TableCommand implements Callable<Integer> {
     Path plotDir;
 
     @Option(names = "--methods", split = ",", description = "Only these methods' rows (default: all of "
-            + "dsconv, dsconv-bc, dsconv-kds-bias, rtn-per-tensor, rtn-per-channel).")
+            + "dsconv, dsconv-bc, dsconv-kds-bias, dsconv-kds-clip-bc, rtn-per-tensor, rtn-per-channel).")
     List<String> methods;
 
     @Option(names = "--json", description = "Write the results as JSON to this file.")

@@ -42,7 +42,8 @@ public final class Demo {
      * One conversion to evaluate.
      *
      * @param method     weight quantizer ({@code dsconv}, {@code dsconv-kds-bias} (DSConv with the KDS
-     *                   shift beta), {@code rtn-per-channel}, {@code rtn-per-tensor}); a DSConv method with the
+     *                   shift beta), {@code dsconv-kds-clip} (KDS shift and per-block clipping search),
+     *                   {@code rtn-per-channel}, {@code rtn-per-tensor}); a DSConv method with the
      *                   suffix {@code -bc} is followed by bias correction on {@link Variant#CALIBRATION_IMAGES}
      *                   unlabelled training images
      * @param weightBits weight bits
@@ -52,6 +53,11 @@ public final class Demo {
 
         /** DSConv with the per-block KDS shift beta (spec section 1, least squares with intercept). */
         public static final String DSCONV_KDS_BIAS = "dsconv-kds-bias";
+        /**
+         * DSConv with the KDS shift and the per-block clipping-ratio search: with the {@code -bc} suffix, every
+         * calibration this project has that needs no training.
+         */
+        public static final String DSCONV_KDS_CLIP = "dsconv-kds-clip";
         /** Suffix of a DSConv method followed by {@link BiasCorrection} on unlabelled training images. */
         public static final String BIAS_CORRECTED = "-bc";
         /** Unlabelled Fashion-MNIST training images (the first ones, features only) bias correction uses. */
@@ -60,10 +66,11 @@ public final class Demo {
         public Variant {
             boolean corrected = method.endsWith(BIAS_CORRECTED);
             String base = corrected ? method.substring(0, method.length() - BIAS_CORRECTED.length()) : method;
-            boolean known = List.of(QuantizeModel.METHODS).contains(base) || DSCONV_KDS_BIAS.equals(base);
+            boolean known = List.of(QuantizeModel.METHODS).contains(base) || DSCONV_KDS_BIAS.equals(base)
+                    || DSCONV_KDS_CLIP.equals(base);
             if (!known || (corrected && !base.startsWith("dsconv"))) {
                 throw new IllegalArgumentException("unknown method '" + method + "' (expected one of "
-                        + String.join(", ", QuantizeModel.METHODS) + ", " + DSCONV_KDS_BIAS
+                        + String.join(", ", QuantizeModel.METHODS) + ", " + DSCONV_KDS_BIAS + ", " + DSCONV_KDS_CLIP
                         + ", or a dsconv method + '" + BIAS_CORRECTED + "')");
             }
         }
@@ -78,9 +85,15 @@ public final class Demo {
             return method.endsWith(BIAS_CORRECTED);
         }
 
-        /** A uniform plan at {@code spec}, with the KDS shift switched on for {@link #DSCONV_KDS_BIAS} methods. */
+        /**
+         * A uniform plan at {@code spec}, with the KDS shift switched on for {@link #DSCONV_KDS_BIAS} methods and
+         * the KDS shift and clipping search for {@link #DSCONV_KDS_CLIP} methods.
+         */
         ConversionPlan plan(LayerSpec spec) {
             ConversionPlan plan = ConversionPlan.uniform(spec);
+            if (method.startsWith(DSCONV_KDS_CLIP)) {
+                return plan.withMethod(true, false, true);
+            }
             return method.startsWith(DSCONV_KDS_BIAS) ? plan.withMethod(true, false, false) : plan;
         }
     }
@@ -129,7 +142,8 @@ public final class Demo {
     /**
      * The accuracy table's conversions (issue 3): DSConv at W8/W6/W5/W4/W3/W2 with B=32, DSConv at W4 and W3 with
      * B=16/64/128, DSConv followed by bias correction at W4/W3/W2 (B=32), DSConv with the KDS shift beta at W8-W2
-     * (B=32), and the round-to-nearest per-tensor and per-channel baselines at W8/W6/W5/W4/W3/W2. The
+     * (B=32), DSConv with the KDS shift, clipping search and bias correction ({@code dsconv-kds-clip-bc}) at
+     * W4/W3/W2 (B=32), and the round-to-nearest per-tensor and per-channel baselines at W8/W6/W5/W4/W3/W2. The
      * baselines' BFP activations use B=32 like DSConv's default.
      */
     public static List<Variant> tableVariants() {
@@ -145,6 +159,9 @@ public final class Demo {
         }
         for (int b : new int[] {4, 3, 2}) {
             v.add(new Variant("dsconv" + Variant.BIAS_CORRECTED, b, 32));
+        }
+        for (int b : new int[] {4, 3, 2}) {
+            v.add(new Variant(Variant.DSCONV_KDS_CLIP + Variant.BIAS_CORRECTED, b, 32));
         }
         for (String m : new String[] {Variant.DSCONV_KDS_BIAS, "rtn-per-tensor", "rtn-per-channel"}) {
             for (int b : bits) {
