@@ -160,10 +160,13 @@ public final class Demo {
         for (int b : new int[] {4, 3, 2}) {
             v.add(new Variant("dsconv" + Variant.BIAS_CORRECTED, b, 32));
         }
+        for (int b : bits) {
+            v.add(new Variant(Variant.DSCONV_KDS_BIAS, b, 32));
+        }
         for (int b : new int[] {4, 3, 2}) {
             v.add(new Variant(Variant.DSCONV_KDS_CLIP + Variant.BIAS_CORRECTED, b, 32));
         }
-        for (String m : new String[] {Variant.DSCONV_KDS_BIAS, "rtn-per-tensor", "rtn-per-channel"}) {
+        for (String m : new String[] {"rtn-per-tensor", "rtn-per-channel"}) {
             for (int b : bits) {
                 v.add(new Variant(m, b, 32));
             }
