@@ -209,10 +209,17 @@ public final class IntegerConvKernel implements InferenceKernel {
     }
 
     private static float[] hostFloats(INDArray a) {
-        if (a.dataType() == DataType.FLOAT && a.ordering() == 'c' && !a.isView() && a.data().length() == a.length()) {
-            return a.data().asFloat(); // one copy instead of two for the usual contiguous activations
-        }
         return a.castTo(DataType.FLOAT).dup('c').data().asFloat();
+    }
+
+    /** The values of {@code a} in c order as float, into {@code buf} if it is large enough (else a new array). */
+    private static float[] hostFloats(INDArray a, float[] buf) {
+        int len = Math.toIntExact(a.length());
+        float[] out = grow(buf, len);
+        INDArray c = a.dataType() == DataType.FLOAT && a.ordering() == 'c' && !a.isView()
+                && a.data().length() == len ? a : a.castTo(DataType.FLOAT).dup('c');
+        c.data().asNioFloat().get(out, 0, len); // one copy for the usual contiguous float activations
+        return out;
     }
 
     /** The backend running the block products. */
@@ -250,9 +257,10 @@ public final class IntegerConvKernel implements InferenceKernel {
         int n = Math.toIntExact(s[0]);
         int h = Math.toIntExact(nhwc ? s[1] : s[2]);
         int wd = Math.toIntExact(nhwc ? s[2] : s[3]);
-        float[] x = hostFloats(input);
-        byte[] mant = new byte[n * h * wd * cp];
-        float[] scale = new float[n * h * wd * nb];
+        LayerBuffers lb = LAYER_BUFFERS.get();
+        float[] x = lb.x = hostFloats(input, lb.x);
+        byte[] mant = lb.mant = grow(lb.mant, n * h * wd * cp);
+        float[] scale = lb.scale = grow(lb.scale, n * h * wd * nb);
         int spatial = h * wd;
         int chunks = nhwc ? n * ceilDiv(spatial, TILE_POSITIONS) : n * nb;
         boolean[] negative = new boolean[chunks];
@@ -268,15 +276,45 @@ public final class IntegerConvKernel implements InferenceKernel {
         int ow = outHw[1];
         int[] pad = runtime.padding(input, oh, ow);
         int total = n * oh * ow;
-        double[] y = new double[total * nOut];
-        double[] xsum = delta == null ? null : new double[total];
+        // Each tile zeroes its own rows of y (and xsum) before it adds to them.
+        double[] y = lb.y = grow(lb.y, total * nOut);
+        double[] xsum = delta == null ? null : (lb.xsum = grow(lb.xsum, total));
         // Tiles of at most TILE_POSITIONS, as many as a multiple of the worker count, of near-equal size: with
         // 392 positions (7x7 at batch 8) two workers get 196 each rather than 256 and 136.
         int tiles = ceilDiv(ceilDiv(total, TILE_POSITIONS), Workers.count()) * Workers.count();
         int pcMax = Math.max(1, ceilDiv(total, tiles));
         Workers.run(ceilDiv(total, pcMax), t -> tile(t * pcMax, Math.min(pcMax, total - t * pcMax), oh, ow, pad, h,
                 wd, mant, scale, u8, y, xsum));
-        return output(n, oh, ow, y, xsum, mgr);
+        return output(n, oh, ow, y, xsum, lb, mgr);
+    }
+
+    /**
+     * The calling thread's buffers for one layer's input copy, mantissas, block scales, double sums and float output,
+     * reused from layer to layer (layers run one at a time): allocating them afresh cost ResNet50 about 5 GB of
+     * garbage per batch of 8, all of it zeroed by the JVM on one thread. They grow to the largest layer seen and are
+     * overwritten completely before they are read (see {@link #quantize} and {@link #tile}).
+     */
+    private static final class LayerBuffers {
+        float[] x = new float[0];
+        byte[] mant = new byte[0];
+        float[] scale = new float[0];
+        double[] y = new double[0];
+        double[] xsum = new double[0];
+        float[] z = new float[0];
+    }
+
+    private static final ThreadLocal<LayerBuffers> LAYER_BUFFERS = ThreadLocal.withInitial(LayerBuffers::new);
+
+    private static byte[] grow(byte[] a, int n) {
+        return a.length >= n ? a : new byte[n];
+    }
+
+    private static float[] grow(float[] a, int n) {
+        return a.length >= n ? a : new float[n];
+    }
+
+    private static double[] grow(double[] a, int n) {
+        return a.length >= n ? a : new double[n];
     }
 
     private static int ceilDiv(int a, int b) {
@@ -330,6 +368,10 @@ public final class IntegerConvKernel implements InferenceKernel {
             b.pX = new int[pc];
         }
         boolean needSums = beta != null || delta != null;
+        java.util.Arrays.fill(y, p0 * nOut, (p0 + pc) * nOut, 0.0);
+        if (xsum != null) {
+            java.util.Arrays.fill(xsum, p0, p0 + pc, 0.0);
+        }
         for (int pi = 0; pi < pc; pi++) {
             int p = p0 + pi;
             b.pImg[pi] = p / (oh * ow);
@@ -380,9 +422,13 @@ public final class IntegerConvKernel implements InferenceKernel {
             }
             double[] up = new double[spatial];
             for (int pos = 0; pos < spatial; pos++) {
-                if (emax[pos] != Integer.MIN_VALUE) {
-                    up[pos] = Math.scalb(1.0, m - 1 - emax[pos]);
-                    scale[(img * spatial + pos) * nb + blk] = (float) Math.scalb(1.0, emax[pos] + 1 - m);
+                boolean empty = emax[pos] == Integer.MIN_VALUE;
+                up[pos] = empty ? 0 : Math.scalb(1.0, m - 1 - emax[pos]);
+                scale[(img * spatial + pos) * nb + blk] = empty ? 0f : (float) Math.scalb(1.0, emax[pos] + 1 - m);
+            }
+            for (int c = c1; c < c0 + kb; c++) {
+                for (int pos = 0; pos < spatial; pos++) {
+                    mant[(img * spatial + pos) * cp + c] = 0; // channels padding the last block
                 }
             }
             for (int c = c0; c < c1; c++) {
@@ -414,7 +460,9 @@ public final class IntegerConvKernel implements InferenceKernel {
                     }
                 }
                 if (e == Integer.MIN_VALUE) {
-                    continue; // all-zero block: mantissas and scale stay 0
+                    java.util.Arrays.fill(mant, row * cp + c0, row * cp + c0 + kb, (byte) 0); // all-zero block
+                    scale[row * nb + blk] = 0f;
+                    continue;
                 }
                 double up = Math.scalb(1.0, m - 1 - e);
                 for (int c = c0; c < c1; c++) {
@@ -422,6 +470,7 @@ public final class IntegerConvKernel implements InferenceKernel {
                     negative |= v < 0;
                     mant[row * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
                 }
+                java.util.Arrays.fill(mant, row * cp + c1, row * cp + c0 + kb, (byte) 0); // padding channels
                 scale[row * nb + blk] = (float) Math.scalb(1.0, e + 1 - m);
             }
         }
@@ -514,9 +563,11 @@ public final class IntegerConvKernel implements InferenceKernel {
     private static final int TRANSPOSE_POSITIONS = 64;
 
     /** CDS and bias, rounded once to float, in the layer's data format in a new activations array. */
-    private INDArray output(int n, int oh, int ow, double[] y, double[] xsum, LayerWorkspaceMgr mgr) {
+    private INDArray output(int n, int oh, int ow, double[] y, double[] xsum, LayerBuffers lb,
+                            LayerWorkspaceMgr mgr) {
         int spatial = oh * ow;
-        float[] z = new float[y.length];
+        int len = n * spatial * nOut;
+        float[] z = lb.z = grow(lb.z, len);
         double[] gammas = gamma == null ? null : gamma.toDoubles();
         double[] deltas = delta == null ? null : delta.toDoubles();
         double[] biases = bias == null ? null : bias.toDoubles();
@@ -555,7 +606,7 @@ public final class IntegerConvKernel implements InferenceKernel {
         });
         long[] shape = nhwc ? new long[] {n, oh, ow, nOut} : new long[] {n, nOut, oh, ow};
         INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, shape, 'c');
-        out.data().asNioFloat().put(z);
+        out.data().asNioFloat().put(z, 0, len);
         DataType dt = runtime.getParam(Q_KEY).dataType();
         return dt == DataType.FLOAT ? out : out.castTo(dt);
     }

@@ -27,6 +27,8 @@ import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -217,6 +219,63 @@ class IntegerEngineTest {
             assertNull(IntegerEngine.kernel(rt));
             assertEquals(expect, layerOut(net, in), "disable restores the float simulation exactly");
         }
+    }
+
+    /**
+     * The engine reuses its layer buffers (mantissas, scales, sums) from layer to layer: a layer on 48 channels
+     * (three full blocks of B=16) over a large dense input, then a layer on 37 channels (11 padding channels in its
+     * last block) over a smaller input with all-zero blocks (the first image's first block, the second image's
+     * second block), must still match the float simulation: nothing of the first layer's mantissas or scales survives into the second.
+     * (Stale padding mantissas meet zero weights in the products; they would show in the mantissa sums that the
+     * KDS shift and CDS use, so both are on.)
+     */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void reusedBuffersCarryNothingOver(Backend backend) {
+        for (CNN2DFormat f : CNN2DFormat.values()) {
+            boolean nchw = f == CNN2DFormat.NCHW;
+            MultiLayerNetwork first = shiftedLayer(48, f);
+            MultiLayerNetwork second = shiftedLayer(37, f);
+            INDArray big = TinyNets.random(21, DataType.FLOAT, nchw ? new long[] {4, 48, 9, 9}
+                    : new long[] {4, 9, 9, 48}).muli(100);
+            INDArray small = TinyNets.random(22, DataType.FLOAT, nchw ? new long[] {2, 37, 9, 9}
+                    : new long[] {2, 9, 9, 37});
+            int channelAxis = nchw ? 1 : 3;
+            small.get(blockOf(0, channelAxis, 0, 16)).assign(0);
+            small.get(blockOf(1, channelAxis, 16, 32)).assign(0);
+            INDArray expectBig = layerOut(first, big).dup();
+            INDArray expectSmall = layerOut(second, small).dup();
+            IntegerEngine.enable(first, backend);
+            IntegerEngine.enable(second, backend);
+            // KDS shift and CDS are folded into the simulation's kernel in another order: 1e-6, as above.
+            assertTrue(maxRel(layerOut(first, big), expectBig) <= 1e-6, f + " first layer");
+            assertTrue(maxRel(layerOut(second, small), expectSmall) <= 1e-6, f + " second layer after it");
+        }
+    }
+
+    /** A 3x3 W4 B16 layer on {@code nIn} channels with a random KDS shift and CDS shift. */
+    private static MultiLayerNetwork shiftedLayer(int nIn, CNN2DFormat f) {
+        DSConvLayer ds = new DSConvLayer.Builder(3, 3).convolutionMode(ConvolutionMode.Same).nIn(nIn).nOut(6)
+                .dataFormat(f).actBits(8).weightBits(4).blockSize(16).kdsBias(true).cds(true)
+                .activation(Activation.IDENTITY).build();
+        MultiLayerNetwork net = single(ds, nIn, 9, f);
+        DSConvRuntime rt = (DSConvRuntime) net.getLayer(0);
+        int nb = (nIn + 15) / 16;
+        rt.setParam("beta", TinyNets.random(23, DataType.FLOAT, 6, nb, 3, 3).muli(0.01));
+        rt.setParam("delta", TinyNets.random(24, DataType.FLOAT, 6).muli(0.01));
+        return net;
+    }
+
+    private static double maxRel(INDArray got, INDArray expect) {
+        return got.sub(expect).amaxNumber().doubleValue() / expect.amaxNumber().doubleValue();
+    }
+
+    /** Channels {@code [from, to)} of image {@code img}, the channel axis being {@code axis}. */
+    private static INDArrayIndex[] blockOf(int img, int axis, int from, int to) {
+        INDArrayIndex[] idx = {NDArrayIndex.interval(img, img + 1), NDArrayIndex.all(), NDArrayIndex.all(),
+                NDArrayIndex.all()};
+        idx[axis] = NDArrayIndex.interval(from, to);
+        return idx;
     }
 
     /**
