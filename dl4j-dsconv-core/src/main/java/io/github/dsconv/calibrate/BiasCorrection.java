@@ -5,13 +5,11 @@ import io.github.dsconv.layers.DSConvRuntime;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
-import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -209,40 +207,10 @@ public final class BiasCorrection {
 
     /** The FP32 network's input to every layer that is DSConv in {@code dsconv}, by layer name. */
     private static Map<String, INDArray> inputsOfDsconvLayers(Model fp32, Model dsconv, INDArray x) {
-        Map<String, INDArray> out = new LinkedHashMap<>();
-        LayerWorkspaceMgr mgr = LayerWorkspaceMgr.noWorkspaces();
-        if (fp32 instanceof ComputationGraph cg) {
-            if (!(dsconv instanceof ComputationGraph)) {
-                throw new IllegalArgumentException("FP32 network is a ComputationGraph, DSConv network is not");
-            }
-            Map<String, INDArray> acts = cg.feedForward(x, false);
-            for (String name : dsconvNames(dsconv)) {
-                List<String> ins = cg.getConfiguration().getVertexInputs().get(name);
-                if (ins == null || ins.size() != 1) {
-                    throw new IllegalArgumentException("layer '" + name + "' not found with one input in the FP32 "
-                            + "network");
-                }
-                INDArray in = acts.containsKey(ins.get(0)) ? acts.get(ins.get(0)) : x;
-                GraphVertex gv = cg.getConfiguration().getVertices().get(name);
-                InputPreProcessor pp = gv instanceof LayerVertex lv ? lv.getPreProcessor() : null;
-                out.put(name, pp == null ? in : pp.preProcess(in, (int) in.size(0), mgr));
-            }
-            return out;
-        }
-        if (!(fp32 instanceof MultiLayerNetwork mln) || !(dsconv instanceof MultiLayerNetwork)) {
+        if ((fp32 instanceof ComputationGraph) != (dsconv instanceof ComputationGraph)) {
             throw new IllegalArgumentException("networks must both be MultiLayerNetwork or both ComputationGraph");
         }
-        List<INDArray> acts = mln.feedForward(x, false);
-        Layer[] layers = ((MultiLayerNetwork) dsconv).getLayers();
-        for (int i = 0; i < layers.length; i++) {
-            if (layers[i] instanceof DSConvRuntime) {
-                INDArray in = acts.get(i);
-                InputPreProcessor pp = mln.getLayerWiseConfigurations().getInputPreProcess(i);
-                out.put(layers[i].conf().getLayer().getLayerName(),
-                        pp == null ? in : pp.preProcess(in, (int) in.size(0), mgr));
-            }
-        }
-        return out;
+        return LayerInputs.of(fp32, dsconvNames(dsconv), x);
     }
 
     private static List<String> dsconvNames(Model net) {

@@ -51,6 +51,8 @@ public final class DSConvConverter {
 
     private final ConversionPlan plan;
     private final KernelQuantizer quantizer;
+    /** Per-input-channel error weights by layer name (see {@link #withChannelWeights}); empty: unweighted. */
+    private final Map<String, double[]> channelWeights;
 
     /** A converter with DSConv's quantizer configured by the plan. */
     public DSConvConverter(ConversionPlan plan) {
@@ -59,8 +61,23 @@ public final class DSConvConverter {
 
     /** A converter with another kernel quantizer (e.g. a round-to-nearest baseline). */
     public DSConvConverter(ConversionPlan plan, KernelQuantizer quantizer) {
+        this(plan, quantizer, Map.of());
+    }
+
+    private DSConvConverter(ConversionPlan plan, KernelQuantizer quantizer, Map<String, double[]> channelWeights) {
         this.plan = plan;
         this.quantizer = quantizer;
+        this.channelWeights = Map.copyOf(channelWeights);
+    }
+
+    /**
+     * This converter with each named layer's kernel fit weighting input channel {@code c}'s error by
+     * {@code weights.get(layer)[c]} ({@link KernelQuantizer#quantize(float[], KernelShape, int, int, double[])}),
+     * e.g. the FP32 network's input mean squares from {@code io.github.dsconv.calibrate.ChannelEnergy}. Layers
+     * without an entry keep the unweighted fit.
+     */
+    public DSConvConverter withChannelWeights(Map<String, double[]> weights) {
+        return new DSConvConverter(plan, quantizer, weights);
     }
 
     /** Whether the kernel quantizer is blockwise (its block size means something). */
@@ -243,7 +260,7 @@ public final class DSConvConverter {
         LayerSpec spec = c.spec();
         QuantizedKernel qk;
         try {
-            qk = quantizer.quantize(wf, shape, spec.weightBits(), spec.blockSize());
+            qk = quantizer.quantize(wf, shape, spec.weightBits(), spec.blockSize(), channelWeights.get(s.name()));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(who + ": " + e.getMessage(), e);
         }

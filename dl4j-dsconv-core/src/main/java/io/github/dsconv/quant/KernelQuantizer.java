@@ -17,6 +17,38 @@ public interface KernelQuantizer {
      */
     QuantizedKernel quantize(float[] w, KernelShape shape, int bits, int blockSize);
 
+    /**
+     * Quantizes a kernel, weighting each input channel's reconstruction error by {@code channelWeights[c]}
+     * (e.g. the layer input's mean square per channel, {@code io.github.dsconv.calibrate.ChannelEnergy}), so that the
+     * fit favours the channels that carry the most signal. Quantizers that fit no scales by least squares (the
+     * round-to-nearest baselines) ignore the weights; that is the default.
+     *
+     * @param channelWeights one non-negative finite weight per input channel, or null for the unweighted fit
+     * @throws IllegalArgumentException if {@code channelWeights} has the wrong length or a negative or non-finite
+     *                                  value
+     */
+    default QuantizedKernel quantize(float[] w, KernelShape shape, int bits, int blockSize, double[] channelWeights) {
+        requireChannelWeights(channelWeights, shape);
+        return quantize(w, shape, bits, blockSize);
+    }
+
+    /** Checks channel weights: null, or {@code nIn} non-negative finite values. */
+    static void requireChannelWeights(double[] channelWeights, KernelShape shape) {
+        if (channelWeights == null) {
+            return;
+        }
+        if (channelWeights.length != shape.nIn()) {
+            throw new IllegalArgumentException(channelWeights.length + " channel weights for " + shape.nIn()
+                    + " input channels");
+        }
+        for (int c = 0; c < channelWeights.length; c++) {
+            if (!(channelWeights[c] >= 0) || Double.isInfinite(channelWeights[c])) {
+                throw new IllegalArgumentException("channel weight " + c + " is " + channelWeights[c]
+                        + " (must be finite and >= 0)");
+            }
+        }
+    }
+
     /** Short method name used in reports and JSON, e.g. {@code dsconv} or {@code rtn-per-channel}. */
     String method();
 

@@ -52,8 +52,23 @@ public final class VqkQuantizer implements KernelQuantizer {
 
     @Override
     public QuantizedKernel quantize(float[] w, KernelShape shape, int bits, int blockSize) {
+        return quantize(w, shape, bits, blockSize, null);
+    }
+
+    /**
+     * The VQK/KDS fit with each input channel's squared error weighted by {@code channelWeights[c]}: alpha (and
+     * beta) by weighted least squares, and the clipping search compares weighted errors. With an input of
+     * per-channel mean square {@code h_c}, {@code sum_c h_c (w_c - alpha q_c - beta)^2} is the expected squared
+     * output error of the block under independent inputs, less the mean-shift term that bias correction removes;
+     * the paper's closed form is the case of equal {@code h}. Not in the DSConv paper (activation-aware fitting
+     * as in AdaRound's and AWQ's objectives, diagonal only). Equal weights give the unweighted fit (up to rounding;
+     * null weights give it exactly).
+     */
+    @Override
+    public QuantizedKernel quantize(float[] w, KernelShape shape, int bits, int blockSize, double[] channelWeights) {
         KernelQuantizer.requireBits(bits);
         KernelQuantizer.requireFinite(w, shape, "kernel");
+        KernelQuantizer.requireChannelWeights(channelWeights, shape);
         BlockLayout layout = new BlockLayout(shape.nIn(), blockSize);
         int nb = layout.nBlocks();
         int sp = shape.spatial();
@@ -65,6 +80,7 @@ public final class VqkQuantizer implements KernelQuantizer {
             blockMax = Math.max(blockMax, layout.end(b) - layout.start(b));
         }
         float[] wb = new float[blockMax];
+        double[] hb = channelWeights == null ? null : new double[blockMax];
         byte[] qb = new byte[blockMax];
         byte[] best = new byte[blockMax];
         double[] fit = new double[3]; // alpha, beta, squared error
@@ -72,6 +88,9 @@ public final class VqkQuantizer implements KernelQuantizer {
             for (int blk = 0; blk < nb; blk++) {
                 int c0 = layout.start(blk);
                 int len = layout.end(blk) - c0;
+                if (hb != null) {
+                    System.arraycopy(channelWeights, c0, hb, 0, len);
+                }
                 for (int s = 0; s < sp; s++) {
                     int base = (o * shape.nIn() + c0) * sp + s;
                     for (int i = 0; i < len; i++) {
@@ -96,7 +115,7 @@ public final class VqkQuantizer implements KernelQuantizer {
                     for (int k = 0; k < steps; k++) {
                         float r = clippingSearch ? (float) (1.0 - 0.5 * k / (CLIP_GRID - 1)) : 1f;
                         quantizeBlock(wb, len, bits, r * a, qb);
-                        fitScales(wb, qb, len, kdsBias, fit);
+                        fitScales(wb, hb, qb, len, kdsBias, fit);
                         if (fit[2] < bestErr) {
                             bestErr = fit[2];
                             bestAlpha = (float) fit[0];
@@ -142,30 +161,52 @@ public final class VqkQuantizer implements KernelQuantizer {
 
     /** Least-squares fit of {@code w ~ alpha q (+ beta)}; writes alpha, beta and the squared error to {@code out}. */
     static void fitScales(float[] w, byte[] q, int len, boolean withBias, double[] out) {
+        fitScales(w, null, q, len, withBias, out);
+    }
+
+    /**
+     * Weighted least-squares fit of {@code w ~ alpha q (+ beta)} with weights {@code h} (null: all 1); writes alpha,
+     * beta and the weighted squared error to {@code out}. With every weight zero the fit is the unweighted one.
+     */
+    static void fitScales(float[] w, double[] h, byte[] q, int len, boolean withBias, double[] out) {
+        if (h != null) {
+            double total = 0;
+            for (int i = 0; i < len; i++) {
+                total += h[i];
+            }
+            if (total == 0) {
+                h = null; // a block no input ever reaches: nothing to weigh by
+            }
+        }
         double alpha;
         double beta = 0;
         if (!withBias) {
             double wq = 0;
             double qq = 0;
             for (int i = 0; i < len; i++) {
-                wq += (double) w[i] * q[i];
-                qq += (double) q[i] * q[i];
+                double hi = h == null ? 1 : h[i];
+                wq += hi * w[i] * q[i];
+                qq += hi * q[i] * q[i];
             }
             alpha = qq == 0 ? 0 : wq / qq;
         } else {
             double mw = 0;
             double mq = 0;
+            double sh = 0;
             for (int i = 0; i < len; i++) {
-                mw += w[i];
-                mq += q[i];
+                double hi = h == null ? 1 : h[i];
+                mw += hi * w[i];
+                mq += hi * q[i];
+                sh += hi;
             }
-            mw /= len;
-            mq /= len;
+            mw /= sh;
+            mq /= sh;
             double cov = 0;
             double var = 0;
             for (int i = 0; i < len; i++) {
-                cov += (w[i] - mw) * (q[i] - mq);
-                var += (q[i] - mq) * (q[i] - mq);
+                double hi = h == null ? 1 : h[i];
+                cov += hi * (w[i] - mw) * (q[i] - mq);
+                var += hi * (q[i] - mq) * (q[i] - mq);
             }
             if (var == 0) {
                 alpha = 0;
@@ -181,7 +222,7 @@ public final class VqkQuantizer implements KernelQuantizer {
         double err = 0;
         for (int i = 0; i < len; i++) {
             double d = w[i] - (fa * q[i] + fb);
-            err += d * d;
+            err += (h == null ? 1 : h[i]) * d * d;
         }
         out[0] = alpha;
         out[1] = beta;

@@ -53,6 +53,90 @@ class VqkQuantizerTest {
     }
 
     @Test
+    void weightedFitMatchesHandComputation() {
+        // Same block as above, q = {4, -8, 2, 1}; channel weights h = {1, 0, 2, 0}:
+        // sum(h w q) = 1*0.5*4 + 2*0.25*2 = 2 + 1 = 3; sum(h q q) = 16 + 2*4 = 24; alpha = 3/24 = 0.125, which
+        // reconstructs the two weighted channels exactly (0.5 = 0.125*4, 0.25 = 0.125*2).
+        float[] w = {0.5f, -1.0f, 0.25f, 0.1f};
+        QuantizedKernel k = new VqkQuantizer().quantize(w, new KernelShape(1, 4, 1, 1), 4, 32,
+                new double[] {1, 0, 2, 0});
+        assertArrayEquals(bytes(4, -8, 2, 1), k.q());
+        assertEquals(0.125f, k.alpha()[0], 0f);
+    }
+
+    @Test
+    void weightedFitWithShiftMatchesHandComputation() {
+        // w = {1, 0.5, 0}, b = 2 (range [-2, 1]): a = 1, s = -2, s*w = {-2, -1, 0} -> q = {-2, -1, 0}.
+        // h = {1, 1, 2}: weighted means mw = (1 + 0.5 + 0)/4 = 0.375, mq = (-2 - 1 + 0)/4 = -0.75;
+        // cov = 1*(0.625)(-1.25) + 1*(0.125)(-0.25) + 2*(-0.375)(0.75) = -0.78125 - 0.03125 - 0.5625 = -1.375;
+        // var = 1.5625 + 0.0625 + 2*0.5625 = 2.75; alpha = -0.5; beta = 0.375 - (-0.5)(-0.75) = 0: exact.
+        float[] w = {1f, 0.5f, 0f};
+        QuantizedKernel k = new VqkQuantizer(true, false).quantize(w, new KernelShape(1, 3, 1, 1), 2, 32,
+                new double[] {1, 1, 2});
+        assertArrayEquals(bytes(-2, -1, 0), k.q());
+        assertEquals(-0.5f, k.alpha()[0], 0f);
+        assertEquals(0f, k.beta()[0], 0f);
+    }
+
+    @Test
+    void unitChannelWeightsGiveTheUnweightedFitExactly() {
+        Random r = new Random(5);
+        KernelShape shape = new KernelShape(6, 40, 3, 3);
+        float[] w = new float[shape.numel()];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) r.nextGaussian();
+        }
+        double[] ones = new double[40];
+        java.util.Arrays.fill(ones, 1.0);
+        for (VqkQuantizer q : new VqkQuantizer[] {new VqkQuantizer(), new VqkQuantizer(true, true)}) {
+            QuantizedKernel plain = q.quantize(w, shape, 3, 16);
+            QuantizedKernel weighted = q.quantize(w, shape, 3, 16, ones);
+            assertArrayEquals(plain.q(), weighted.q());
+            assertArrayEquals(plain.alpha(), weighted.alpha(), 0f);
+            if (plain.beta() != null) {
+                assertArrayEquals(plain.beta(), weighted.beta(), 0f);
+            }
+        }
+    }
+
+    @Test
+    void weightedFitLowersTheWeightedErrorAndRejectsBadWeights() {
+        Random r = new Random(6);
+        KernelShape shape = new KernelShape(8, 32, 1, 1);
+        float[] w = new float[shape.numel()];
+        double[] h = new double[32];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) r.nextGaussian();
+        }
+        for (int c = 0; c < 32; c++) {
+            h[c] = Math.exp(3 * r.nextGaussian()); // channel energies spread over orders of magnitude
+        }
+        VqkQuantizer q = new VqkQuantizer(true, true);
+        double plainErr = weightedError(w, q.quantize(w, shape, 3, 32), h);
+        double weightedErr = weightedError(w, q.quantize(w, shape, 3, 32, h), h);
+        assertTrue(weightedErr < plainErr, weightedErr + " vs " + plainErr);
+        assertThrows(IllegalArgumentException.class, () -> q.quantize(w, shape, 3, 32, new double[31]));
+        double[] negative = h.clone();
+        negative[3] = -1;
+        assertThrows(IllegalArgumentException.class, () -> q.quantize(w, shape, 3, 32, negative));
+        double[] nan = h.clone();
+        nan[4] = Double.NaN;
+        assertThrows(IllegalArgumentException.class, () -> q.quantize(w, shape, 3, 32, nan));
+    }
+
+    /** {@code sum h_c (w - alpha q - beta)^2} for a 1x1 kernel with one block of all its input channels. */
+    private static double weightedError(float[] w, QuantizedKernel k, double[] h) {
+        int nIn = h.length;
+        double err = 0;
+        for (int i = 0; i < w.length; i++) {
+            int o = i / nIn;
+            double rec = k.alpha()[o] * k.q()[i] + (k.beta() == null ? 0 : k.beta()[o]);
+            err += h[i % nIn] * (w[i] - rec) * (w[i] - rec);
+        }
+        return err;
+    }
+
+    @Test
     void partialLastBlockAndKernelPositionsMapToTheRightAlpha() {
         // Shape [nOut=2, nIn=3, kH=1, kW=2], B = 2 -> blocks {c0,c1} and {c2} (partial), b = 3: range [-4, 3].
         // Flat index = (o*3 + c)*2 + x. Values listed per (o, c) as {x=0, x=1}.

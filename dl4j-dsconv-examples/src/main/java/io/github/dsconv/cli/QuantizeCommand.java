@@ -56,13 +56,19 @@ final class QuantizeCommand implements Callable<Integer> {
             + "Fashion-MNIST training images (features only; models with 28x28x1 input). 0 = off (default).")
     int biasCorrect;
 
+    @Option(names = "--weighted-fit", defaultValue = "0", paramLabel = "N", description = "Activation-weighted "
+            + "kernel fit (not in the DSConv paper): weigh each input channel's error by its mean square, measured on"
+            + " the first N Fashion-MNIST training images (features only; models with 28x28x1 input). 0 = off "
+            + "(default).")
+    int weightedFit;
+
     @Option(names = "--json", description = "Write the conversion report as JSON to this file.")
     Path json;
 
     @Override
     public Integer call() throws Exception {
         QuantizeModel.Options o = new QuantizeModel.Options(in, out, weightBits, actBits, block, skipFirst, plan,
-                method, kdsBias, cds, clipSearch, paramsPrecision, biasCorrect);
+                method, kdsBias, cds, clipSearch, paramsPrecision, biasCorrect, weightedFit);
         QuantizeModel.Result r = QuantizeModel.run(o);
         System.out.print(r.table());
         if (r.packed() != null) {

@@ -2,6 +2,7 @@ package io.github.dsconv.examples;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.dsconv.calibrate.BiasCorrection;
+import io.github.dsconv.calibrate.ChannelEnergy;
 import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.ConversionReport;
@@ -47,16 +48,31 @@ public final class QuantizeModel {
      * @param paramsPrecision precision of the non-convolution parameters in a packed output ({@code *.dsconv.zip}):
      *                   {@code fp16} or {@code fp32}, or null for the default fp16; an error for other outputs
      * @param biasCorrect unlabelled Fashion-MNIST training images for {@link BiasCorrection} (0 = none)
+     * @param weightedFit unlabelled Fashion-MNIST training images for the activation-weighted kernel fit
+     *                    ({@link ChannelEnergy}, {@link DSConvConverter#withChannelWeights}; 0 = the paper's
+     *                    unweighted fit)
      */
     public record Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
                           Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch,
-                          String paramsPrecision, int biasCorrect) {
+                          String paramsPrecision, int biasCorrect, int weightedFit) {
 
         public Options {
             if (biasCorrect < 0 || biasCorrect > 60000) {
                 throw new IllegalArgumentException("--bias-correct must be between 0 and 60000 images, got "
                         + biasCorrect);
             }
+            if (weightedFit < 0 || weightedFit > 60000) {
+                throw new IllegalArgumentException("--weighted-fit must be between 0 and 60000 images, got "
+                        + weightedFit);
+            }
+        }
+
+        /** Options with the unweighted kernel fit. */
+        public Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
+                       Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch,
+                       String paramsPrecision, int biasCorrect) {
+            this(in, out, weightBits, actBits, block, skipFirst, plan, method, kdsBias, cds, clipSearch,
+                    paramsPrecision, biasCorrect, 0);
         }
 
         /** Options without bias correction. */
@@ -207,7 +223,13 @@ public final class QuantizeModel {
                     + PackedModelFormat.SUFFIX + "), not " + o.out().getFileName());
         }
         Model model = ModelFiles.load(o.in());
-        Converted<? extends Model> c = new DSConvConverter(plan, q).convert(model);
+        DSConvConverter converter = new DSConvConverter(plan, q);
+        if (o.weightedFit() > 0) {
+            // Features only: the labels of these training images are never read.
+            INDArray images = FashionMnist.load(FashionMnist.Split.TRAIN, o.weightedFit()).getFeatures();
+            converter = converter.withChannelWeights(ChannelEnergy.of(model, images, 128));
+        }
+        Converted<? extends Model> c = converter.convert(model);
         if (o.biasCorrect() > 0) {
             // Features only: the labels of these training images are never read.
             INDArray images = FashionMnist.load(FashionMnist.Split.TRAIN, o.biasCorrect()).getFeatures();
