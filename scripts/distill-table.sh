@@ -7,6 +7,8 @@
 #   BITS      weight bit widths          (default: 4 3 2)
 #   LIMIT     unlabelled training images (default: 0 = all 60,000, i.e. one full epoch)
 #   OUT       output folder              (default: demo-out/distill)
+#   QUANTIZE_FLAGS  more `quantize` options for the student, e.g. "--kds-bias --clip-search --bias-correct 512"
+#                   to distil the calibrated student of the accuracy table rather than plain DSConv (default none)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -28,7 +30,7 @@ for f in $families; do
       continue
     fi
     ./dsconv quantize --in "models/fmnist-$f.zip" --out "$stem.zip" --weight-bits "$b" --act-bits 8 --block 32 \
-      --cds --json "$stem.quantize.json" >/dev/null
+      --cds ${QUANTIZE_FLAGS:-} --json "$stem.quantize.json" >/dev/null
     ./dsconv distill --teacher "models/fmnist-$f.zip" --student "$stem.zip" --data fashion-mnist --epochs 1 \
       --limit "$limit" --out "$stem.distilled.zip" --json "$stem.distill.json.tmp"
     mv "$stem.distill.json.tmp" "$stem.distill.json"
