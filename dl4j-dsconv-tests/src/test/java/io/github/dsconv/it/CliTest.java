@@ -754,7 +754,8 @@ class CliTest {
                     "dsconv W3 B16", "dsconv W3 B64", "dsconv W3 B128", "dsconv-bc W4 B32", "dsconv-bc W3 B32",
                     "dsconv-bc W2 B32", "dsconv-kds-bias W8 B32",
                     "dsconv-kds-bias W6 B32", "dsconv-kds-bias W5 B32", "dsconv-kds-bias W4 B32",
-                    "dsconv-kds-bias W3 B32", "dsconv-kds-bias W2 B32", "rtn-per-tensor W8", "rtn-per-tensor W6",
+                    "dsconv-kds-bias W3 B32", "dsconv-kds-bias W2 B32", "dsconv-kds-clip-bc W4 B32",
+                    "dsconv-kds-clip-bc W3 B32", "dsconv-kds-clip-bc W2 B32", "rtn-per-tensor W8", "rtn-per-tensor W6",
                     "rtn-per-tensor W5", "rtn-per-tensor W4", "rtn-per-tensor W3", "rtn-per-tensor W2",
                     "rtn-per-channel W8", "rtn-per-channel W6", "rtn-per-channel W5", "rtn-per-channel W4",
                     "rtn-per-channel W3", "rtn-per-channel W2"), rows);
@@ -767,13 +768,15 @@ class CliTest {
             assertTrue(bytes.get("dsconv W3 B32") < bytes.get("dsconv W4 B32"));
             // beta: one more fp16 (fp32 in the first conv) per block of 32 weights
             assertTrue(bytes.get("dsconv-kds-bias W4 B32") > bytes.get("dsconv W4 B32"));
+            assertEquals(bytes.get("dsconv-kds-bias W4 B32"), bytes.get("dsconv-kds-clip-bc W4 B32"),
+                    "the clipping search and bias correction add no bytes to the KDS shift");
             // bias correction moves BN statistics, not the kernel
             assertEquals(bytes.get("dsconv W4 B32"), bytes.get("dsconv-bc W4 B32"));
         }
         assertEquals(Set.of("table-resnet.png", "table-vgg.png"), fileNames(plots));
         assertNotNull(ImageIO.read(plots.resolve("table-vgg.png").toFile()));
         List<String> mdLines = Files.readAllLines(md);
-        assertEquals(2 + 1 + 33, mdLines.size(), "header, rule, FP32 and one row per conversion");
+        assertEquals(2 + 1 + 36, mdLines.size(), "header, rule, FP32 and one row per conversion");
         assertTrue(mdLines.get(0).contains("resnet") && mdLines.get(0).contains("vgg"), mdLines.get(0));
 
         Path only = tmp.resolve("only.json");
