@@ -11,7 +11,7 @@ its wall time. It refuses inputs that disagree on the test set or on an arch's F
 import json
 import sys
 
-ROW_ORDER = ["dsconv", "dsconv-bc", "dsconv-kds-bias", "dsconv-kds-clip-bc", "rtn-per-tensor", "rtn-per-channel"]
+ROW_ORDER = ["dsconv", "dsconv-bc", "dsconv-kds-bias", "dsconv-kds-clip-bc", "dsconv-hr-bc", "rtn-per-tensor", "rtn-per-channel"]
 
 
 def row_key(r):

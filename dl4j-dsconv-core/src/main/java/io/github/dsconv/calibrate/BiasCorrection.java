@@ -89,8 +89,8 @@ public final class BiasCorrection {
             for (int i = 0; i < mean.length; i++) {
                 mean[i] /= n;
             }
-            DSConvRuntime rt = dsconvLayer(dsconv, name);
-            INDArray w = fp32Layer(fp32, name).getParam("W");
+            DSConvRuntime rt = NetworkLayers.dsconv(dsconv, name);
+            INDArray w = NetworkLayers.fp32(fp32, name).getParam("W");
             double[] shift = shift(rt, w, mean, shapes.get(name));
             out.add(new Correction(name, remove(dsconv, rt, shift), maxAbs(shift)));
         }
@@ -207,42 +207,8 @@ public final class BiasCorrection {
 
     /** The FP32 network's input to every layer that is DSConv in {@code dsconv}, by layer name. */
     private static Map<String, INDArray> inputsOfDsconvLayers(Model fp32, Model dsconv, INDArray x) {
-        if ((fp32 instanceof ComputationGraph) != (dsconv instanceof ComputationGraph)) {
-            throw new IllegalArgumentException("networks must both be MultiLayerNetwork or both ComputationGraph");
-        }
-        return LayerInputs.of(fp32, dsconvNames(dsconv), x);
-    }
-
-    private static List<String> dsconvNames(Model net) {
-        List<String> names = new ArrayList<>();
-        for (Layer l : layers(net)) {
-            if (l instanceof DSConvRuntime rt) {
-                names.add(rt.layerConf().getLayerName());
-            }
-        }
-        return names;
-    }
-
-    private static Layer[] layers(Model net) {
-        return net instanceof ComputationGraph cg ? cg.getLayers() : ((MultiLayerNetwork) net).getLayers();
-    }
-
-    private static DSConvRuntime dsconvLayer(Model net, String name) {
-        for (Layer l : layers(net)) {
-            if (l instanceof DSConvRuntime rt && name.equals(rt.layerConf().getLayerName())) {
-                return rt;
-            }
-        }
-        throw new IllegalArgumentException("no DSConv layer '" + name + "'");
-    }
-
-    private static Layer fp32Layer(Model net, String name) {
-        for (Layer l : layers(net)) {
-            if (name.equals(l.conf().getLayer().getLayerName())) {
-                return l;
-            }
-        }
-        throw new IllegalArgumentException("FP32 network has no layer '" + name + "'");
+        NetworkLayers.requireSameKind(fp32, dsconv);
+        return LayerInputs.of(fp32, NetworkLayers.dsconvNames(dsconv), x);
     }
 
     private static double maxAbs(double[] v) {

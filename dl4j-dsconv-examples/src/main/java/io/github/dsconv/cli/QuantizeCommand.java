@@ -62,13 +62,19 @@ final class QuantizeCommand implements Callable<Integer> {
             + "(default).")
     int weightedFit;
 
+    @Option(names = "--hessian-round", defaultValue = "0", paramLabel = "N", description = "Hessian-aware rounding"
+            + " (AdaRound's objective, GPTQ's solver; not in the DSConv paper): choose q to minimise each layer's "
+            + "output error on the first N Fashion-MNIST training images (features only; models with 28x28x1 "
+            + "input). 0 = off (default).")
+    int hessianRound;
+
     @Option(names = "--json", description = "Write the conversion report as JSON to this file.")
     Path json;
 
     @Override
     public Integer call() throws Exception {
         QuantizeModel.Options o = new QuantizeModel.Options(in, out, weightBits, actBits, block, skipFirst, plan,
-                method, kdsBias, cds, clipSearch, paramsPrecision, biasCorrect, weightedFit);
+                method, kdsBias, cds, clipSearch, paramsPrecision, biasCorrect, weightedFit, hessianRound);
         QuantizeModel.Result r = QuantizeModel.run(o);
         System.out.print(r.table());
         if (r.packed() != null) {

@@ -39,7 +39,7 @@ final class TableCommand implements Callable<Integer> {
     Path plotDir;
 
     @Option(names = "--methods", split = ",", description = "Only these methods' rows (default: all of "
-            + "dsconv, dsconv-bc, dsconv-kds-bias, dsconv-kds-clip-bc, rtn-per-tensor, rtn-per-channel).")
+            + "dsconv, dsconv-bc, dsconv-kds-bias, dsconv-kds-clip-bc, dsconv-hr-bc, rtn-per-tensor, rtn-per-channel).")
     List<String> methods;
 
     @Option(names = "--json", description = "Write the results as JSON to this file.")

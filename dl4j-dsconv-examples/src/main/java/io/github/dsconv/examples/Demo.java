@@ -2,6 +2,7 @@ package io.github.dsconv.examples;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.github.dsconv.calibrate.BiasCorrection;
+import io.github.dsconv.calibrate.HessianRounding;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.ConversionReport;
 import io.github.dsconv.convert.Converted;
@@ -43,6 +44,8 @@ public final class Demo {
      *
      * @param method     weight quantizer ({@code dsconv}, {@code dsconv-kds-bias} (DSConv with the KDS
      *                   shift beta), {@code dsconv-kds-clip} (KDS shift and per-block clipping search),
+     *                   {@code dsconv-hr} (Hessian-aware rounding of the VQK integers, {@link HessianRounding}, on
+     *                   {@link Variant#CALIBRATION_IMAGES} unlabelled training images),
      *                   {@code rtn-per-channel}, {@code rtn-per-tensor}); a DSConv method with the
      *                   suffix {@code -bc} is followed by bias correction on {@link Variant#CALIBRATION_IMAGES}
      *                   unlabelled training images
@@ -58,26 +61,39 @@ public final class Demo {
          * calibration this project has that needs no training.
          */
         public static final String DSCONV_KDS_CLIP = "dsconv-kds-clip";
+        /**
+         * DSConv whose integers {@code q} are chosen by {@link HessianRounding} (each layer's output error on
+         * unlabelled images, not the kernel's L2 error); the paper's VQK scales, no KDS shift, no clipping search.
+         */
+        public static final String DSCONV_HESSIAN = "dsconv-hr";
         /** Suffix of a DSConv method followed by {@link BiasCorrection} on unlabelled training images. */
         public static final String BIAS_CORRECTED = "-bc";
-        /** Unlabelled Fashion-MNIST training images (the first ones, features only) bias correction uses. */
+        /**
+         * Unlabelled Fashion-MNIST training images (the first ones, features only) bias correction and the
+         * Hessian-aware rounding use.
+         */
         public static final int CALIBRATION_IMAGES = 512;
 
         public Variant {
             boolean corrected = method.endsWith(BIAS_CORRECTED);
             String base = corrected ? method.substring(0, method.length() - BIAS_CORRECTED.length()) : method;
             boolean known = List.of(QuantizeModel.METHODS).contains(base) || DSCONV_KDS_BIAS.equals(base)
-                    || DSCONV_KDS_CLIP.equals(base);
+                    || DSCONV_KDS_CLIP.equals(base) || DSCONV_HESSIAN.equals(base);
             if (!known || (corrected && !base.startsWith("dsconv"))) {
                 throw new IllegalArgumentException("unknown method '" + method + "' (expected one of "
                         + String.join(", ", QuantizeModel.METHODS) + ", " + DSCONV_KDS_BIAS + ", " + DSCONV_KDS_CLIP
-                        + ", or a dsconv method + '" + BIAS_CORRECTED + "')");
+                        + ", " + DSCONV_HESSIAN + ", or a dsconv method + '" + BIAS_CORRECTED + "')");
             }
         }
 
         /** The weight quantizer's name for {@link QuantizeModel#quantizer}. */
         String quantizer() {
             return method.startsWith("dsconv") ? "dsconv" : method;
+        }
+
+        /** Whether the converted network's integers are re-chosen by {@link HessianRounding}. */
+        boolean hessianRounded() {
+            return method.startsWith(DSCONV_HESSIAN);
         }
 
         /** Whether the converted network is bias-corrected ({@link BiasCorrection}). */
@@ -143,6 +159,7 @@ public final class Demo {
      * The accuracy table's conversions (issue 3): DSConv at W8/W6/W5/W4/W3/W2 with B=32, DSConv at W4 and W3 with
      * B=16/64/128, DSConv followed by bias correction at W4/W3/W2 (B=32), DSConv with the KDS shift beta at W8-W2
      * (B=32), DSConv with the KDS shift, clipping search and bias correction ({@code dsconv-kds-clip-bc}) at
+     * W4/W3/W2 (B=32), DSConv with the Hessian-aware rounding and bias correction ({@code dsconv-hr-bc}) at
      * W4/W3/W2 (B=32), and the round-to-nearest per-tensor and per-channel baselines at W8/W6/W5/W4/W3/W2. The
      * baselines' BFP activations use B=32 like DSConv's default.
      */
@@ -165,6 +182,9 @@ public final class Demo {
         }
         for (int b : new int[] {4, 3, 2}) {
             v.add(new Variant(Variant.DSCONV_KDS_CLIP + Variant.BIAS_CORRECTED, b, 32));
+        }
+        for (int b : new int[] {4, 3, 2}) {
+            v.add(new Variant(Variant.DSCONV_HESSIAN + Variant.BIAS_CORRECTED, b, 32));
         }
         for (String m : new String[] {"rtn-per-tensor", "rtn-per-channel"}) {
             for (int b : bits) {
@@ -281,11 +301,14 @@ public final class Demo {
                 ConversionPlan plan = v.plan(spec);
                 DSConvConverter conv = new DSConvConverter(plan, QuantizeModel.quantizer(v.quantizer(), plan));
                 Converted<? extends Model> c = conv.convert(fp32);
+                if ((v.biasCorrected() || v.hessianRounded()) && calibration == null) {
+                    calibration = FashionMnist.load(FashionMnist.Split.TRAIN, Variant.CALIBRATION_IMAGES)
+                            .getFeatures();
+                }
+                if (v.hessianRounded()) {
+                    HessianRounding.apply(fp32, c.network(), calibration, 128, plan.clippingSearch());
+                }
                 if (v.biasCorrected()) {
-                    if (calibration == null) {
-                        calibration = FashionMnist.load(FashionMnist.Split.TRAIN, Variant.CALIBRATION_IMAGES)
-                                .getFeatures();
-                    }
                     BiasCorrection.apply(fp32, c.network(), calibration, 128);
                 }
                 ConversionReport rep = c.report();

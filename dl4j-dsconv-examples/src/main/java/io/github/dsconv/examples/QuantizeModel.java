@@ -3,6 +3,7 @@ package io.github.dsconv.examples;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.dsconv.calibrate.BiasCorrection;
 import io.github.dsconv.calibrate.ChannelEnergy;
+import io.github.dsconv.calibrate.HessianRounding;
 import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.ConversionReport;
@@ -51,10 +52,12 @@ public final class QuantizeModel {
      * @param weightedFit unlabelled Fashion-MNIST training images for the activation-weighted kernel fit
      *                    ({@link ChannelEnergy}, {@link DSConvConverter#withChannelWeights}; 0 = the paper's
      *                    unweighted fit)
+     * @param hessianRound unlabelled Fashion-MNIST training images for the Hessian-aware rounding
+     *                    ({@link HessianRounding}; 0 = the paper's VQK rounding)
      */
     public record Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
                           Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch,
-                          String paramsPrecision, int biasCorrect, int weightedFit) {
+                          String paramsPrecision, int biasCorrect, int weightedFit, int hessianRound) {
 
         public Options {
             if (biasCorrect < 0 || biasCorrect > 60000) {
@@ -65,6 +68,21 @@ public final class QuantizeModel {
                 throw new IllegalArgumentException("--weighted-fit must be between 0 and 60000 images, got "
                         + weightedFit);
             }
+            if (hessianRound < 0 || hessianRound > 60000) {
+                throw new IllegalArgumentException("--hessian-round must be between 0 and 60000 images, got "
+                        + hessianRound);
+            }
+            if (hessianRound > 0 && !"dsconv".equals(method)) {
+                throw new IllegalArgumentException("--hessian-round applies to the dsconv method, not " + method);
+            }
+        }
+
+        /** Options with the VQK rounding (no Hessian-aware rounding). */
+        public Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
+                       Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch,
+                       String paramsPrecision, int biasCorrect, int weightedFit) {
+            this(in, out, weightBits, actBits, block, skipFirst, plan, method, kdsBias, cds, clipSearch,
+                    paramsPrecision, biasCorrect, weightedFit, 0);
         }
 
         /** Options with the unweighted kernel fit. */
@@ -97,8 +115,10 @@ public final class QuantizeModel {
      * @param report conversion report
      * @param plan   the plan used
      * @param packed what the packed file holds, or null when the output is a ModelSerializer zip
+     * @param hessianRounding per layer, the Hessian-aware rounding's outcome (empty when it was not asked for)
      */
-    public record Result(Path out, ConversionReport report, ConversionPlan plan, Packed packed) {
+    public record Result(Path out, ConversionReport report, ConversionPlan plan, Packed packed,
+                         List<HessianRounding.LayerResult> hessianRounding) {
 
         /** Text table of the report. */
         public String table() {
@@ -109,7 +129,7 @@ public final class QuantizeModel {
         public Summary json() {
             return new Summary(out.toString(), report.method(), report.converted().size() + report.skipped().size(),
                     report.converted().size(), report.fp32WeightBytes(), report.convertedWeightBytes(),
-                    report.seconds(), plan.toJson(), report.converted(), report.skipped(), packed);
+                    report.seconds(), plan.toJson(), report.converted(), report.skipped(), packed, hessianRounding);
         }
     }
 
@@ -153,10 +173,14 @@ public final class QuantizeModel {
      * @param layers            per converted layer
      * @param skipped           convolutions left in FP32
      * @param packed            sizes of the packed output, or null for a ModelSerializer zip
+     * @param hessianRounding   per layer, output SQNR (dB, on the calibration images) of the VQK kernel and of
+     *                          the Hessian-aware one and which was kept; empty unless {@code --hessian-round}.
+     *                          The {@code layers} rows describe the VQK kernels.
      */
     public record Summary(String out, String method, int convLayers, int replaced, long fp32WeightBytes,
                           long dsconvWeightBytes, double seconds, JsonNode plan, List<LayerReport> layers,
-                          List<ConversionReport.SkippedLayer> skipped, Packed packed) {
+                          List<ConversionReport.SkippedLayer> skipped, Packed packed,
+                          List<HessianRounding.LayerResult> hessianRounding) {
     }
 
     /**
@@ -230,6 +254,12 @@ public final class QuantizeModel {
             converter = converter.withChannelWeights(ChannelEnergy.of(model, images, 128));
         }
         Converted<? extends Model> c = converter.convert(model);
+        List<HessianRounding.LayerResult> rounding = List.of();
+        if (o.hessianRound() > 0) {
+            // Features only: the labels of these training images are never read.
+            INDArray images = FashionMnist.load(FashionMnist.Split.TRAIN, o.hessianRound()).getFeatures();
+            rounding = HessianRounding.apply(model, c.network(), images, 128, plan.clippingSearch());
+        }
         if (o.biasCorrect() > 0) {
             // Features only: the labels of these training images are never read.
             INDArray images = FashionMnist.load(FashionMnist.Split.TRAIN, o.biasCorrect()).getFeatures();
@@ -242,7 +272,7 @@ public final class QuantizeModel {
         } else {
             ModelFiles.save(c.network(), o.out(), false);
         }
-        Result r = new Result(o.out(), c.report(), plan, packed);
+        Result r = new Result(o.out(), c.report(), plan, packed, rounding);
         AtomicFiles.writeString(Provenance.fileOf(o.out()), Json.write(new ConversionProvenance(o.in().toString(),
                 Provenance.LIBRARY, Instant.now().toString(), r.json())));
         return r;

@@ -3,6 +3,7 @@ package io.github.dsconv.it;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.dsconv.calibrate.BiasCorrection;
+import io.github.dsconv.calibrate.HessianRounding;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.Converted;
 import io.github.dsconv.convert.DSConvConverter;
@@ -28,6 +29,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -230,5 +232,29 @@ class CommittedModelAccuracyTest {
         System.out.printf("googlenet FP32 %.4f | DSConv + KDS shift + clipping search + bias correction W4 %.4f%n",
                 ref.top1(), top1);
         assertTrue(ref.top1() - top1 <= 0.003, "W4 drop " + (ref.top1() - top1));
+    }
+
+    /**
+     * Hessian-aware rounding ({@link HessianRounding}) and bias correction, both on the first 512 unlabelled
+     * training images (the table's {@code dsconv-hr-bc}), bring the small GoogLeNet's W3 within issue 3's 1.5 pp
+     * without training, where every closed-form calibration missed: measured on the subset, W3 0.8975 (FP32
+     * 0.9085; plain DSConv 0.6480, the Hessian-aware rounding alone 0.8910, KDS shift + clipping search + bias
+     * correction 0.8835).
+     */
+    @Test
+    void hessianRoundingMeetsTheThreeBitTargetOnGoogLeNet() throws IOException {
+        Outputs ref = reference("googlenet");
+        INDArray calibration = FashionMnist.load(FashionMnist.Split.TRAIN, 512).getFeatures();
+        ConversionPlan plan = ConversionPlan.uniform(new LayerSpec(3, 8, 32));
+        Converted<? extends Model> c = new DSConvConverter(plan).convert(fp32("googlenet"));
+        List<HessianRounding.LayerResult> r = HessianRounding.apply(fp32("googlenet"), c.network(), calibration,
+                128, false);
+        BiasCorrection.apply(fp32("googlenet"), c.network(), calibration, 128);
+        double top1 = Outputs.collect(c.network(), subset, null).top1();
+        close(c.network());
+        System.out.printf("googlenet FP32 %.4f | DSConv + Hessian-aware rounding + bias correction W3 %.4f%n",
+                ref.top1(), top1);
+        assertEquals(19, r.size());
+        assertTrue(ref.top1() - top1 <= 0.015, "W3 drop " + (ref.top1() - top1));
     }
 }
