@@ -4,7 +4,6 @@ import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.layers.DSConvRuntime;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
@@ -103,33 +102,26 @@ public final class BiasCorrection {
      */
     static double[] shift(DSConvRuntime rt, INDArray fp32Kernel, double[] mean, long[] inShape) {
         DSConvLayer lc = rt.layerConf();
-        boolean nhwc = lc.getCnn2dDataFormat() == CNN2DFormat.NHWC;
-        int c = (int) (nhwc ? inShape[3] : inShape[1]);
-        int h = (int) (nhwc ? inShape[1] : inShape[2]);
-        int wd = (int) (nhwc ? inShape[2] : inShape[3]);
-        INDArray probe = Nd4j.zeros(DataType.FLOAT, nhwc ? new long[] {1, h, wd, c} : new long[] {1, c, h, wd});
-        int[] outSize = rt.outputSize(probe);
-        int[] pad = rt.padding(probe, outSize[0], outSize[1]);
-        int kh = lc.getKernelSize()[0];
-        int kw = lc.getKernelSize()[1];
-        int[] st = lc.getStride();
-        int[] dl = lc.getDilation();
+        ConvGeometry g = ConvGeometry.of(rt, inShape);
+        int c = g.channels();
+        int kh = g.kh();
+        int kw = g.kw();
         // m[c][k]: the mean input seen by kernel tap k of channel c, averaged over output pixels
         double[][] m = new double[c][kh * kw];
-        int positions = outSize[0] * outSize[1];
+        int positions = g.outPositions();
         for (int ci = 0; ci < c; ci++) {
             for (int ky = 0; ky < kh; ky++) {
                 for (int kx = 0; kx < kw; kx++) {
                     double s = 0;
-                    for (int oy = 0; oy < outSize[0]; oy++) {
-                        int y = oy * st[0] + ky * dl[0] - pad[0];
-                        if (y < 0 || y >= h) {
+                    for (int oy = 0; oy < g.outH(); oy++) {
+                        int y = g.inputY(oy, ky);
+                        if (y < 0 || y >= g.height()) {
                             continue;
                         }
-                        for (int ox = 0; ox < outSize[1]; ox++) {
-                            int xx = ox * st[1] + kx * dl[1] - pad[1];
-                            if (xx >= 0 && xx < wd) {
-                                s += mean[nhwc ? (y * wd + xx) * c + ci : (ci * h + y) * wd + xx];
+                        for (int ox = 0; ox < g.outW(); ox++) {
+                            int xx = g.inputX(ox, kx);
+                            if (xx >= 0 && xx < g.width()) {
+                                s += mean[g.index(0, ci, y, xx)]; // the mean is one image
                             }
                         }
                     }

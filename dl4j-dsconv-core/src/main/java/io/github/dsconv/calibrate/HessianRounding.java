@@ -8,7 +8,6 @@ import io.github.dsconv.quant.HessianRounder;
 import io.github.dsconv.quant.KernelShape;
 import io.github.dsconv.quant.QuantizedKernel;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -147,41 +146,30 @@ public final class HessianRounding {
      * {@link HessianRounder#column} order, zeros where a tap falls in the padding); returns the number of patches.
      */
     static long accumulate(DSConvRuntime rt, INDArray input, double[] h) {
-        DSConvLayer lc = rt.layerConf();
-        boolean nhwc = lc.getCnn2dDataFormat() == CNN2DFormat.NHWC;
-        long[] s = input.shape();
-        int n = Math.toIntExact(s[0]);
-        int c = Math.toIntExact(nhwc ? s[3] : s[1]);
-        int ih = Math.toIntExact(nhwc ? s[1] : s[2]);
-        int iw = Math.toIntExact(nhwc ? s[2] : s[3]);
-        INDArray probe = Nd4j.zeros(DataType.FLOAT, nhwc ? new long[] {1, ih, iw, c} : new long[] {1, c, ih, iw});
-        int[] outSize = rt.outputSize(probe);
-        int[] pad = rt.padding(probe, outSize[0], outSize[1]);
-        int kh = lc.getKernelSize()[0];
-        int kw = lc.getKernelSize()[1];
-        int[] st = lc.getStride();
-        int[] dl = lc.getDilation();
+        ConvGeometry g = ConvGeometry.of(rt, input.shape());
+        int n = Math.toIntExact(input.size(0));
+        int c = g.channels();
+        int kh = g.kh();
+        int kw = g.kw();
         int k = c * kh * kw;
         float[] x = HostCopies.floats(input);
-        long positions = (long) n * outSize[0] * outSize[1];
-        int rows = (int) Math.min(positions, Math.max(1, ROWS_PER_GEMM));
+        long positions = (long) n * g.outPositions();
+        int rows = (int) Math.min(positions, ROWS_PER_GEMM);
         float[] patches = new float[rows * k];
         int r = 0;
         for (long p = 0; p < positions; p++) {
-            int img = (int) (p / ((long) outSize[0] * outSize[1]));
-            int oy = (int) (p / outSize[1] % outSize[0]);
-            int ox = (int) (p % outSize[1]);
+            int img = (int) (p / g.outPositions());
+            int oy = (int) (p / g.outW() % g.outH());
+            int ox = (int) (p % g.outW());
             int base = r * k;
             for (int ky = 0; ky < kh; ky++) {
-                int y = oy * st[0] + ky * dl[0] - pad[0];
+                int y = g.inputY(oy, ky);
                 for (int kx = 0; kx < kw; kx++) {
-                    int xx = ox * st[1] + kx * dl[1] - pad[1];
+                    int xx = g.inputX(ox, kx);
                     int col = base + (ky * kw + kx) * c;
-                    boolean inside = y >= 0 && y < ih && xx >= 0 && xx < iw;
+                    boolean inside = y >= 0 && y < g.height() && xx >= 0 && xx < g.width();
                     for (int ci = 0; ci < c; ci++) {
-                        patches[col + ci] = inside
-                                ? x[nhwc ? ((img * ih + y) * iw + xx) * c + ci : ((img * c + ci) * ih + y) * iw + xx]
-                                : 0f;
+                        patches[col + ci] = inside ? x[g.index(img, ci, y, xx)] : 0f;
                     }
                 }
             }
