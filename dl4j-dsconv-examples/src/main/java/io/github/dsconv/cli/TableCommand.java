@@ -48,8 +48,16 @@ final class TableCommand implements Callable<Integer> {
     @Option(names = "--markdown", description = "Write the README's Markdown table to this file.")
     Path markdown;
 
+    @Option(names = "--from-json", paramLabel = "FILE", description = "Evaluate nothing: redraw the plots (one "
+            + "table-<family>.png per model in --plot-dir) and --markdown from this table JSON, e.g. docs/table.json "
+            + "merged from several runs.")
+    Path fromJson;
+
     @Override
     public Integer call() throws Exception {
+        if (fromJson != null) {
+            return redraw();
+        }
         if (limit < 0) {
             throw new IllegalArgumentException("--limit must be >= 0, got " + limit);
         }
@@ -70,5 +78,23 @@ final class TableCommand implements Callable<Integer> {
         }
         return DemoCommand.run("table", new Demo.Options(files, variants, actBits, limit, batch, plotDir,
                 true), json, markdown);
+    }
+
+    private int redraw() throws java.io.IOException {
+        if (json != null) {
+            throw new IllegalArgumentException("--json and --from-json exclude each other (nothing is evaluated)");
+        }
+        Demo.Result r = Demo.readResult(fromJson);
+        java.nio.file.Files.createDirectories(plotDir);
+        for (Demo.ModelResult m : r.models()) {
+            Path png = plotDir.resolve("table-" + m.arch() + ".png");
+            Demo.plotBytes(m, png);
+            System.out.println("wrote " + png);
+        }
+        if (markdown != null) {
+            io.github.dsconv.io.AtomicFiles.writeString(markdown, Demo.markdown(r));
+            System.out.println("wrote " + markdown);
+        }
+        return 0;
     }
 }

@@ -243,6 +243,37 @@ public final class Demo {
     private Demo() {
     }
 
+    /**
+     * Reads the results back from a demo or table JSON: one run's, or several runs' merged by
+     * {@code scripts/merge-tables.py} (fields other than {@link Result}'s are ignored). Lets the plots and the
+     * Markdown table be redrawn from rows that came from different runs.
+     *
+     * @throws IllegalArgumentException if the file is missing, is not such JSON, or holds no models
+     */
+    public static Result readResult(Path file) throws IOException {
+        if (!java.nio.file.Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("table JSON not found: " + file);
+        }
+        Result r;
+        try {
+            r = Json.MAPPER.copy().configure(
+                    com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
+                    .readValue(file.toFile(), Result.class);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new IllegalArgumentException("not a demo/table JSON: " + file + " (" + e.getOriginalMessage()
+                    + ")", e);
+        }
+        if (r == null || r.models() == null || r.models().isEmpty()) {
+            throw new IllegalArgumentException("no models in " + file);
+        }
+        for (ModelResult m : r.models()) {
+            if (m.arch() == null || m.results() == null) {
+                throw new IllegalArgumentException(file + ": a model entry without \"arch\" or \"results\"");
+            }
+        }
+        return r;
+    }
+
     /** The default model path: under the project root given by {@code -Ddsconv.home}, else the working folder. */
     public static Path defaultModel() {
         String home = System.getProperty("dsconv.home");

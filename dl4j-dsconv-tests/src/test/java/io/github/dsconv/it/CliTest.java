@@ -825,6 +825,22 @@ class CliTest {
         assertEquals(2 + 1 + 39, mdLines.size(), "header, rule, FP32 and one row per conversion");
         assertTrue(mdLines.get(0).contains("resnet") && mdLines.get(0).contains("vgg"), mdLines.get(0));
 
+        // Redrawn from the JSON alone: the same plots and Markdown, nothing evaluated.
+        Path redrawn = tmp.resolve("redrawn");
+        Path md2 = tmp.resolve("t2.md");
+        ok("table", "--from-json", json, "--plot-dir", redrawn, "--markdown", md2);
+        assertEquals(Set.of("table-resnet.png", "table-vgg.png"), fileNames(redrawn));
+        assertNotNull(ImageIO.read(redrawn.resolve("table-resnet.png").toFile()));
+        assertEquals(Files.readAllLines(md), Files.readAllLines(md2));
+        Path notJson = Files.writeString(tmp.resolve("not.json"), "{\"models\": 3");
+        for (Path badJson : List.of(notJson, tmp.resolve("missing.json"))) {
+            Run r = cli("table", "--from-json", badJson, "--plot-dir", tmp.resolve("none"));
+            assertTrue(r.code() != 0, r::err);
+            assertEquals(1, r.errLines().size(), r::err);
+            assertTrue(r.errLines().get(0).contains(badJson.getFileName().toString()), r::err);
+        }
+        assertFalse(Files.exists(tmp.resolve("none")));
+
         Path only = tmp.resolve("only.json");
         ok("table", "--model", resnet, "--limit", 10, "--batch", 10, "--methods", "dsconv-kds-bias", "--plot-dir",
                 plots, "--json", only);
