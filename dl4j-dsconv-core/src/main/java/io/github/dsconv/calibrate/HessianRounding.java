@@ -75,6 +75,18 @@ public final class HessianRounding {
      */
     public static List<LayerResult> apply(Model fp32, Model dsconv, INDArray features, int batch,
                                           boolean clippingSearch) {
+        return apply(fp32, dsconv, features, batch, clippingSearch, false);
+    }
+
+    /**
+     * Re-quantizes {@code dsconv} in place, with each layer's Hessian from the FP32 network's inputs (one shot) or,
+     * if {@code sequential}, from {@code dsconv}'s own inputs with every earlier layer already re-quantized (GPTQ's
+     * order; one forward pass per layer).
+     *
+     * @see #apply(Model, Model, INDArray, int, boolean)
+     */
+    public static List<LayerResult> apply(Model fp32, Model dsconv, INDArray features, int batch,
+                                          boolean clippingSearch, boolean sequential) {
         if (features == null || features.size(0) == 0) {
             throw new IllegalArgumentException("Hessian-aware rounding needs at least one unlabelled image");
         }
@@ -91,13 +103,13 @@ public final class HessianRounding {
             long bytes = 0;
             while (from < names.size()) {
                 long k = columns(NetworkLayers.dsconv(dsconv, names.get(from)));
-                if (!group.isEmpty() && bytes + 8 * k * k > HESSIAN_BUDGET) {
+                if (!group.isEmpty() && (sequential || bytes + 8 * k * k > HESSIAN_BUDGET)) {
                     break;
                 }
                 bytes += 8 * k * k;
                 group.add(names.get(from++));
             }
-            Map<String, double[]> hessians = hessians(fp32, dsconv, group, features, batch);
+            Map<String, double[]> hessians = hessians(sequential ? dsconv : fp32, dsconv, group, features, batch);
             for (String name : group) {
                 out.add(round(fp32, NetworkLayers.dsconv(dsconv, name), hessians.get(name), clippingSearch));
             }
@@ -110,14 +122,18 @@ public final class HessianRounding {
         return lc.getNIn() * lc.getKernelSize()[0] * lc.getKernelSize()[1];
     }
 
-    /** {@code E[x x^T]} over every image and output position, per named layer, from the FP32 network's inputs. */
-    static Map<String, double[]> hessians(Model fp32, Model dsconv, List<String> names, INDArray features, int batch) {
+    /**
+     * {@code E[x x^T]} over every image and output position, per named DSConv layer of {@code dsconv}, from the
+     * inputs those layers receive in {@code source} (the FP32 network, or {@code dsconv} itself).
+     */
+    static Map<String, double[]> hessians(Model source, Model dsconv, List<String> names, INDArray features,
+                                          int batch) {
         Map<String, double[]> sums = new LinkedHashMap<>();
         Map<String, Long> counts = new LinkedHashMap<>();
         long n = features.size(0);
         for (long start = 0; start < n; start += batch) {
             INDArray x = features.get(NDArrayIndex.interval(start, Math.min(n, start + batch)));
-            LayerInputs.of(fp32, names, x).forEach((name, in) -> {
+            LayerInputs.of(source, names, x).forEach((name, in) -> {
                 DSConvRuntime rt = NetworkLayers.dsconv(dsconv, name);
                 long k = columns(rt);
                 double[] h = sums.computeIfAbsent(name, key -> new double[Math.toIntExact(k * k)]);

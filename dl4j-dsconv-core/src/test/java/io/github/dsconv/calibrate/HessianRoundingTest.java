@@ -107,6 +107,26 @@ class HessianRoundingTest {
         return org.nd4j.linalg.factory.Nd4j.create(v, new long[] {n, 3, 8, 8}, 'c');
     }
 
+    /**
+     * Sequentially, each layer's Hessian comes from the DSConv network with the earlier layers already
+     * re-quantized: the stem sees the same images either way (same outcome), the later layers see other inputs.
+     */
+    @Test
+    void sequentialHessiansComeFromTheQuantizedNetwork() {
+        ComputationGraph fp32 = TinyNets.residualGraph(20, CNN2DFormat.NCHW);
+        INDArray x = smoothImages(12);
+        ComputationGraph oneShot = (ComputationGraph) new DSConvConverter(W3).convert(fp32).network();
+        ComputationGraph seq = (ComputationGraph) new DSConvConverter(W3).convert(fp32).network();
+        List<HessianRounding.LayerResult> a = HessianRounding.apply(fp32, oneShot, x, 6, false, false);
+        List<HessianRounding.LayerResult> b = HessianRounding.apply(fp32, seq, x, 6, false, true);
+        assertEquals(a.get(0), b.get(0));
+        assertEquals(oneShot.getLayer("stem").params(), seq.getLayer("stem").params());
+        assertNotEquals(a.get(3).outputSqnrDbBefore(), b.get(3).outputSqnrDbBefore(), 1e-9);
+        for (HessianRounding.LayerResult l : b) {
+            assertEquals(l.replaced(), l.outputSqnrDbAfter() > l.outputSqnrDbBefore(), l.toString());
+        }
+    }
+
     private static double stemError(ComputationGraph fp32, ComputationGraph dsconv, INDArray x) {
         INDArray a = fp32.feedForward(x, false).get("stem").castTo(DataType.DOUBLE);
         INDArray b = dsconv.feedForward(x, false).get("stem").castTo(DataType.DOUBLE);
