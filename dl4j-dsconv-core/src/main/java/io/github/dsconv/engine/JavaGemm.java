@@ -40,6 +40,11 @@ final class JavaGemm implements Int8BatchedGemm {
     }
 
     @Override
+    public int weightsColumns() {
+        return nOut;
+    }
+
+    @Override
     public Backend backend() {
         return Backend.JAVA;
     }

@@ -44,7 +44,11 @@ class EngineCliTest {
         ok("quantize", "--in", FP32, "--out", w4, "--weight-bits", 4, "--act-bits", 8, "--block", 32);
     }
 
-    /** The integer engine reproduces the float simulation's logits exactly: agreement 1, SQNR infinite (null). */
+    /**
+     * The integer engine (defaults: float sums, the 1-channel first convolution as a direct double convolution)
+     * agrees with the float simulation: the same top-1 on all 200 images and logits within the issue's 1e-4 (SQNR
+     * above 80 dB, or infinite (null) when identical).
+     */
     @Test
     void evaluateIntegerMatchesTheFloatSimulation() throws IOException {
         Path json = tmp.resolve("e.json");
@@ -52,11 +56,12 @@ class EngineCliTest {
         JsonNode e = readJson(json);
         assertEquals("integer", e.get("engine").asText());
         assertEquals("onednn", e.get("backend").asText());
-        assertEquals(11, e.get("integerLayers").asInt());
-        assertEquals(0, e.get("floatLayers").size());
+        assertEquals(10, e.get("integerLayers").asInt());
+        assertEquals(1, e.get("floatLayers").size(), "the first convolution (1 channel) is not on integers");
         assertEquals(200, e.get("images").asInt());
         assertEquals(1.0, e.get("agreement").asDouble(), 0.0);
-        assertTrue(e.get("logitsSqnrDb").isNull(), () -> "identical logits expected, SQNR " + e.get("logitsSqnrDb"));
+        assertTrue(e.get("logitsSqnrDb").isNull() || e.get("logitsSqnrDb").asDouble() > 80,
+                () -> "SQNR " + e.get("logitsSqnrDb"));
 
         Path fl = tmp.resolve("f.json");
         ok("evaluate", "--model", w4, "--limit", 200, "--json", fl);
@@ -79,7 +84,10 @@ class EngineCliTest {
         assertTrue(r.get("top1").asDouble() > 0.85, r::toString);
     }
 
-    /** bench on a model file: one object per batch size with the contract's fields, per-layer times, exact logits. */
+    /**
+     * bench on a model file: one object per batch size with the contract's fields, per-layer times (the first
+     * convolution, on 1 channel, is not on integers), logits within the issue's 1e-4 of the float simulation.
+     */
     @Test
     void benchWritesTheContractJson() throws IOException {
         Path json = tmp.resolve("b.json");
@@ -102,12 +110,16 @@ class EngineCliTest {
             assertEquals(1_516_672, b.get("fp32ConvWeightBytes").asLong());
             long ib = b.get("integerConvWeightBytes").asLong();
             assertTrue(ib > 0 && ib < 0.3 * 1_516_672, () -> "integer conv bytes " + ib);
-            assertEquals(0.0, b.get("maxRelErr").asDouble(), 0.0, "integer logits equal the float simulation's");
+            assertTrue(b.get("maxRelErr").asDouble() <= 1e-4, () -> "max rel. error " + b.get("maxRelErr"));
+            assertEquals("float", b.get("accumulation").asText());
             assertEquals(10, b.get("iterations").asInt());
             assertEquals(11, b.get("layers").size());
+            assertEquals(1, b.get("floatLayers").size());
+            assertEquals(b.get("floatLayers"), b.get("doubleLayers"));
             for (JsonNode l : b.get("layers")) {
                 assertTrue(l.get("fp32Ms").asDouble() > 0 && l.get("integerMs").asDouble() > 0, l::toString);
-                assertTrue(l.get("integer").asBoolean(), l::toString);
+                boolean stem = l.get("name").asText().equals(b.get("floatLayers").get(0).asText());
+                assertEquals(!stem, l.get("integer").asBoolean(), l::toString);
             }
         }
         assertEquals(Set.of("b.json"), fileNames(tmp));
@@ -121,7 +133,7 @@ class EngineCliTest {
         JsonNode b = readJson(json).get(0);
         assertEquals("java", b.get("engine").asText());
         assertEquals("float-simulation", b.get("fp32Baseline").asText(), "a DSConv file is compared with itself");
-        assertEquals(0.0, b.get("maxRelErr").asDouble(), 0.0);
+        assertTrue(b.get("maxRelErr").asDouble() <= 1e-4, () -> "max rel. error " + b.get("maxRelErr"));
         assertEquals(0, b.get("layers").size());
     }
 
