@@ -5,7 +5,7 @@ import java.util.Locale;
 /**
  * How {@link IntegerEngine} runs a network's DSConv layers.
  *
- * @param accumulation how the scaled block products are summed ({@link Accumulation#FLOAT} by default)
+ * @param accumulation how the scaled block products are summed ({@link Accumulation#COMPENSATED} by default)
  * @param stem         how a layer whose input channels fit one block of at most 4 (an image stem) runs
  *                     ({@link Stem#DOUBLE} by default)
  */
@@ -71,7 +71,7 @@ public record EngineOptions(Accumulation accumulation, Stem stem) {
     }
 
     /**
-     * The defaults ({@link Accumulation#FLOAT}, {@link Stem#DOUBLE}), overridable by the system properties
+     * The defaults ({@link Accumulation#COMPENSATED}, {@link Stem#DOUBLE}), overridable by the system properties
      * {@value Accumulation#PROPERTY} and {@value #STEM_PROPERTY}.
      *
      * @throws IllegalArgumentException if a property has another value

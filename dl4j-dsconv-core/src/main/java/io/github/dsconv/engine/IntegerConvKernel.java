@@ -33,9 +33,10 @@ import static io.github.dsconv.layers.DSConvParamInitializer.Q_KEY;
  * product with the int32 sum exact in double. With {@link Accumulation#DOUBLE} the sum over {@code g}, CDS and bias
  * are in double and the result is rounded once to float, as the float simulation does at inference
  * ({@code DSConvRuntime}), so both give the FP32 rounding of the same exact sum (bit for bit unless a sum lies within
- * about 1e-13 of a rounding boundary). With {@link Accumulation#FLOAT} (the default) the GEMM delivers its int32 sums
- * as float and each term is one float fused multiply-add: vectorised, but a float rounding per term. A layer on one
- * block of at most 4 channels (an image stem) runs as {@link EngineOptions.Stem} says instead.
+ * about 1e-13 of a rounding boundary). With {@link Accumulation#COMPENSATED} (the default) the GEMM delivers its int32
+ * sums as float and the terms are summed in float pairs (hi + lo) with exact error terms, all vectorised float
+ * operations that carry about 44-48 bits; with {@link Accumulation#FLOAT} in plain float (one rounding per term). A
+ * layer on one block of at most 4 channels (an image stem) runs as {@link EngineOptions.Stem} says instead.
  *
  * <p>Resident weights: {@code q} bit-packed at the layer's weight bits in {@code [g][B][nOut]} order (channels padded
  * to whole blocks with zeros, a single block narrower than B only to a multiple of 4; see {@link PackedWeights}),
@@ -108,8 +109,10 @@ public final class IntegerConvKernel implements InferenceKernel {
     private final double[] direct;
     /** The conv bias in double for the {@link EngineOptions.Stem#DOUBLE} route, or null. */
     private final double[] directBias;
-    /** True for {@link Accumulation#FLOAT}: the block terms are summed in float, else in double. */
+    /** True for {@link Accumulation#FLOAT} and {@link Accumulation#COMPENSATED}: float sums (else double). */
     private final boolean floatSums;
+    /** True for {@link Accumulation#COMPENSATED}: each float sum carries its error in a second float. */
+    private final boolean compensated;
 
     /** True if the layer can run on the integer engine: BFP input of 2..8 bits and weights of at most 8 bits. */
     public static boolean supports(DSConvLayer lc) {
@@ -139,7 +142,8 @@ public final class IntegerConvKernel implements InferenceKernel {
                     + " engine (needs block floating point input of at most 8 bits and at most 8 weight bits)");
         }
         this.runtime = runtime;
-        this.floatSums = options.accumulation() == Accumulation.FLOAT;
+        this.floatSums = options.accumulation() != Accumulation.DOUBLE;
+        this.compensated = options.accumulation() == Accumulation.COMPENSATED;
         this.nhwc = lc.getCnn2dDataFormat() == CNN2DFormat.NHWC;
         this.nIn = Math.toIntExact(lc.getNIn());
         this.nOut = Math.toIntExact(lc.getNOut());
@@ -316,7 +320,7 @@ public final class IntegerConvKernel implements InferenceKernel {
 
     /** How this kernel sums the scaled block products. */
     public Accumulation accumulation() {
-        return floatSums ? Accumulation.FLOAT : Accumulation.DOUBLE;
+        return compensated ? Accumulation.COMPENSATED : floatSums ? Accumulation.FLOAT : Accumulation.DOUBLE;
     }
 
     /** The backend running the block products. */
@@ -396,14 +400,15 @@ public final class IntegerConvKernel implements InferenceKernel {
         // Each tile zeroes its own rows of y (and xsum) before it adds to them.
         double[] y = floatSums ? null : (lb.y = grow(lb.y, total * nOut));
         float[] yf = floatSums ? (lb.yf = grow(lb.yf, total * nOut)) : null;
+        float[] ylo = compensated ? (lb.ylo = grow(lb.ylo, total * nOut)) : null;
         double[] xsum = delta == null ? null : (lb.xsum = grow(lb.xsum, total));
         // Tiles of at most TILE_POSITIONS, as many as a multiple of the worker count, of near-equal size: with
         // 392 positions (7x7 at batch 8) two workers get 196 each rather than 256 and 136.
         int tiles = ceilDiv(ceilDiv(total, TILE_POSITIONS), Workers.count()) * Workers.count();
         int pcMax = Math.max(1, ceilDiv(total, tiles));
         Workers.run(ceilDiv(total, pcMax), t -> tile(t * pcMax, Math.min(pcMax, total - t * pcMax), oh, ow, pad, h,
-                wd, mant, scale, u8, y, yf, xsum));
-        return output(n, oh, ow, y, yf, xsum, lb, mgr);
+                wd, mant, scale, u8, y, yf, ylo, xsum));
+        return output(n, oh, ow, y, yf, ylo, xsum, lb, mgr);
     }
 
     /**
@@ -418,6 +423,7 @@ public final class IntegerConvKernel implements InferenceKernel {
         float[] scale = new float[0];
         double[] y = new double[0];
         float[] yf = new float[0];
+        float[] ylo = new float[0];
         double[] xsum = new double[0];
         float[] z = new float[0];
     }
@@ -454,6 +460,7 @@ public final class IntegerConvKernel implements InferenceKernel {
         float[][] alphaG = new float[0][];
         float[][] betaG = new float[0][];
         float[] yRow = new float[0];
+        float[] loRow = new float[0];
         float[] accRow = new float[0];
         int[] pImg = new int[0];
         int[] pY = new int[0];
@@ -467,7 +474,7 @@ public final class IntegerConvKernel implements InferenceKernel {
      * {@code unsignedSrc} if no mantissa is negative (see {@link Int8BatchedGemm#multiply}).
      */
     private void tile(int p0, int pc, int oh, int ow, int[] pad, int h, int wd, byte[] mant, float[] scale,
-                      boolean unsignedSrc, double[] y, float[] yf, double[] xsum) {
+                      boolean unsignedSrc, double[] y, float[] yf, float[] ylo, double[] xsum) {
         TileBuffers b = BUFFERS.get();
         int rows = gcMax * pc;
         if (b.src.length < rows * kb * kRep) {
@@ -498,6 +505,9 @@ public final class IntegerConvKernel implements InferenceKernel {
         boolean needSums = beta != null || delta != null;
         if (yf != null) {
             java.util.Arrays.fill(yf, p0 * nOut, (p0 + pc) * nOut, 0f);
+            if (ylo != null) {
+                java.util.Arrays.fill(ylo, p0 * nOut, (p0 + pc) * nOut, 0f);
+            }
         } else {
             java.util.Arrays.fill(y, p0 * nOut, (p0 + pc) * nOut, 0.0);
         }
@@ -524,7 +534,7 @@ public final class IntegerConvKernel implements InferenceKernel {
                 beta.decode(g0 * nOut, gc * nOut, b.beta);
             }
             if (yf != null) {
-                epilogueFloat(b, gc, p0, pc, needSums ? b.msum : null, beta != null, yf, xsum);
+                epilogueFloat(b, gc, p0, pc, needSums ? b.msum : null, beta != null, yf, ylo, xsum);
             } else {
                 epilogue(gc, p0, pc, b.sc, needSums ? b.msum : null, b.acc, b.alpha, beta == null ? null : b.beta,
                         y, xsum);
@@ -709,7 +719,7 @@ public final class IntegerConvKernel implements InferenceKernel {
      * their own offsets, which it leaves scalar).
      */
     private void epilogueFloat(TileBuffers b, int gc, int p0, int pc, int[] msum, boolean kdsBias, float[] yf,
-                               double[] xsum) {
+                               float[] ylo, double[] xsum) {
         int inner = b.alphaG.length == 0 ? 0 : b.alphaG[0].length;
         if (b.alphaG.length < gcMax || inner < nOut) {
             b.alphaG = new float[Math.max(gcMax, b.alphaG.length)][Math.max(nOut, inner)];
@@ -717,6 +727,7 @@ public final class IntegerConvKernel implements InferenceKernel {
         }
         if (b.yRow.length < nOut) {
             b.yRow = new float[nOut];
+            b.loRow = new float[nOut];
             b.accRow = new float[nOut];
         }
         for (int gi = 0; gi < gc; gi++) {
@@ -726,10 +737,14 @@ public final class IntegerConvKernel implements InferenceKernel {
             }
         }
         float[] yRow = b.yRow;
+        float[] loRow = b.loRow;
         float[] accRow = b.accRow;
         for (int pi = 0; pi < pc; pi++) {
             int yBase = (p0 + pi) * nOut;
             System.arraycopy(yf, yBase, yRow, 0, nOut);
+            if (ylo != null) {
+                System.arraycopy(ylo, yBase, loRow, 0, nOut);
+            }
             for (int gi = 0; gi < gc; gi++) {
                 int row = gi * pc + pi;
                 float s = b.sc[row];
@@ -737,15 +752,58 @@ public final class IntegerConvKernel implements InferenceKernel {
                     continue; // an all-zero or padding block contributes nothing
                 }
                 System.arraycopy(b.accf, row * nOut, accRow, 0, nOut);
-                addScaled(yRow, b.alphaG[gi], s, accRow, nOut);
-                if (kdsBias) {
-                    addScaled(yRow, b.betaG[gi], s * msum[row], nOut); // s * msum: |msum| < 2^15, exact
+                if (ylo != null) {
+                    addTwoSum(yRow, loRow, b.alphaG[gi], s, accRow, nOut);
+                    if (kdsBias) {
+                        addTwoSum(yRow, loRow, b.betaG[gi], s * msum[row], nOut);
+                    }
+                } else {
+                    addScaled(yRow, b.alphaG[gi], s, accRow, nOut);
+                    if (kdsBias) {
+                        addScaled(yRow, b.betaG[gi], s * msum[row], nOut); // s * msum: |msum| < 2^15, exact
+                    }
                 }
                 if (xsum != null) {
                     xsum[p0 + pi] += (double) s * msum[row];
                 }
             }
             System.arraycopy(yRow, 0, yf, yBase, nOut);
+            if (ylo != null) {
+                System.arraycopy(loRow, 0, ylo, yBase, nOut);
+            }
+        }
+    }
+
+    /**
+     * {@code (hi, lo) += alpha[o] * s * acc[o]} in float pairs: the product's rounding error by a fused
+     * multiply-add, the addition's by Knuth's two-sum (both exact), their sum added into {@code lo}. Every operation
+     * is float and every array indexed from 0, so the JIT vectorises it; Java never reassociates float arithmetic.
+     */
+    private static void addTwoSum(float[] hi, float[] lo, float[] alpha, float s, float[] acc, int n) {
+        for (int o = 0; o < n; o++) {
+            float a = alpha[o] * s; // exact: s is a power of two
+            float p = a * acc[o];
+            float pe = Math.fma(a, acc[o], -p);
+            float h = hi[o];
+            float t = h + p;
+            float bp = t - h;
+            float e = (h - (t - bp)) + (p - bp);
+            hi[o] = t;
+            lo[o] += e + pe;
+        }
+    }
+
+    /** {@code (hi, lo) += beta[o] * xs} in float pairs, as above. */
+    private static void addTwoSum(float[] hi, float[] lo, float[] beta, float xs, int n) {
+        for (int o = 0; o < n; o++) {
+            float p = beta[o] * xs;
+            float pe = Math.fma(beta[o], xs, -p);
+            float h = hi[o];
+            float t = h + p;
+            float bp = t - h;
+            float e = (h - (t - bp)) + (p - bp);
+            hi[o] = t;
+            lo[o] += e + pe;
         }
     }
 
@@ -922,15 +980,15 @@ public final class IntegerConvKernel implements InferenceKernel {
     private static final int TRANSPOSE_POSITIONS = 64;
 
     /** CDS and bias, rounded once to float, in the layer's data format in a new activations array. */
-    private INDArray output(int n, int oh, int ow, double[] y, float[] yf, double[] xsum, LayerBuffers lb,
-                            LayerWorkspaceMgr mgr) {
+    private INDArray output(int n, int oh, int ow, double[] y, float[] yf, float[] ylo, double[] xsum,
+                            LayerBuffers lb, LayerWorkspaceMgr mgr) {
         int spatial = oh * ow;
         int len = n * spatial * nOut;
         float[] z = lb.z = grow(lb.z, len);
         double[] gammas = gamma == null ? null : gamma.toDoubles();
         double[] deltas = delta == null ? null : delta.toDoubles();
         double[] biases = bias == null ? null : bias.toDoubles();
-        boolean corrections = gammas != null || biases != null;
+        boolean corrections = gammas != null || biases != null || ylo != null;
         int blocks = ceilDiv(spatial, TRANSPOSE_POSITIONS);
         Workers.run(n * blocks, t -> {
             int img = t / blocks;
@@ -941,7 +999,8 @@ public final class IntegerConvKernel implements InferenceKernel {
                     int p = img * spatial + pos;
                     int row = p * nOut;
                     for (int o = 0; o < nOut; o++) {
-                        double v = yf != null ? yf[row + o] : y[row + o];
+                        double v = yf == null ? y[row + o] : ylo == null ? yf[row + o]
+                                : (double) yf[row + o] + ylo[row + o];
                         if (gammas != null) {
                             v = gammas[o] * v + deltas[o] * xsum[p];
                         }

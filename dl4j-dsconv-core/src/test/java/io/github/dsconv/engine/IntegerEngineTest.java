@@ -48,10 +48,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class IntegerEngineTest {
 
     /**
-     * Every layer on integer products, summed in double (bit-identical to the float simulation) and in float (the
-     * default, to FP32 summation order).
+     * Every layer on integer products, summed in double (bit-identical to the float simulation), in float pairs (the
+     * default; asserted bit-identical wherever double is) and in plain float (to FP32 summation order).
      */
     static final List<EngineOptions> INTEGER_ONLY = List.of(EngineOptions.exact(),
+            new EngineOptions(Accumulation.COMPENSATED, EngineOptions.Stem.INTEGER),
             new EngineOptions(Accumulation.FLOAT, EngineOptions.Stem.INTEGER));
 
     /**
@@ -63,7 +64,7 @@ class IntegerEngineTest {
 
     /** The bound for an exact (double) path with the given exact bound, or {@link #FLOAT_SUM_BOUND} for float. */
     static double bound(EngineOptions o, double exact) {
-        return o.accumulation() == Accumulation.DOUBLE ? exact : Math.max(exact, FLOAT_SUM_BOUND);
+        return o.accumulation() != Accumulation.FLOAT ? exact : Math.max(exact, FLOAT_SUM_BOUND);
     }
 
     /** One DSConv layer + global pooling + softmax (so the network is a valid DL4J net). */
@@ -342,7 +343,7 @@ class IntegerEngineTest {
             assertEquals(331_776, r.integerConvWeightBytes());
             assertEquals(2_359_296, r.fp32ConvWeightBytes());
             assertTrue(7 * r.integerConvWeightBytes() <= r.fp32ConvWeightBytes());
-            if (opt.accumulation() == Accumulation.DOUBLE) {
+            if (opt.accumulation() != Accumulation.FLOAT) {
                 assertArrayEquals(floats(expect), floats(layerOut(net, x)),
                         "the packed engine equals the float simulation");
             } else {
@@ -378,7 +379,7 @@ class IntegerEngineTest {
         for (EngineOptions opt : INTEGER_ONLY) {
             EngineReport r = IntegerEngine.enable(net, backend, opt);
             assertEquals(1_440 + 360 + 20, r.integerConvWeightBytes());
-            if (opt.accumulation() == Accumulation.DOUBLE) {
+            if (opt.accumulation() != Accumulation.FLOAT) {
                 assertArrayEquals(floats(expect), floats(layerOut(net, x)));
             } else {
                 assertTrue(maxRel(layerOut(net, x), expect) <= FLOAT_SUM_BOUND);
@@ -401,8 +402,8 @@ class IntegerEngineTest {
 
     /**
      * Whole converted networks (MLN and residual graph, NCHW and NHWC) agree with their float simulation to 1e-5:
-     * on integers in double, and with the defaults (float sums, the 3-channel first convolution as a direct double
-     * convolution, reported as a float layer).
+     * on integers in double, and with the defaults (float-pair sums, the 3-channel first convolution as a direct
+     * double convolution, reported as a float layer).
      */
     @ParameterizedTest
     @MethodSource("backends")
@@ -486,8 +487,7 @@ class IntegerEngineTest {
         INDArray expect = layerOut(net, x).dup();
 
         for (Backend backend : Backend.values()) {
-            EngineReport r = IntegerEngine.enable(net, backend,
-                    new EngineOptions(Accumulation.FLOAT, EngineOptions.Stem.DOUBLE));
+            EngineReport r = IntegerEngine.enable(net, backend, EngineOptions.defaults());
             assertEquals(List.of(), r.integerLayers());
             assertEquals(List.of(), r.fp32Layers());
             assertEquals(r.floatLayers(), r.doubleLayers());

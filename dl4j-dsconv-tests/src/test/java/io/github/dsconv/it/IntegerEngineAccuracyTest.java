@@ -5,6 +5,7 @@ import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.data.InMemoryIterator;
+import io.github.dsconv.engine.Accumulation;
 import io.github.dsconv.engine.Backend;
 import io.github.dsconv.engine.EngineOptions;
 import io.github.dsconv.engine.EngineReport;
@@ -33,10 +34,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * W8A8 (B = 32), over the first 1,000 Fashion-MNIST test images, integer logits against the float simulation of the
  * same network.
  *
- * <p>Two configurations: {@link EngineOptions#defaults()} (float sums of the scaled block products, the 1-channel
- * first convolution as a direct double convolution, listed as a float layer) and {@link EngineOptions#exact()} (all
- * 11 convolutions on integers, summed in double: bit-identical logits, asserted as 0). Measured for the defaults: see
- * the printed line (README, "Integer engine").
+ * <p>Three configurations: {@link EngineOptions#defaults()} (float-pair sums of the scaled block products, the
+ * 1-channel first convolution as a direct double convolution, listed as a float layer), {@link EngineOptions#exact()}
+ * (all 11 convolutions on integers, summed in double) and plain float sums ({@link Accumulation#FLOAT}, an option).
+ * Measured here: 0 (bit-identical logits) for the first two, which is asserted; plain float sums give 3.9e-3 at W4
+ * (a last-bit difference that a later BFP rounding turns into a mantissa step), above the issue's 1e-4, with the same
+ * top-1 on every image: only bounded (1e-2) here.
  *
  * <p>Maximum relative error, as defined here: {@code max over images ||z_int - z_float||_inf / ||z_float||_inf}
  * (one logits row per image; a row's error is measured against its own largest logit, so no floor is needed). Bounds:
@@ -59,6 +62,8 @@ class IntegerEngineAccuracyTest {
         return Stream.of(Arguments.of(4, Backend.ONEDNN, IMAGES, EngineOptions.defaults()),
                 Arguments.of(8, Backend.ONEDNN, IMAGES, EngineOptions.defaults()),
                 Arguments.of(4, Backend.ONEDNN, IMAGES, EngineOptions.exact()),
+                Arguments.of(4, Backend.ONEDNN, IMAGES,
+                        new EngineOptions(Accumulation.FLOAT, EngineOptions.Stem.DOUBLE)),
                 Arguments.of(4, Backend.JAVA, 200, EngineOptions.defaults()));
     }
 
@@ -75,8 +80,7 @@ class IntegerEngineAccuracyTest {
         EngineReport rep = IntegerEngine.enable(ds, backend, options);
         assertEquals(backend, rep.backend());
         assertEquals(options.accumulation(), rep.accumulation());
-        boolean exact = options.equals(EngineOptions.exact());
-        if (exact) {
+        if (options.stem() == EngineOptions.Stem.INTEGER) {
             assertEquals(List.of(), rep.floatLayers(), "every convolution runs on the integer engine");
             assertEquals(11, rep.integerLayers().size());
         } else {
@@ -95,7 +99,12 @@ class IntegerEngineAccuracyTest {
                 + " (float simulation %.4f), resident conv weights %.4f of FP32%n", weightBits, backend.label(), options,
                 images, err, agreement, integer.top1(), sim.top1(),
                 (double) rep.integerConvWeightBytes() / rep.fp32ConvWeightBytes());
-        assertTrue(err <= (exact ? 0 : 1e-4), "max relative error " + err);
+        if (options.accumulation() == Accumulation.FLOAT) {
+            // Not within the 1e-4 (see the class doc); bounded near what was measured.
+            assertTrue(err <= 1e-2, "max relative error " + err);
+        } else {
+            assertEquals(0.0, err, "bit-identical logits");
+        }
         assertTrue(agreement >= 0.999, "top-1 agreement " + agreement);
         // Resident kernels: q bit-packed at the weight bits, about bits/32 of the FP32 bytes, plus fp16 alpha per
         // 32 weights (fp32 for the first convolution, whose few input channels are padded to a block of 32).
