@@ -559,35 +559,35 @@ public final class IntegerConvKernel implements InferenceKernel {
             int blk = t % nb;
             int c0 = blk * bs;
             int c1 = Math.min(nIn, c0 + bs);
-            int[] emax = new int[spatial];
-            java.util.Arrays.fill(emax, Integer.MIN_VALUE);
+            // The largest magnitude's bits: float magnitudes order as their bit patterns, so its exponent is the
+            // largest exponent of the block's nonzero values (0: an all-zero block).
+            int[] amax = new int[spatial];
             for (int c = c0; c < c1; c++) {
-                int base = (img * nIn + c) * spatial;
-                for (int pos = 0; pos < spatial; pos++) {
-                    float v = x[base + pos];
-                    if (v != 0) {
-                        emax[pos] = Math.max(emax[pos], exponent(v));
-                    }
-                }
+                maxAbsBits(x, (img * nIn + c) * spatial, amax, spatial);
             }
             double[] up = new double[spatial];
             for (int pos = 0; pos < spatial; pos++) {
-                boolean empty = emax[pos] == Integer.MIN_VALUE;
-                up[pos] = empty ? 0 : Math.scalb(1.0, m - 1 - emax[pos]);
-                scale[(img * spatial + pos) * nb + blk] = empty ? 0f : (float) Math.scalb(1.0, emax[pos] + 1 - m);
+                boolean empty = amax[pos] == 0;
+                int e = empty ? 0 : exponent(Float.intBitsToFloat(amax[pos]));
+                up[pos] = empty ? 0 : Math.scalb(1.0, m - 1 - e);
+                scale[(img * spatial + pos) * nb + blk] = empty ? 0f : (float) Math.scalb(1.0, e + 1 - m);
             }
-            for (int c = c1; c < c0 + kb; c++) {
-                for (int pos = 0; pos < spatial; pos++) {
-                    mant[(img * spatial + pos) * cp + c] = 0; // channels padding the last block
+            // Runs of positions, so that the rows of mantissas written (stride cp) stay in L1 over the block.
+            for (int p0 = 0; p0 < spatial; p0 += QUANTIZE_POSITIONS) {
+                int p1 = Math.min(spatial, p0 + QUANTIZE_POSITIONS);
+                for (int c = c1; c < c0 + kb; c++) {
+                    for (int pos = p0; pos < p1; pos++) {
+                        mant[(img * spatial + pos) * cp + c] = 0; // channels padding the last block
+                    }
                 }
-            }
-            for (int c = c0; c < c1; c++) {
-                int base = (img * nIn + c) * spatial;
-                for (int pos = 0; pos < spatial; pos++) {
-                    // up = 0 for an all-zero block: mantissa 0.
-                    double v = Math.rint(x[base + pos] * up[pos]);
-                    negative |= v < 0;
-                    mant[(img * spatial + pos) * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
+                for (int c = c0; c < c1; c++) {
+                    int base = (img * nIn + c) * spatial;
+                    for (int pos = p0; pos < p1; pos++) {
+                        // up = 0 for an all-zero block: mantissa 0.
+                        double v = Math.rint(x[base + pos] * up[pos]);
+                        negative |= v < 0;
+                        mant[(img * spatial + pos) * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
+                    }
                 }
             }
             return negative;
@@ -625,6 +625,16 @@ public final class IntegerConvKernel implements InferenceKernel {
             }
         }
         return negative;
+    }
+
+    /** Positions per run of the NCHW quantization's mantissa writes. */
+    private static final int QUANTIZE_POSITIONS = 64;
+
+    /** {@code amax[i] = max(amax[i], |x[base + i]| as bits)} for {@code i < n}. */
+    private static void maxAbsBits(float[] x, int base, int[] amax, int n) {
+        for (int i = 0; i < n; i++) {
+            amax[i] = Math.max(amax[i], Float.floatToRawIntBits(x[base + i]) & 0x7fffffff);
+        }
     }
 
     /** {@code Math.getExponent((double) v)}: read from the float's bits, except for subnormals. */
@@ -988,7 +998,7 @@ public final class IntegerConvKernel implements InferenceKernel {
         double[] gammas = gamma == null ? null : gamma.toDoubles();
         double[] deltas = delta == null ? null : delta.toDoubles();
         double[] biases = bias == null ? null : bias.toDoubles();
-        boolean corrections = gammas != null || biases != null || ylo != null;
+        boolean corrections = gammas != null || biases != null;
         int blocks = ceilDiv(spatial, TRANSPOSE_POSITIONS);
         Workers.run(n * blocks, t -> {
             int img = t / blocks;
@@ -1017,7 +1027,22 @@ public final class IntegerConvKernel implements InferenceKernel {
             }
             int from = (img * spatial + pos0) * nOut;
             int to = (img * spatial + pos1) * nOut;
-            if (nhwc) {
+            if (ylo != null && !corrections) {
+                // hi + lo in float is the correctly rounded exact sum of the pair (one IEEE addition).
+                if (nhwc) {
+                    for (int i = from; i < to; i++) {
+                        z[i] = yf[i] + ylo[i];
+                    }
+                } else {
+                    for (int o = 0; o < nOut; o++) {
+                        int dst = (img * nOut + o) * spatial;
+                        for (int pos = pos0; pos < pos1; pos++) {
+                            int i = (img * spatial + pos) * nOut + o;
+                            z[dst + pos] = yf[i] + ylo[i];
+                        }
+                    }
+                }
+            } else if (nhwc) {
                 if (yf != null) {
                     System.arraycopy(yf, from, z, from, to - from);
                 } else {
