@@ -78,7 +78,7 @@ public final class IntegerConvKernel implements InferenceKernel {
     private final int g;
     private final int actBits;
     private final int gcMax;
-    /** {@code q} as {@code [g][B][nOut]}. */
+    /** {@code q} as {@code [g][B][nOut]}; this and the scales below are null on a stem route (see {@link #route}). */
     private final PackedWeights q;
     /** {@code alpha[g][nOut]}. */
     private final ResidentScales alpha;
@@ -93,7 +93,9 @@ public final class IntegerConvKernel implements InferenceKernel {
      * {@code 255 * 64 * 2} (src is shifted to u8); else 1.
      */
     private final int kRep;
+    /** The block products' GEMM (null on a stem route). */
     private final Int8BatchedGemm gemm;
+    private final Backend backend;
     /**
      * How this layer runs: {@link EngineOptions.Stem#INTEGER} for every layer but one whose input channels fit one
      * block of at most {@value #STEM_MAX_CHANNELS} (an image stem), which runs as {@link EngineOptions#stem()} says
@@ -185,31 +187,44 @@ public final class IntegerConvKernel implements InferenceKernel {
                 }
             }
         }
-        this.q = new PackedWeights(w, bits, kb * nOut);
-        this.alpha = ResidentScales.of(perBlock(hostFloats(runtime.getParam(ALPHA_KEY))));
-        this.beta = lc.isKdsBias() ? ResidentScales.of(perBlock(hostFloats(runtime.getParam(BETA_KEY)))) : null;
-        this.gamma = lc.isCds() ? ResidentScales.of(hostDoubles(runtime.getParam(GAMMA_KEY))) : null;
-        this.delta = lc.isCds() ? ResidentScales.of(hostDoubles(runtime.getParam(DELTA_KEY))) : null;
-        this.bias = lc.hasBias() ? ResidentScales.of(hostDoubles(runtime.getParam(BIAS_KEY))) : null;
-        this.kRep = backend == Backend.ONEDNN && maxAbs > 64 ? 2 : 1;
-        if (backend == Backend.ONEDNN) {
-            this.gemm = new OneDnnGemm(kb * kRep, nOut, (long) gcMax * pc, gcMax);
-        } else {
-            this.gemm = new JavaGemm(kb, nOut);
-        }
         boolean narrow = nb == 1 && nIn <= STEM_MAX_CHANNELS;
         EngineOptions.Stem r = narrow ? options.stem() : EngineOptions.Stem.INTEGER;
         if (r == EngineOptions.Stem.FP32 && backend != Backend.ONEDNN) {
             r = EngineOptions.Stem.DOUBLE;
         }
         this.route = r;
+        this.backend = backend;
+        if (r == EngineOptions.Stem.INTEGER) {
+            this.q = new PackedWeights(w, bits, kb * nOut);
+            this.alpha = ResidentScales.of(perBlock(hostFloats(runtime.getParam(ALPHA_KEY))));
+            this.beta = lc.isKdsBias() ? ResidentScales.of(perBlock(hostFloats(runtime.getParam(BETA_KEY)))) : null;
+            this.gamma = lc.isCds() ? ResidentScales.of(hostDoubles(runtime.getParam(GAMMA_KEY))) : null;
+            this.delta = lc.isCds() ? ResidentScales.of(hostDoubles(runtime.getParam(DELTA_KEY))) : null;
+            this.bias = lc.hasBias() ? ResidentScales.of(hostDoubles(runtime.getParam(BIAS_KEY))) : null;
+            this.kRep = backend == Backend.ONEDNN && maxAbs > 64 ? 2 : 1;
+            if (backend == Backend.ONEDNN) {
+                this.gemm = new OneDnnGemm(kb * kRep, nOut, (long) gcMax * pc, gcMax);
+            } else {
+                this.gemm = new JavaGemm(kb, nOut);
+            }
+        } else {
+            // A stem route holds only its effective kernel (below): no packed q, no GEMM.
+            this.q = null;
+            this.alpha = null;
+            this.beta = null;
+            this.gamma = null;
+            this.delta = null;
+            this.bias = null;
+            this.kRep = 1;
+            this.gemm = null;
+        }
         double[] weff = r == EngineOptions.Stem.INTEGER ? null : effectiveKernel(qf, lc);
         if (r == EngineOptions.Stem.FP32) {
             float[] wf = new float[weff.length];
             for (int i = 0; i < wf.length; i++) {
                 wf[i] = (float) weff[i];
             }
-            this.fp32Conv = new OneDnnConv(wf, bias == null ? null : hostFloats(runtime.getParam(BIAS_KEY)), nIn,
+            this.fp32Conv = new OneDnnConv(wf, lc.hasBias() ? hostFloats(runtime.getParam(BIAS_KEY)) : null, nIn,
                     nOut, kh, kw, nhwc);
         } else {
             this.fp32Conv = null;
@@ -225,7 +240,7 @@ public final class IntegerConvKernel implements InferenceKernel {
                 }
             }
             this.direct = d;
-            this.directBias = bias == null ? null : hostDoubles(runtime.getParam(BIAS_KEY));
+            this.directBias = lc.hasBias() ? hostDoubles(runtime.getParam(BIAS_KEY)) : null;
         } else {
             this.direct = null;
             this.directBias = null;
@@ -325,7 +340,7 @@ public final class IntegerConvKernel implements InferenceKernel {
 
     /** The backend running the block products. */
     public Backend backend() {
-        return gemm.backend();
+        return backend;
     }
 
     /**
@@ -338,7 +353,7 @@ public final class IntegerConvKernel implements InferenceKernel {
         if (route != EngineOptions.Stem.INTEGER) {
             // The effective kernel and bias as held: FP32 for oneDNN, double for the Java route.
             int per = route == EngineOptions.Stem.FP32 ? 4 : 8;
-            return (long) per * nOut * nIn * kh * kw + (bias == null ? 0 : (long) per * nOut);
+            return (long) per * nOut * nIn * kh * kw + (runtime.layerConf().hasBias() ? (long) per * nOut : 0);
         }
         return q.bytes() + alpha.bytes() + bytes(beta) + bytes(gamma) + bytes(delta) + bytes(bias);
     }
@@ -360,7 +375,9 @@ public final class IntegerConvKernel implements InferenceKernel {
 
     /** Releases native resources; the kernel must not be used afterwards. */
     public void close() {
-        gemm.close();
+        if (gemm != null) {
+            gemm.close();
+        }
         if (fp32Conv != null) {
             fp32Conv.close();
         }
