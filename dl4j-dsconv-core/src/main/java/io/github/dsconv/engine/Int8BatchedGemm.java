@@ -23,7 +23,7 @@ interface Int8BatchedGemm extends AutoCloseable {
      * As {@link #multiply(int, int, byte[], byte[], int[], boolean)}, with the int32 results delivered as float
      * (exact: a block sum is far below 2^24 in magnitude). oneDNN converts in its own vectorised output stage; the
      * JDK 17 JIT does not vectorise an int-to-float conversion loop, so converting in Java costs more than the
-     * float epilogue that reads the result. This default converts in Java (the plain-Java fallback).
+     * float epilogue that reads the result. This default converts in Java, allocating a buffer per call.
      */
     default void multiply(int gc, int pc, byte[] src, byte[] weights, float[] dst, boolean unsignedSrc) {
         int[] acc = new int[gc * pc * weightsColumns()];
