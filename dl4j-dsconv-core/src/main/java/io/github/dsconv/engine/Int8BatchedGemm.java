@@ -19,6 +19,23 @@ interface Int8BatchedGemm extends AutoCloseable {
      */
     void multiply(int gc, int pc, byte[] src, byte[] weights, int[] dst, boolean unsignedSrc);
 
+    /**
+     * As {@link #multiply(int, int, byte[], byte[], int[], boolean)}, with the int32 results delivered as float
+     * (exact: a block sum is far below 2^24 in magnitude). oneDNN converts in its own vectorised output stage; the
+     * JDK 17 JIT does not vectorise an int-to-float conversion loop, so converting in Java costs more than the
+     * float epilogue that reads the result. This default converts in Java, allocating a buffer per call.
+     */
+    default void multiply(int gc, int pc, byte[] src, byte[] weights, float[] dst, boolean unsignedSrc) {
+        int[] acc = new int[gc * pc * weightsColumns()];
+        multiply(gc, pc, src, weights, acc, unsignedSrc);
+        for (int i = 0; i < acc.length; i++) {
+            dst[i] = acc[i];
+        }
+    }
+
+    /** {@code nOut}: the columns of each weight matrix. */
+    int weightsColumns();
+
     /** Which backend this is. */
     Backend backend();
 

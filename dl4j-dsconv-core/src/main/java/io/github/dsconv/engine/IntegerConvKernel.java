@@ -30,9 +30,13 @@ import static io.github.dsconv.layers.DSConvParamInitializer.Q_KEY;
  * power-of-two scale per block and position); the block dot products are int8 x int8 with int32 accumulation in a
  * batch of GEMMs {@code [P x B] x [B x nOut]}, one per {@code g = (ky, kx, blk)}, over tiles of output positions;
  * then one multiply-add per {@code (o, p, g)}. The block scale {@code alpha * 2^(e+1-m)} is exact in float and its
- * product with the int32 sum exact in double; the sum over {@code g}, CDS and bias are in double and the result is
- * rounded once to float, as the float simulation does at inference ({@code DSConvRuntime}), so both give the FP32
- * rounding of the same exact sum (bit for bit unless a sum lies within about 1e-13 of a rounding boundary).
+ * product with the int32 sum exact in double. With {@link Accumulation#DOUBLE} the sum over {@code g}, CDS and bias
+ * are in double and the result is rounded once to float, as the float simulation does at inference
+ * ({@code DSConvRuntime}), so both give the FP32 rounding of the same exact sum (bit for bit unless a sum lies within
+ * about 1e-13 of a rounding boundary). With {@link Accumulation#COMPENSATED} (the default) the GEMM delivers its int32
+ * sums as float and the terms are summed in float pairs (hi + lo) with exact error terms, all vectorised float
+ * operations that carry about 44-48 bits; with {@link Accumulation#FLOAT} in plain float (one rounding per term). A
+ * layer on one block of at most 4 channels (an image stem) runs as {@link EngineOptions.Stem} says instead.
  *
  * <p>Resident weights: {@code q} bit-packed at the layer's weight bits in {@code [g][B][nOut]} order (channels padded
  * to whole blocks with zeros, a single block narrower than B only to a multiple of 4; see {@link PackedWeights}),
@@ -43,6 +47,9 @@ import static io.github.dsconv.layers.DSConvParamInitializer.Q_KEY;
  * other layers stay on the float simulation. Not thread-safe (one forward at a time, as DL4J runs a network).
  */
 public final class IntegerConvKernel implements InferenceKernel {
+
+    /** Largest channel count of a single-block layer that runs as {@link EngineOptions#stem()} says. */
+    static final int STEM_MAX_CHANNELS = 4;
 
     /** Output positions per tile: large enough for efficient GEMMs, small enough to stay in cache. */
     static final int TILE_POSITIONS = 256;
@@ -71,7 +78,7 @@ public final class IntegerConvKernel implements InferenceKernel {
     private final int g;
     private final int actBits;
     private final int gcMax;
-    /** {@code q} as {@code [g][B][nOut]}. */
+    /** {@code q} as {@code [g][B][nOut]}; this and the scales below are null on a stem route (see {@link #route}). */
     private final PackedWeights q;
     /** {@code alpha[g][nOut]}. */
     private final ResidentScales alpha;
@@ -86,7 +93,28 @@ public final class IntegerConvKernel implements InferenceKernel {
      * {@code 255 * 64 * 2} (src is shifted to u8); else 1.
      */
     private final int kRep;
+    /** The block products' GEMM (null on a stem route). */
     private final Int8BatchedGemm gemm;
+    private final Backend backend;
+    /**
+     * How this layer runs: {@link EngineOptions.Stem#INTEGER} for every layer but one whose input channels fit one
+     * block of at most {@value #STEM_MAX_CHANNELS} (an image stem), which runs as {@link EngineOptions#stem()} says
+     * (see {@link EngineOptions.Stem}; {@code FP32} needs oneDNN and becomes {@code DOUBLE} on the Java backend).
+     */
+    private final EngineOptions.Stem route;
+    /** The {@link EngineOptions.Stem#FP32} route's oneDNN convolution, else null. */
+    private final OneDnnConv fp32Conv;
+    /**
+     * The {@link EngineOptions.Stem#DOUBLE} route's effective kernel {@code [nOut][kH][kW][nIn]} in double (the float
+     * simulation's {@code gamma * (alpha * q + beta) + delta}), else null.
+     */
+    private final double[] direct;
+    /** The conv bias in double for the {@link EngineOptions.Stem#DOUBLE} route, or null. */
+    private final double[] directBias;
+    /** True for {@link Accumulation#FLOAT} and {@link Accumulation#COMPENSATED}: float sums (else double). */
+    private final boolean floatSums;
+    /** True for {@link Accumulation#COMPENSATED}: each float sum carries its error in a second float. */
+    private final boolean compensated;
 
     /** True if the layer can run on the integer engine: BFP input of 2..8 bits and weights of at most 8 bits. */
     public static boolean supports(DSConvLayer lc) {
@@ -101,16 +129,23 @@ public final class IntegerConvKernel implements InferenceKernel {
      * @throws IllegalStateException    if {@code backend} is {@link Backend#ONEDNN} and oneDNN did not load
      */
     public static IntegerConvKernel build(DSConvRuntime runtime, Backend backend) {
-        return new IntegerConvKernel(runtime, backend);
+        return build(runtime, backend, EngineOptions.defaults());
     }
 
-    private IntegerConvKernel(DSConvRuntime runtime, Backend backend) {
+    /** As {@link #build(DSConvRuntime, Backend)} with the given options. */
+    public static IntegerConvKernel build(DSConvRuntime runtime, Backend backend, EngineOptions options) {
+        return new IntegerConvKernel(runtime, backend, options);
+    }
+
+    private IntegerConvKernel(DSConvRuntime runtime, Backend backend, EngineOptions options) {
         DSConvLayer lc = runtime.layerConf();
         if (!supports(lc)) {
             throw new IllegalArgumentException("DSConvLayer '" + lc.getLayerName() + "' cannot run on the integer"
                     + " engine (needs block floating point input of at most 8 bits and at most 8 weight bits)");
         }
         this.runtime = runtime;
+        this.floatSums = options.accumulation() != Accumulation.DOUBLE;
+        this.compensated = options.accumulation() == Accumulation.COMPENSATED;
         this.nhwc = lc.getCnn2dDataFormat() == CNN2DFormat.NHWC;
         this.nIn = Math.toIntExact(lc.getNIn());
         this.nOut = Math.toIntExact(lc.getNOut());
@@ -152,18 +187,94 @@ public final class IntegerConvKernel implements InferenceKernel {
                 }
             }
         }
-        this.q = new PackedWeights(w, bits, kb * nOut);
-        this.alpha = ResidentScales.of(perBlock(hostFloats(runtime.getParam(ALPHA_KEY))));
-        this.beta = lc.isKdsBias() ? ResidentScales.of(perBlock(hostFloats(runtime.getParam(BETA_KEY)))) : null;
-        this.gamma = lc.isCds() ? ResidentScales.of(hostDoubles(runtime.getParam(GAMMA_KEY))) : null;
-        this.delta = lc.isCds() ? ResidentScales.of(hostDoubles(runtime.getParam(DELTA_KEY))) : null;
-        this.bias = lc.hasBias() ? ResidentScales.of(hostDoubles(runtime.getParam(BIAS_KEY))) : null;
-        this.kRep = backend == Backend.ONEDNN && maxAbs > 64 ? 2 : 1;
-        if (backend == Backend.ONEDNN) {
-            this.gemm = new OneDnnGemm(kb * kRep, nOut, (long) gcMax * pc, gcMax);
-        } else {
-            this.gemm = new JavaGemm(kb, nOut);
+        boolean narrow = nb == 1 && nIn <= STEM_MAX_CHANNELS;
+        EngineOptions.Stem r = narrow ? options.stem() : EngineOptions.Stem.INTEGER;
+        if (r == EngineOptions.Stem.FP32 && backend != Backend.ONEDNN) {
+            r = EngineOptions.Stem.DOUBLE;
         }
+        this.route = r;
+        this.backend = backend;
+        if (r == EngineOptions.Stem.INTEGER) {
+            this.q = new PackedWeights(w, bits, kb * nOut);
+            this.alpha = ResidentScales.of(perBlock(hostFloats(runtime.getParam(ALPHA_KEY))));
+            this.beta = lc.isKdsBias() ? ResidentScales.of(perBlock(hostFloats(runtime.getParam(BETA_KEY)))) : null;
+            this.gamma = lc.isCds() ? ResidentScales.of(hostDoubles(runtime.getParam(GAMMA_KEY))) : null;
+            this.delta = lc.isCds() ? ResidentScales.of(hostDoubles(runtime.getParam(DELTA_KEY))) : null;
+            this.bias = lc.hasBias() ? ResidentScales.of(hostDoubles(runtime.getParam(BIAS_KEY))) : null;
+            this.kRep = backend == Backend.ONEDNN && maxAbs > 64 ? 2 : 1;
+            if (backend == Backend.ONEDNN) {
+                this.gemm = new OneDnnGemm(kb * kRep, nOut, (long) gcMax * pc, gcMax);
+            } else {
+                this.gemm = new JavaGemm(kb, nOut);
+            }
+        } else {
+            // A stem route holds only its effective kernel (below): no packed q, no GEMM.
+            this.q = null;
+            this.alpha = null;
+            this.beta = null;
+            this.gamma = null;
+            this.delta = null;
+            this.bias = null;
+            this.kRep = 1;
+            this.gemm = null;
+        }
+        double[] weff = r == EngineOptions.Stem.INTEGER ? null : effectiveKernel(qf, lc);
+        if (r == EngineOptions.Stem.FP32) {
+            float[] wf = new float[weff.length];
+            for (int i = 0; i < wf.length; i++) {
+                wf[i] = (float) weff[i];
+            }
+            this.fp32Conv = new OneDnnConv(wf, lc.hasBias() ? hostFloats(runtime.getParam(BIAS_KEY)) : null, nIn,
+                    nOut, kh, kw, nhwc);
+        } else {
+            this.fp32Conv = null;
+        }
+        if (r == EngineOptions.Stem.DOUBLE) {
+            // [nOut][nIn][kH][kW] -> [nOut][kH][kW][nIn]: the order the tiles gather the input in.
+            double[] d = new double[weff.length];
+            for (int o = 0; o < nOut; o++) {
+                for (int c = 0; c < nIn; c++) {
+                    for (int k = 0; k < kh * kw; k++) {
+                        d[(o * kh * kw + k) * nIn + c] = weff[(o * nIn + c) * kh * kw + k];
+                    }
+                }
+            }
+            this.direct = d;
+            this.directBias = lc.hasBias() ? hostDoubles(runtime.getParam(BIAS_KEY)) : null;
+        } else {
+            this.direct = null;
+            this.directBias = null;
+        }
+    }
+
+    /**
+     * The float simulation's effective kernel {@code gamma * (alpha * q + beta) + delta} {@code [nOut, nIn, kH, kW]},
+     * evaluated in double exactly as the simulation does ({@code alpha * q} alone is exact even in float).
+     */
+    private double[] effectiveKernel(float[] qf, DSConvLayer lc) {
+        float[] a = hostFloats(runtime.getParam(ALPHA_KEY));
+        float[] be = lc.isKdsBias() ? hostFloats(runtime.getParam(BETA_KEY)) : null;
+        double[] ga = lc.isCds() ? hostDoubles(runtime.getParam(GAMMA_KEY)) : null;
+        double[] de = lc.isCds() ? hostDoubles(runtime.getParam(DELTA_KEY)) : null;
+        int kk = kh * kw;
+        double[] w = new double[qf.length];
+        for (int o = 0; o < nOut; o++) {
+            for (int c = 0; c < nIn; c++) {
+                int blk = c / bs;
+                for (int k = 0; k < kk; k++) {
+                    int i = (o * nIn + c) * kk + k;
+                    int j = (o * nb + blk) * kk + k;
+                    double v = (double) a[j] * qf[i] + (be == null ? 0 : be[j]);
+                    w[i] = ga == null ? v : ga[o] * v + de[o];
+                }
+            }
+        }
+        return w;
+    }
+
+    /** How this layer runs: {@code INTEGER} (block products on integers), or a stem's {@code DOUBLE} or {@code FP32}. */
+    public EngineOptions.Stem route() {
+        return route;
     }
 
     /**
@@ -222,9 +333,14 @@ public final class IntegerConvKernel implements InferenceKernel {
         return out;
     }
 
+    /** How this kernel sums the scaled block products. */
+    public Accumulation accumulation() {
+        return compensated ? Accumulation.COMPENSATED : floatSums ? Accumulation.FLOAT : Accumulation.DOUBLE;
+    }
+
     /** The backend running the block products. */
     public Backend backend() {
-        return gemm.backend();
+        return backend;
     }
 
     /**
@@ -234,6 +350,11 @@ public final class IntegerConvKernel implements InferenceKernel {
      * weights of one GEMM batch, tile buffers) is not counted: it does not grow with the network.
      */
     public long weightBytes() {
+        if (route != EngineOptions.Stem.INTEGER) {
+            // The effective kernel and bias as held: FP32 for oneDNN, double for the Java route.
+            int per = route == EngineOptions.Stem.FP32 ? 4 : 8;
+            return (long) per * nOut * nIn * kh * kw + (runtime.layerConf().hasBias() ? (long) per * nOut : 0);
+        }
         return q.bytes() + alpha.bytes() + bytes(beta) + bytes(gamma) + bytes(delta) + bytes(bias);
     }
 
@@ -243,12 +364,23 @@ public final class IntegerConvKernel implements InferenceKernel {
 
     /** oneDNN's implementation name for this layer's primitives (after the first forward), else the backend. */
     public String implementation() {
+        if (fp32Conv != null) {
+            return fp32Conv.implementation() != null ? "fp32 " + fp32Conv.implementation() : "fp32";
+        }
+        if (direct != null) {
+            return "double java";
+        }
         return gemm instanceof OneDnnGemm o && o.implementation() != null ? o.implementation() : backend().label();
     }
 
     /** Releases native resources; the kernel must not be used afterwards. */
     public void close() {
-        gemm.close();
+        if (gemm != null) {
+            gemm.close();
+        }
+        if (fp32Conv != null) {
+            fp32Conv.close();
+        }
     }
 
     @Override
@@ -276,16 +408,24 @@ public final class IntegerConvKernel implements InferenceKernel {
         int ow = outHw[1];
         int[] pad = runtime.padding(input, oh, ow);
         int total = n * oh * ow;
+        if (fp32Conv != null) {
+            return fp32Output(n, h, wd, oh, ow, pad, mant, scale, lb, mgr);
+        }
+        if (direct != null) {
+            return directOutput(n, h, wd, oh, ow, pad, mant, scale, lb, mgr);
+        }
         // Each tile zeroes its own rows of y (and xsum) before it adds to them.
-        double[] y = lb.y = grow(lb.y, total * nOut);
+        double[] y = floatSums ? null : (lb.y = grow(lb.y, total * nOut));
+        float[] yf = floatSums ? (lb.yf = grow(lb.yf, total * nOut)) : null;
+        float[] ylo = compensated ? (lb.ylo = grow(lb.ylo, total * nOut)) : null;
         double[] xsum = delta == null ? null : (lb.xsum = grow(lb.xsum, total));
         // Tiles of at most TILE_POSITIONS, as many as a multiple of the worker count, of near-equal size: with
         // 392 positions (7x7 at batch 8) two workers get 196 each rather than 256 and 136.
         int tiles = ceilDiv(ceilDiv(total, TILE_POSITIONS), Workers.count()) * Workers.count();
         int pcMax = Math.max(1, ceilDiv(total, tiles));
         Workers.run(ceilDiv(total, pcMax), t -> tile(t * pcMax, Math.min(pcMax, total - t * pcMax), oh, ow, pad, h,
-                wd, mant, scale, u8, y, xsum));
-        return output(n, oh, ow, y, xsum, lb, mgr);
+                wd, mant, scale, u8, y, yf, ylo, xsum));
+        return output(n, oh, ow, y, yf, ylo, xsum, lb, mgr);
     }
 
     /**
@@ -299,6 +439,8 @@ public final class IntegerConvKernel implements InferenceKernel {
         byte[] mant = new byte[0];
         float[] scale = new float[0];
         double[] y = new double[0];
+        float[] yf = new float[0];
+        float[] ylo = new float[0];
         double[] xsum = new double[0];
         float[] z = new float[0];
     }
@@ -330,6 +472,13 @@ public final class IntegerConvKernel implements InferenceKernel {
         float[] sc = new float[0];
         int[] msum = new int[0];
         int[] acc = new int[0];
+        float[] accf = new float[0];
+        /** Float epilogue: this batch's alpha and beta one array per block, and one output row and one sum row. */
+        float[][] alphaG = new float[0][];
+        float[][] betaG = new float[0][];
+        float[] yRow = new float[0];
+        float[] loRow = new float[0];
+        float[] accRow = new float[0];
         int[] pImg = new int[0];
         int[] pY = new int[0];
         int[] pX = new int[0];
@@ -342,7 +491,7 @@ public final class IntegerConvKernel implements InferenceKernel {
      * {@code unsignedSrc} if no mantissa is negative (see {@link Int8BatchedGemm#multiply}).
      */
     private void tile(int p0, int pc, int oh, int ow, int[] pad, int h, int wd, byte[] mant, float[] scale,
-                      boolean unsignedSrc, double[] y, double[] xsum) {
+                      boolean unsignedSrc, double[] y, float[] yf, float[] ylo, double[] xsum) {
         TileBuffers b = BUFFERS.get();
         int rows = gcMax * pc;
         if (b.src.length < rows * kb * kRep) {
@@ -352,8 +501,11 @@ public final class IntegerConvKernel implements InferenceKernel {
             b.sc = new float[rows];
             b.msum = new int[rows];
         }
-        if (b.acc.length < rows * nOut) {
+        if (yf == null && b.acc.length < rows * nOut) {
             b.acc = new int[rows * nOut];
+        }
+        if (yf != null && b.accf.length < rows * nOut) {
+            b.accf = new float[rows * nOut];
         }
         if (b.wei.length < gcMax * kb * kRep * nOut) {
             b.wei = new byte[gcMax * kb * kRep * nOut];
@@ -368,7 +520,14 @@ public final class IntegerConvKernel implements InferenceKernel {
             b.pX = new int[pc];
         }
         boolean needSums = beta != null || delta != null;
-        java.util.Arrays.fill(y, p0 * nOut, (p0 + pc) * nOut, 0.0);
+        if (yf != null) {
+            java.util.Arrays.fill(yf, p0 * nOut, (p0 + pc) * nOut, 0f);
+            if (ylo != null) {
+                java.util.Arrays.fill(ylo, p0 * nOut, (p0 + pc) * nOut, 0f);
+            }
+        } else {
+            java.util.Arrays.fill(y, p0 * nOut, (p0 + pc) * nOut, 0.0);
+        }
         if (xsum != null) {
             java.util.Arrays.fill(xsum, p0, p0 + pc, 0.0);
         }
@@ -382,13 +541,21 @@ public final class IntegerConvKernel implements InferenceKernel {
             int gc = Math.min(gcMax, g - g0);
             gather(g0, gc, pc, b.pImg, b.pY, b.pX, h, wd, mant, scale, b.src, b.sc, needSums ? b.msum : null);
             unpackWeights(g0, gc, b.wei);
-            gemm.multiply(gc, pc, b.src, b.wei, b.acc, unsignedSrc);
+            if (yf != null) {
+                gemm.multiply(gc, pc, b.src, b.wei, b.accf, unsignedSrc);
+            } else {
+                gemm.multiply(gc, pc, b.src, b.wei, b.acc, unsignedSrc);
+            }
             alpha.decode(g0 * nOut, gc * nOut, b.alpha);
             if (beta != null) {
                 beta.decode(g0 * nOut, gc * nOut, b.beta);
             }
-            epilogue(gc, p0, pc, b.sc, needSums ? b.msum : null, b.acc, b.alpha, beta == null ? null : b.beta, y,
-                    xsum);
+            if (yf != null) {
+                epilogueFloat(b, gc, p0, pc, needSums ? b.msum : null, beta != null, yf, ylo, xsum);
+            } else {
+                epilogue(gc, p0, pc, b.sc, needSums ? b.msum : null, b.acc, b.alpha, beta == null ? null : b.beta,
+                        y, xsum);
+            }
         }
     }
 
@@ -409,35 +576,35 @@ public final class IntegerConvKernel implements InferenceKernel {
             int blk = t % nb;
             int c0 = blk * bs;
             int c1 = Math.min(nIn, c0 + bs);
-            int[] emax = new int[spatial];
-            java.util.Arrays.fill(emax, Integer.MIN_VALUE);
+            // The largest magnitude's bits: float magnitudes order as their bit patterns, so its exponent is the
+            // largest exponent of the block's nonzero values (0: an all-zero block).
+            int[] amax = new int[spatial];
             for (int c = c0; c < c1; c++) {
-                int base = (img * nIn + c) * spatial;
-                for (int pos = 0; pos < spatial; pos++) {
-                    float v = x[base + pos];
-                    if (v != 0) {
-                        emax[pos] = Math.max(emax[pos], exponent(v));
-                    }
-                }
+                maxAbsBits(x, (img * nIn + c) * spatial, amax, spatial);
             }
             double[] up = new double[spatial];
             for (int pos = 0; pos < spatial; pos++) {
-                boolean empty = emax[pos] == Integer.MIN_VALUE;
-                up[pos] = empty ? 0 : Math.scalb(1.0, m - 1 - emax[pos]);
-                scale[(img * spatial + pos) * nb + blk] = empty ? 0f : (float) Math.scalb(1.0, emax[pos] + 1 - m);
+                boolean empty = amax[pos] == 0;
+                int e = empty ? 0 : exponent(Float.intBitsToFloat(amax[pos]));
+                up[pos] = empty ? 0 : Math.scalb(1.0, m - 1 - e);
+                scale[(img * spatial + pos) * nb + blk] = empty ? 0f : (float) Math.scalb(1.0, e + 1 - m);
             }
-            for (int c = c1; c < c0 + kb; c++) {
-                for (int pos = 0; pos < spatial; pos++) {
-                    mant[(img * spatial + pos) * cp + c] = 0; // channels padding the last block
+            // Runs of positions, so that the rows of mantissas written (stride cp) stay in L1 over the block.
+            for (int p0 = 0; p0 < spatial; p0 += QUANTIZE_POSITIONS) {
+                int p1 = Math.min(spatial, p0 + QUANTIZE_POSITIONS);
+                for (int c = c1; c < c0 + kb; c++) {
+                    for (int pos = p0; pos < p1; pos++) {
+                        mant[(img * spatial + pos) * cp + c] = 0; // channels padding the last block
+                    }
                 }
-            }
-            for (int c = c0; c < c1; c++) {
-                int base = (img * nIn + c) * spatial;
-                for (int pos = 0; pos < spatial; pos++) {
-                    // up = 0 for an all-zero block: mantissa 0.
-                    double v = Math.rint(x[base + pos] * up[pos]);
-                    negative |= v < 0;
-                    mant[(img * spatial + pos) * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
+                for (int c = c0; c < c1; c++) {
+                    int base = (img * nIn + c) * spatial;
+                    for (int pos = p0; pos < p1; pos++) {
+                        // up = 0 for an all-zero block: mantissa 0.
+                        double v = Math.rint(x[base + pos] * up[pos]);
+                        negative |= v < 0;
+                        mant[(img * spatial + pos) * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
+                    }
                 }
             }
             return negative;
@@ -475,6 +642,16 @@ public final class IntegerConvKernel implements InferenceKernel {
             }
         }
         return negative;
+    }
+
+    /** Positions per run of the NCHW quantization's mantissa writes. */
+    private static final int QUANTIZE_POSITIONS = 64;
+
+    /** {@code amax[i] = max(amax[i], |x[base + i]| as bits)} for {@code i < n}. */
+    private static void maxAbsBits(float[] x, int base, int[] amax, int n) {
+        for (int i = 0; i < n; i++) {
+            amax[i] = Math.max(amax[i], Float.floatToRawIntBits(x[base + i]) & 0x7fffffff);
+        }
     }
 
     /** {@code Math.getExponent((double) v)}: read from the float's bits, except for subnormals. */
@@ -527,8 +704,9 @@ public final class IntegerConvKernel implements InferenceKernel {
     }
 
     /**
-     * {@code y[p][o] += 2^(e+1-m) * (alpha * acc + beta * sum(mant))}, with this batch's decoded {@code alpha} and
-     * {@code beta} ({@code [gc][nOut]}); the scale is a power of two (exact).
+     * Double sums: {@code y[p][o] += 2^(e+1-m) * (alpha * acc + beta * sum(mant))}, with this batch's decoded
+     * {@code alpha} and {@code beta} ({@code [gc][nOut]}); the scale is a power of two, so every term is exact in
+     * double.
      */
     private void epilogue(int gc, int p0, int pc, float[] sc, int[] msum, int[] acc, float[] alphas, float[] betas,
                           double[] y, double[] xsum) {
@@ -559,43 +737,345 @@ public final class IntegerConvKernel implements InferenceKernel {
         }
     }
 
+    /**
+     * Float sums: as {@link #epilogue}, each term one fused multiply-add {@code y = fma(alpha * s, acc, y)} (one
+     * rounding: {@code alpha * s} is exact and the GEMM's float {@code acc} is an exact integer). Per output position
+     * its row of sums is copied into a scratch row, every block's row of {@code acc} too, and the block's alpha is
+     * its own array, so the inner loop indexes all its arrays from 0: the JDK 17 JIT vectorises a loop only when
+     * every array index has the same loop-invariant offset (measured: 3-4x faster than indexing the tile arrays at
+     * their own offsets, which it leaves scalar).
+     */
+    private void epilogueFloat(TileBuffers b, int gc, int p0, int pc, int[] msum, boolean kdsBias, float[] yf,
+                               float[] ylo, double[] xsum) {
+        int inner = b.alphaG.length == 0 ? 0 : b.alphaG[0].length;
+        if (b.alphaG.length < gcMax || inner < nOut) {
+            b.alphaG = new float[Math.max(gcMax, b.alphaG.length)][Math.max(nOut, inner)];
+            b.betaG = new float[b.alphaG.length][b.alphaG[0].length];
+        }
+        if (b.yRow.length < nOut) {
+            b.yRow = new float[nOut];
+            b.loRow = new float[nOut];
+            b.accRow = new float[nOut];
+        }
+        for (int gi = 0; gi < gc; gi++) {
+            System.arraycopy(b.alpha, gi * nOut, b.alphaG[gi], 0, nOut);
+            if (kdsBias) {
+                System.arraycopy(b.beta, gi * nOut, b.betaG[gi], 0, nOut);
+            }
+        }
+        float[] yRow = b.yRow;
+        float[] loRow = b.loRow;
+        float[] accRow = b.accRow;
+        for (int pi = 0; pi < pc; pi++) {
+            int yBase = (p0 + pi) * nOut;
+            System.arraycopy(yf, yBase, yRow, 0, nOut);
+            if (ylo != null) {
+                System.arraycopy(ylo, yBase, loRow, 0, nOut);
+            }
+            for (int gi = 0; gi < gc; gi++) {
+                int row = gi * pc + pi;
+                float s = b.sc[row];
+                if (s == 0f) {
+                    continue; // an all-zero or padding block contributes nothing
+                }
+                System.arraycopy(b.accf, row * nOut, accRow, 0, nOut);
+                if (ylo != null) {
+                    addTwoSum(yRow, loRow, b.alphaG[gi], s, accRow, nOut);
+                    if (kdsBias) {
+                        addTwoSum(yRow, loRow, b.betaG[gi], s * msum[row], nOut);
+                    }
+                } else {
+                    addScaled(yRow, b.alphaG[gi], s, accRow, nOut);
+                    if (kdsBias) {
+                        addScaled(yRow, b.betaG[gi], s * msum[row], nOut); // s * msum: |msum| < 2^15, exact
+                    }
+                }
+                if (xsum != null) {
+                    xsum[p0 + pi] += (double) s * msum[row];
+                }
+            }
+            System.arraycopy(yRow, 0, yf, yBase, nOut);
+            if (ylo != null) {
+                System.arraycopy(loRow, 0, ylo, yBase, nOut);
+            }
+        }
+    }
+
+    /**
+     * {@code (hi, lo) += alpha[o] * s * acc[o]} in float pairs: the product's rounding error by a fused
+     * multiply-add, the addition's by Knuth's two-sum (both exact), their sum added into {@code lo}. Every operation
+     * is float and every array indexed from 0, so the JIT vectorises it; Java never reassociates float arithmetic.
+     */
+    private static void addTwoSum(float[] hi, float[] lo, float[] alpha, float s, float[] acc, int n) {
+        for (int o = 0; o < n; o++) {
+            float a = alpha[o] * s; // exact: s is a power of two
+            float p = a * acc[o];
+            float pe = Math.fma(a, acc[o], -p);
+            float h = hi[o];
+            float t = h + p;
+            float bp = t - h;
+            float e = (h - (t - bp)) + (p - bp);
+            hi[o] = t;
+            lo[o] += e + pe;
+        }
+    }
+
+    /** {@code (hi, lo) += beta[o] * xs} in float pairs, as above. */
+    private static void addTwoSum(float[] hi, float[] lo, float[] beta, float xs, int n) {
+        for (int o = 0; o < n; o++) {
+            float p = beta[o] * xs;
+            float pe = Math.fma(beta[o], xs, -p);
+            float h = hi[o];
+            float t = h + p;
+            float bp = t - h;
+            float e = (h - (t - bp)) + (p - bp);
+            hi[o] = t;
+            lo[o] += e + pe;
+        }
+    }
+
+    /** {@code y[o] = fma(alpha[o] * s, acc[o], y[o])}, all indexed from 0 (a loop C2 vectorises). */
+    private static void addScaled(float[] y, float[] alpha, float s, float[] acc, int n) {
+        for (int o = 0; o < n; o++) {
+            y[o] = Math.fma(alpha[o] * s, acc[o], y[o]);
+        }
+    }
+
+    /** {@code y[o] = fma(beta[o], xs, y[o])}, indexed from 0. */
+    private static void addScaled(float[] y, float[] beta, float xs, int n) {
+        for (int o = 0; o < n; o++) {
+            y[o] = Math.fma(beta[o], xs, y[o]);
+        }
+    }
+
+    /**
+     * The {@link #fp32Conv} route: the BFP input {@code mant * 2^(e+1-m)} (exact in float) in the layer's format,
+     * convolved in FP32 by oneDNN with the effective kernel and bias.
+     */
+    private INDArray fp32Output(int n, int h, int wd, int oh, int ow, int[] pad, byte[] mant, float[] scale,
+                                LayerBuffers lb, LayerWorkspaceMgr mgr) {
+        int spatial = h * wd;
+        float[] xb = lb.x; // the input copy is no longer needed: the mantissas and scales hold the BFP input
+        for (int img = 0; img < n; img++) {
+            for (int pos = 0; pos < spatial; pos++) {
+                int row = img * spatial + pos;
+                for (int c = 0; c < nIn; c++) {
+                    float v = mant[row * cp + c] * scale[row * nb + c / bs];
+                    xb[nhwc ? row * nIn + c : (img * nIn + c) * spatial + pos] = v;
+                }
+            }
+        }
+        int len = n * oh * ow * nOut;
+        float[] z = lb.z = grow(lb.z, len);
+        fp32Conv.forward(xb, new OneDnnConv.Geometry(n, h, wd, oh, ow, sh, sw, dh, dw, pad[0], pad[1]), z);
+        return wrap(z, len, n, oh, ow, mgr);
+    }
+
+    /** Output positions per tile of the {@link EngineOptions.Stem#DOUBLE} route. */
+    private static final int DIRECT_POSITIONS = 64;
+
+    /** Per-thread buffers of the {@link EngineOptions.Stem#DOUBLE} route: gathered input and one output row. */
+    private static final class DirectBuffers {
+        /** One array per kernel tap {@code (ky, kx, c)}: the loops index every array from 0 (see below). */
+        double[][] col = new double[0][];
+        double[] acc = new double[0];
+        double[][] acc4 = new double[4][DIRECT_POSITIONS];
+        int[] base = new int[DIRECT_POSITIONS];
+        int[] iy0 = new int[DIRECT_POSITIONS];
+        int[] ix0 = new int[DIRECT_POSITIONS];
+    }
+
+    private static final ThreadLocal<DirectBuffers> DIRECT_BUFFERS = ThreadLocal.withInitial(DirectBuffers::new);
+
+    /**
+     * The {@link EngineOptions.Stem#DOUBLE} route: {@code z = conv(x_bfp, W_eff) + bias} in double, rounded once to
+     * float, as the float simulation computes it at inference. Every product of a BFP value and the double effective
+     * kernel is exact; only the double sums round (in another order than the simulation's, about 1e-14 relative), so
+     * the float results agree bit for bit unless an exact sum lies that close to a float rounding boundary. Tiles of
+     * {@value #DIRECT_POSITIONS} output positions: the input values under the kernel gathered as
+     * {@code col[(ky, kx, c)][position]} (one array per tap), then four output channels at a time, tap by tap, added
+     * into rows of double sums: every array indexed from 0, which the JDK 17 JIT needs to vectorise a loop.
+     */
+    private INDArray directOutput(int n, int h, int wd, int oh, int ow, int[] pad, byte[] mant, float[] scale,
+                                  LayerBuffers lb, LayerWorkspaceMgr mgr) {
+        int total = n * oh * ow;
+        int len = total * nOut;
+        float[] z = lb.z = grow(lb.z, len);
+        int tiles = ceilDiv(total, DIRECT_POSITIONS);
+        Workers.run(tiles, t -> directTile(t * DIRECT_POSITIONS,
+                Math.min(DIRECT_POSITIONS, total - t * DIRECT_POSITIONS), h, wd, oh, ow, pad, mant, scale, z));
+        return wrap(z, len, n, oh, ow, mgr);
+    }
+
+    private void directTile(int p0, int pc, int h, int wd, int oh, int ow, int[] pad, byte[] mant, float[] scale,
+                            float[] z) {
+        int kk = kh * kw * nIn;
+        DirectBuffers b = DIRECT_BUFFERS.get();
+        if (b.col.length < kk || b.acc.length < DIRECT_POSITIONS) {
+            b.col = new double[Math.max(kk, b.col.length)][DIRECT_POSITIONS];
+            b.acc = new double[DIRECT_POSITIONS];
+        }
+        double[][] col = b.col;
+        double[] acc = b.acc;
+        int ospatial = oh * ow;
+        int[] base = b.base;
+        int[] iy0 = b.iy0;
+        int[] ix0 = b.ix0;
+        for (int pi = 0; pi < pc; pi++) {
+            int p = p0 + pi;
+            base[pi] = p / ospatial * h;
+            iy0[pi] = (p / ow) % oh * sh - pad[0];
+            ix0[pi] = p % ow * sw - pad[1];
+        }
+        // Tap by tap, so that each tap's row of positions is written in order.
+        for (int ky = 0; ky < kh; ky++) {
+            for (int kx = 0; kx < kw; kx++) {
+                int k0 = (ky * kw + kx) * nIn;
+                for (int pi = 0; pi < pc; pi++) {
+                    int iy = iy0[pi] + ky * dh;
+                    int ix = ix0[pi] + kx * dw;
+                    if (iy < 0 || iy >= h || ix < 0 || ix >= wd) {
+                        for (int c = 0; c < nIn; c++) {
+                            col[k0 + c][pi] = 0;
+                        }
+                        continue;
+                    }
+                    int at = (base[pi] + iy) * wd + ix;
+                    double s = scale[at * nb]; // a single block
+                    for (int c = 0; c < nIn; c++) {
+                        col[k0 + c][pi] = mant[at * cp + c] * s;
+                    }
+                }
+            }
+        }
+        int o = 0;
+        for (; o + 4 <= nOut; o += 4) {
+            // Four output channels at a time: each tap's gathered row is read once for all four.
+            double[] a0 = b.acc4[0];
+            double[] a1 = b.acc4[1];
+            double[] a2 = b.acc4[2];
+            double[] a3 = b.acc4[3];
+            java.util.Arrays.fill(a0, 0, pc, 0.0);
+            java.util.Arrays.fill(a1, 0, pc, 0.0);
+            java.util.Arrays.fill(a2, 0, pc, 0.0);
+            java.util.Arrays.fill(a3, 0, pc, 0.0);
+            for (int k = 0; k < kk; k++) {
+                axpy4out(col[k], direct[o * kk + k], a0, direct[(o + 1) * kk + k], a1, direct[(o + 2) * kk + k], a2,
+                        direct[(o + 3) * kk + k], a3, pc);
+            }
+            store(z, a0, o, p0, pc, ospatial);
+            store(z, a1, o + 1, p0, pc, ospatial);
+            store(z, a2, o + 2, p0, pc, ospatial);
+            store(z, a3, o + 3, p0, pc, ospatial);
+        }
+        for (; o < nOut; o++) {
+            java.util.Arrays.fill(acc, 0, pc, 0.0);
+            for (int k = 0; k < kk; k++) {
+                double w0 = direct[o * kk + k];
+                double[] c0 = col[k];
+                for (int pi = 0; pi < pc; pi++) {
+                    acc[pi] += w0 * c0[pi];
+                }
+            }
+            store(z, acc, o, p0, pc, ospatial);
+        }
+    }
+
+    /** Output channel {@code o} of positions {@code [p0, p0 + pc)}: {@code (float) (acc + bias)}. */
+    private void store(float[] z, double[] acc, int o, int p0, int pc, int ospatial) {
+        double bo = directBias == null ? 0 : directBias[o];
+        for (int pi = 0; pi < pc; pi++) {
+            int p = p0 + pi;
+            int at = nhwc ? p * nOut + o : ((p / ospatial) * nOut + o) * ospatial + p % ospatial;
+            z[at] = (float) (acc[pi] + bo);
+        }
+    }
+
+    /** {@code a_j[i] += w_j * c[i]} for four rows of sums, every array indexed from 0. */
+    private static void axpy4out(double[] c, double w0, double[] a0, double w1, double[] a1, double w2, double[] a2,
+                                 double w3, double[] a3, int n) {
+        for (int i = 0; i < n; i++) {
+            double v = c[i];
+            a0[i] += w0 * v;
+            a1[i] += w1 * v;
+            a2[i] += w2 * v;
+            a3[i] += w3 * v;
+        }
+    }
+
     /** Positions per block of the NCHW transposition (rows of {@code y} that stay in cache). */
     private static final int TRANSPOSE_POSITIONS = 64;
 
     /** CDS and bias, rounded once to float, in the layer's data format in a new activations array. */
-    private INDArray output(int n, int oh, int ow, double[] y, double[] xsum, LayerBuffers lb,
-                            LayerWorkspaceMgr mgr) {
+    private INDArray output(int n, int oh, int ow, double[] y, float[] yf, float[] ylo, double[] xsum,
+                            LayerBuffers lb, LayerWorkspaceMgr mgr) {
         int spatial = oh * ow;
         int len = n * spatial * nOut;
         float[] z = lb.z = grow(lb.z, len);
         double[] gammas = gamma == null ? null : gamma.toDoubles();
         double[] deltas = delta == null ? null : delta.toDoubles();
         double[] biases = bias == null ? null : bias.toDoubles();
+        boolean corrections = gammas != null || biases != null;
         int blocks = ceilDiv(spatial, TRANSPOSE_POSITIONS);
         Workers.run(n * blocks, t -> {
             int img = t / blocks;
             int pos0 = (t % blocks) * TRANSPOSE_POSITIONS;
             int pos1 = Math.min(spatial, pos0 + TRANSPOSE_POSITIONS);
-            for (int pos = pos0; pos < pos1; pos++) {
-                int p = img * spatial + pos;
-                int row = p * nOut;
-                for (int o = 0; o < nOut; o++) {
-                    double v = y[row + o];
-                    if (gammas != null) {
-                        v = gammas[o] * v + deltas[o] * xsum[p];
+            if (corrections) {
+                for (int pos = pos0; pos < pos1; pos++) {
+                    int p = img * spatial + pos;
+                    int row = p * nOut;
+                    for (int o = 0; o < nOut; o++) {
+                        double v = yf == null ? y[row + o] : ylo == null ? yf[row + o]
+                                : (double) yf[row + o] + ylo[row + o];
+                        if (gammas != null) {
+                            v = gammas[o] * v + deltas[o] * xsum[p];
+                        }
+                        if (biases != null) {
+                            v += biases[o];
+                        }
+                        if (yf != null) {
+                            yf[row + o] = (float) v;
+                        } else {
+                            y[row + o] = v;
+                        }
                     }
-                    if (biases != null) {
-                        v += biases[o];
-                    }
-                    y[row + o] = v;
                 }
             }
-            if (nhwc) {
-                for (int i = (img * spatial + pos0) * nOut; i < (img * spatial + pos1) * nOut; i++) {
-                    z[i] = (float) y[i];
+            int from = (img * spatial + pos0) * nOut;
+            int to = (img * spatial + pos1) * nOut;
+            if (ylo != null && !corrections) {
+                // hi + lo in float is the correctly rounded exact sum of the pair (one IEEE addition).
+                if (nhwc) {
+                    for (int i = from; i < to; i++) {
+                        z[i] = yf[i] + ylo[i];
+                    }
+                } else {
+                    for (int o = 0; o < nOut; o++) {
+                        int dst = (img * nOut + o) * spatial;
+                        for (int pos = pos0; pos < pos1; pos++) {
+                            int i = (img * spatial + pos) * nOut + o;
+                            z[dst + pos] = yf[i] + ylo[i];
+                        }
+                    }
+                }
+            } else if (nhwc) {
+                if (yf != null) {
+                    System.arraycopy(yf, from, z, from, to - from);
+                } else {
+                    for (int i = from; i < to; i++) {
+                        z[i] = (float) y[i];
+                    }
+                }
+            } else if (yf != null) {
+                // Blocked transposition [pos][o] -> [o][pos]: the block's rows stay in cache.
+                for (int o = 0; o < nOut; o++) {
+                    int dst = (img * nOut + o) * spatial;
+                    for (int pos = pos0; pos < pos1; pos++) {
+                        z[dst + pos] = yf[(img * spatial + pos) * nOut + o];
+                    }
                 }
             } else {
-                // Blocked transposition [pos][o] -> [o][pos]: the block's rows of y stay in cache.
                 for (int o = 0; o < nOut; o++) {
                     int dst = (img * nOut + o) * spatial;
                     for (int pos = pos0; pos < pos1; pos++) {
@@ -604,6 +1084,11 @@ public final class IntegerConvKernel implements InferenceKernel {
                 }
             }
         });
+        return wrap(z, len, n, oh, ow, mgr);
+    }
+
+    /** The first {@code len} values of {@code z} as the layer's activations (its format and data type). */
+    private INDArray wrap(float[] z, int len, int n, int oh, int ow, LayerWorkspaceMgr mgr) {
         long[] shape = nhwc ? new long[] {n, oh, ow, nOut} : new long[] {n, nOut, oh, ow};
         INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, shape, 'c');
         out.data().asNioFloat().put(z, 0, len);

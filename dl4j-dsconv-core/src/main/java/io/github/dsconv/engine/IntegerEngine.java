@@ -25,7 +25,12 @@ import java.util.List;
  * <p>The default backend is oneDNN when its native library loads, else {@link Backend#JAVA}; the system property
  * {@code dsconv.engine.backend=java|onednn} overrides it. A layer whose input is not block floating point (a first
  * convolution converted with {@code quantizeInput=false}) or that has more than 8 activation or weight bits stays on
- * the float simulation and is listed in {@link EngineReport#floatLayers()}.
+ * the float simulation and is listed in {@link EngineReport#floatLayers()}. So is a layer whose input channels fit
+ * one block of at most 4 (an image stem), where integer products do not pay: by default it runs as a direct
+ * convolution in double of its BFP input with the effective kernel (the float simulation's arithmetic, see
+ * {@link EngineOptions.Stem}); {@code -Ddsconv.engine.stem=integer} or {@link EngineOptions#exact()} keeps it on
+ * integers, {@code -Ddsconv.engine.stem=fp32} makes it an FP32 oneDNN convolution (also listed in
+ * {@link EngineReport#fp32Layers()}).
  */
 public final class IntegerEngine {
 
@@ -55,11 +60,22 @@ public final class IntegerEngine {
      * @throws IllegalStateException if {@code backend} is {@link Backend#ONEDNN} and oneDNN cannot load
      */
     public static EngineReport enable(Model network, Backend backend) {
+        return enable(network, backend, EngineOptions.defaults());
+    }
+
+    /**
+     * Puts the network's DSConv layers on the integer engine with the given {@link EngineOptions options}.
+     *
+     * @throws IllegalStateException if {@code backend} is {@link Backend#ONEDNN} and oneDNN cannot load
+     */
+    public static EngineReport enable(Model network, Backend backend, EngineOptions options) {
         if (backend == Backend.ONEDNN && !OneDnn.available()) {
             throw new IllegalStateException("oneDNN could not load: " + OneDnn.failure());
         }
         List<String> integer = new ArrayList<>();
         List<String> floats = new ArrayList<>();
+        List<String> fp32Layers = new ArrayList<>();
+        List<String> doubleLayers = new ArrayList<>();
         long fp32 = 0;
         long resident = 0;
         for (Layer l : layers(network)) {
@@ -69,9 +85,15 @@ public final class IntegerEngine {
                 fp32 += 4 * kernel;
                 closeKernel(rt);
                 if (IntegerConvKernel.supports(lc)) {
-                    rt.setInferenceKernelFactory(r -> IntegerConvKernel.build(r, backend));
-                    resident += ((IntegerConvKernel) rt.inferenceKernel()).weightBytes();
-                    integer.add(lc.getLayerName());
+                    rt.setInferenceKernelFactory(r -> IntegerConvKernel.build(r, backend, options));
+                    IntegerConvKernel k = (IntegerConvKernel) rt.inferenceKernel();
+                    resident += k.weightBytes();
+                    if (k.route() == EngineOptions.Stem.INTEGER) {
+                        integer.add(lc.getLayerName());
+                    } else {
+                        floats.add(lc.getLayerName());
+                        (k.route() == EngineOptions.Stem.FP32 ? fp32Layers : doubleLayers).add(lc.getLayerName());
+                    }
                 } else {
                     rt.setInferenceKernelFactory(null);
                     resident += 4 * kernel;
@@ -83,7 +105,7 @@ public final class IntegerEngine {
                 resident += 4 * kernel;
             }
         }
-        return new EngineReport(backend, integer, floats, fp32, resident);
+        return new EngineReport(backend, integer, floats, doubleLayers, fp32Layers, fp32, resident, options.accumulation());
     }
 
     /** Restores the float simulation on every DSConv layer and releases the integer kernels. */

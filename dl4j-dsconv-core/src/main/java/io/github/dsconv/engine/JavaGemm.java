@@ -39,6 +39,29 @@ final class JavaGemm implements Int8BatchedGemm {
         }
     }
 
+    /** Per-thread int32 results for the float variant (reused: no garbage per call). */
+    private static final ThreadLocal<int[][]> SCRATCH = ThreadLocal.withInitial(() -> new int[][] {new int[0]});
+
+    /** The int32 products into a per-thread scratch, then converted to float (exact: far below 2^24). */
+    @Override
+    public void multiply(int gc, int pc, byte[] src, byte[] weights, float[] dst, boolean unsignedSrc) {
+        int n = gc * pc * nOut;
+        int[][] holder = SCRATCH.get();
+        if (holder[0].length < n) {
+            holder[0] = new int[n];
+        }
+        int[] acc = holder[0];
+        multiply(gc, pc, src, weights, acc, unsignedSrc);
+        for (int i = 0; i < n; i++) {
+            dst[i] = acc[i];
+        }
+    }
+
+    @Override
+    public int weightsColumns() {
+        return nOut;
+    }
+
     @Override
     public Backend backend() {
         return Backend.JAVA;

@@ -8,6 +8,7 @@ import org.bytedeco.dnnl.dnnl_primitive_attr;
 import org.bytedeco.dnnl.dnnl_primitive_desc;
 import org.bytedeco.dnnl.dnnl_stream;
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Pointer;
 
@@ -31,6 +32,7 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_execute;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_s32;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_s8;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_u8;
@@ -40,7 +42,8 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_wait;
 
 /**
- * oneDNN batched matmul {@code [gc, pc, B] s8 (or u8) x [gc, B, nOut] s8 -> [gc, pc, nOut] s32}. Each calling thread
+ * oneDNN batched matmul {@code [gc, pc, B] s8 (or u8) x [gc, B, nOut] s8 -> [gc, pc, nOut] s32} (or f32: the same
+ * int32 sums converted by oneDNN's output stage). Each calling thread
  * gets its own stream, native source, weight and destination buffers and primitives (one per {@code (gc, pc)} shape,
  * created on first use); each call copies the caller's unpacked int8 weights into the thread's weight buffer, which
  * the primitives' weights memory points at. Thread-safe.
@@ -69,6 +72,8 @@ final class OneDnnGemm implements Int8BatchedGemm {
         final BytePointer src;
         final BytePointer wei;
         final IntPointer dst;
+        /** {@link #dst}'s memory, read as float by the f32-destination primitives. */
+        final FloatPointer dstF;
         final Map<Long, Prim> prims = new HashMap<>();
 
         Ctx(dnnl_stream stream, BytePointer src, BytePointer wei, IntPointer dst) {
@@ -76,6 +81,7 @@ final class OneDnnGemm implements Int8BatchedGemm {
             this.src = src;
             this.wei = wei;
             this.dst = dst;
+            this.dstF = new FloatPointer(dst);
         }
     }
 
@@ -125,21 +131,37 @@ final class OneDnnGemm implements Int8BatchedGemm {
 
     @Override
     public void multiply(int gc, int pc, byte[] src, byte[] weights, int[] dst, boolean unsignedSrc) {
+        Ctx c = run(gc, pc, src, weights, unsignedSrc, false);
+        c.dst.position(0).get(dst, 0, gc * pc * nOut);
+    }
+
+    @Override
+    public void multiply(int gc, int pc, byte[] src, byte[] weights, float[] dst, boolean unsignedSrc) {
+        Ctx c = run(gc, pc, src, weights, unsignedSrc, true);
+        c.dstF.position(0).get(dst, 0, gc * pc * nOut);
+    }
+
+    private Ctx run(int gc, int pc, byte[] src, byte[] weights, boolean unsignedSrc, boolean f32) {
         if ((long) gc * pc > maxRows || gc > maxGroups) {
             throw new IllegalArgumentException("tile of " + gc + " x " + pc + " rows exceeds " + maxGroups
                     + " groups or " + maxRows + " rows");
         }
         Ctx c = local.get();
-        Prim p = prim(c, gc, pc, unsignedSrc);
+        Prim p = prim(c, gc, pc, unsignedSrc, f32);
         c.src.position(0).put(src, 0, gc * pc * blockSize);
         c.wei.position(0).put(weights, 0, gc * blockSize * nOut);
         check(dnnl_primitive_execute(p.primitive, c.stream, 3, p.args), "dnnl_primitive_execute");
         check(dnnl_stream_wait(c.stream), "dnnl_stream_wait");
-        c.dst.position(0).get(dst, 0, gc * pc * nOut);
+        return c;
     }
 
-    private Prim prim(Ctx c, int gc, int pc, boolean unsignedSrc) {
-        long key = ((long) gc << 33) | ((long) pc << 1) | (unsignedSrc ? 1 : 0);
+    @Override
+    public int weightsColumns() {
+        return nOut;
+    }
+
+    private Prim prim(Ctx c, int gc, int pc, boolean unsignedSrc, boolean f32) {
+        long key = ((long) gc << 34) | ((long) pc << 2) | (f32 ? 2 : 0) | (unsignedSrc ? 1 : 0);
         Prim p = c.prims.get(key);
         if (p != null) {
             return p;
@@ -148,7 +170,7 @@ final class OneDnnGemm implements Int8BatchedGemm {
         // source and a compensation term per call.
         dnnl_memory_desc srcMd = md(gc, pc, blockSize, unsignedSrc ? dnnl_u8 : dnnl_s8);
         dnnl_memory_desc weiMd = md(gc, blockSize, nOut, dnnl_s8);
-        dnnl_memory_desc dstMd = md(gc, pc, nOut, dnnl_s32);
+        dnnl_memory_desc dstMd = md(gc, pc, nOut, f32 ? dnnl_f32 : dnnl_s32);
         dnnl_primitive_desc pd = new dnnl_primitive_desc();
         check(dnnl_matmul_primitive_desc_create(pd, OneDnn.engine(), srcMd, weiMd, (dnnl_memory_desc) null, dstMd,
                 (dnnl_primitive_attr) null), "dnnl_matmul_primitive_desc_create");
@@ -160,7 +182,7 @@ final class OneDnnGemm implements Int8BatchedGemm {
         dnnl_primitive_desc_destroy(pd);
         dnnl_memory src = memory(srcMd, c.src);
         dnnl_memory wei = memory(weiMd, c.wei);
-        dnnl_memory dstMem = memory(dstMd, c.dst);
+        dnnl_memory dstMem = memory(dstMd, f32 ? c.dstF : c.dst);
         dnnl_memory_desc_destroy(srcMd);
         dnnl_memory_desc_destroy(weiMd);
         dnnl_memory_desc_destroy(dstMd);

@@ -47,6 +47,26 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class IntegerEngineTest {
 
+    /**
+     * Every layer on integer products, summed in double (bit-identical to the float simulation), in float pairs (the
+     * default; asserted bit-identical wherever double is) and in plain float (to FP32 summation order).
+     */
+    static final List<EngineOptions> INTEGER_ONLY = List.of(EngineOptions.exact(),
+            new EngineOptions(Accumulation.COMPENSATED, EngineOptions.Stem.INTEGER),
+            new EngineOptions(Accumulation.FLOAT, EngineOptions.Stem.INTEGER));
+
+    /**
+     * Relative bound for float sums: each of the at most 75 block terms of an output (5x5 kernel, 3 blocks) adds one
+     * float rounding of at most 2^-24 of the running sum, so about 75 * 6e-8 = 4.5e-6 of the largest partial sum in
+     * the worst case; 2e-5 leaves room for partial sums a few times the largest output.
+     */
+    static final double FLOAT_SUM_BOUND = 2e-5;
+
+    /** The bound for an exact (double) path with the given exact bound, or {@link #FLOAT_SUM_BOUND} for float. */
+    static double bound(EngineOptions o, double exact) {
+        return o.accumulation() != Accumulation.FLOAT ? exact : Math.max(exact, FLOAT_SUM_BOUND);
+    }
+
     /** One DSConv layer + global pooling + softmax (so the network is a valid DL4J net). */
     private static MultiLayerNetwork single(DSConvLayer conv, int nIn, int side, CNN2DFormat f) {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
@@ -88,15 +108,18 @@ class IntegerEngineTest {
         net.getLayer(0).setParam("q", Nd4j.create(new float[] {3, -2}, 1, 2, 1, 1));
         net.getLayer(0).setParam("alpha", Nd4j.create(new float[] {0.25f}, 1, 1, 1, 1));
         INDArray x = Nd4j.create(new float[] {1f, 0.5f, 0.3f, -0.1f}, 2, 2, 1, 1);
-        EngineReport r = IntegerEngine.enable(net, backend);
-        assertEquals(backend, r.backend());
-        INDArray y = layerOut(net, x);
-        assertEquals(0.5f, y.getFloat(0, 0, 0, 0), 0f);
-        assertEquals(0.2763671875f, y.getFloat(1, 0, 0, 0), 0f);
-        // 1 weight padded to the block of 2, packed at 8 bits, plus one alpha (0.25 is an fp16 value); FP32 would
-        // hold 2 floats.
-        assertEquals(2 + 2, r.integerConvWeightBytes());
-        assertEquals(8, r.fp32ConvWeightBytes());
+        for (EngineOptions opt : INTEGER_ONLY) {
+            EngineReport r = IntegerEngine.enable(net, backend, opt);
+            assertEquals(backend, r.backend());
+            assertEquals(opt.accumulation(), r.accumulation());
+            INDArray y = layerOut(net, x);
+            assertEquals(0.5f, y.getFloat(0, 0, 0, 0), 0f);
+            assertEquals(0.2763671875f, y.getFloat(1, 0, 0, 0), 0f);
+            // 1 weight padded to the block of 2, packed at 8 bits, plus one alpha (0.25 is an fp16 value); FP32
+            // would hold 2 floats.
+            assertEquals(2 + 2, r.integerConvWeightBytes());
+            assertEquals(8, r.fp32ConvWeightBytes());
+        }
     }
 
     /**
@@ -111,14 +134,16 @@ class IntegerEngineTest {
         MultiLayerNetwork net = single(ds, 1, 3, CNN2DFormat.NCHW);
         net.getLayer(0).setParam("q", Nd4j.create(new float[] {-4, -3, -2, -1, 0, 1, 2, 3, 4}, 1, 1, 3, 3));
         net.getLayer(0).setParam("alpha", Nd4j.valueArrayOf(new long[] {1, 1, 3, 3}, 0.5f));
-        IntegerEngine.enable(net, backend);
-        INDArray y = layerOut(net, Nd4j.ones(DataType.FLOAT, 1, 1, 3, 3));
         // Top-left output sees taps (1,1),(1,2),(2,1),(2,2): q = 0 + 1 + 3 + 4 = 8; centre sees all: 0.
         float[][] expect = {{0.5f * 8, 0.5f * 9, 0.5f * 4}, {0.5f * 3, 0f, 0.5f * -3}, {0.5f * -4, 0.5f * -9,
             0.5f * -8}};
-        for (int i = 0; i < 3; i++) {
-            for (int j = 0; j < 3; j++) {
-                assertEquals(expect[i][j], y.getFloat(0, 0, i, j), 0f, "output (" + i + "," + j + ")");
+        for (EngineOptions opt : INTEGER_ONLY) {
+            IntegerEngine.enable(net, backend, opt);
+            INDArray y = layerOut(net, Nd4j.ones(DataType.FLOAT, 1, 1, 3, 3));
+            for (int i = 0; i < 3; i++) {
+                for (int j = 0; j < 3; j++) {
+                    assertEquals(expect[i][j], y.getFloat(0, 0, i, j), 0f, opt + " output (" + i + "," + j + ")");
+                }
             }
         }
     }
@@ -139,10 +164,12 @@ class IntegerEngineTest {
         q.get(org.nd4j.linalg.indexing.NDArrayIndex.point(1)).assign(127);
         net.getLayer(0).setParam("q", q);
         net.getLayer(0).setParam("alpha", Nd4j.ones(DataType.FLOAT, 2, 1, 1, 1));
-        IntegerEngine.enable(net, backend);
-        INDArray y = layerOut(net, Nd4j.valueArrayOf(new long[] {1, 32, 1, 1}, 127f / 64));
-        assertEquals(-8128f, y.getFloat(0, 0, 0, 0), 0f);
-        assertEquals(8064.5f, y.getFloat(0, 1, 0, 0), 0f);
+        for (EngineOptions opt : INTEGER_ONLY) {
+            IntegerEngine.enable(net, backend, opt);
+            INDArray y = layerOut(net, Nd4j.valueArrayOf(new long[] {1, 32, 1, 1}, 127f / 64));
+            assertEquals(-8128f, y.getFloat(0, 0, 0, 0), 0f);
+            assertEquals(8064.5f, y.getFloat(0, 1, 0, 0), 0f);
+        }
     }
 
     static Stream<Backend> backends() {
@@ -165,7 +192,8 @@ class IntegerEngineTest {
     /**
      * The integer layer equals the float simulation {@code conv(x_bfp, W_eff)} up to FP32 summation order, for
      * both formats, Same/Truncate, stride 2, dilation, a block size (16) that does not divide nIn (37), KDS bias,
-     * CDS and conv bias.
+     * CDS and conv bias, signed (s8) and non-negative (u8) input: bit for bit when summing in double (without KDS
+     * bias or CDS), within {@link #FLOAT_SUM_BOUND} when summing in float.
      */
     @ParameterizedTest
     @MethodSource("geometries")
@@ -205,19 +233,20 @@ class IntegerEngineTest {
         // Signed input, then a non-negative one (as after a ReLU), which takes oneDNN's u8 x s8 path.
         for (INDArray in : List.of(x, Transforms.abs(x, true))) {
             INDArray expect = layerOut(net, in).dup();
+            for (EngineOptions opt : INTEGER_ONLY) {
+                IntegerEngine.enable(net, backend, opt);
+                assertNotNull(IntegerEngine.kernel(rt));
+                INDArray got = layerOut(net, in);
+                assertArrayEquals(expect.shape(), got.shape());
+                double rel = got.sub(expect).amaxNumber().doubleValue() / expect.amaxNumber().doubleValue();
+                // In double both paths round (nearly) exact sums once to float; without KDS bias or CDS (whose float
+                // simulation folds them into the float effective kernel) the results are bit-identical.
+                assertTrue(rel <= bound(opt, kdsBias || cds ? 1e-6 : 0), opt + ": max relative difference " + rel);
 
-            IntegerEngine.enable(net, backend);
-            assertNotNull(IntegerEngine.kernel(rt));
-            INDArray got = layerOut(net, in);
-            assertArrayEquals(expect.shape(), got.shape());
-            double rel = got.sub(expect).amaxNumber().doubleValue() / expect.amaxNumber().doubleValue();
-            // Both paths round (nearly) exact sums once to float; without KDS bias or CDS (whose float simulation
-            // folds them into the float effective kernel) the results are bit-identical.
-            assertTrue(rel <= (kdsBias || cds ? 1e-6 : 0), "max relative difference " + rel);
-
-            IntegerEngine.disable(net);
-            assertNull(IntegerEngine.kernel(rt));
-            assertEquals(expect, layerOut(net, in), "disable restores the float simulation exactly");
+                IntegerEngine.disable(net);
+                assertNull(IntegerEngine.kernel(rt));
+                assertEquals(expect, layerOut(net, in), "disable restores the float simulation exactly");
+            }
         }
     }
 
@@ -245,11 +274,14 @@ class IntegerEngineTest {
             small.get(blockOf(1, channelAxis, 16, 32)).assign(0);
             INDArray expectBig = layerOut(first, big).dup();
             INDArray expectSmall = layerOut(second, small).dup();
-            IntegerEngine.enable(first, backend);
-            IntegerEngine.enable(second, backend);
-            // KDS shift and CDS are folded into the simulation's kernel in another order: 1e-6, as above.
-            assertTrue(maxRel(layerOut(first, big), expectBig) <= 1e-6, f + " first layer");
-            assertTrue(maxRel(layerOut(second, small), expectSmall) <= 1e-6, f + " second layer after it");
+            for (EngineOptions opt : INTEGER_ONLY) {
+                IntegerEngine.enable(first, backend, opt);
+                IntegerEngine.enable(second, backend, opt);
+                // KDS shift and CDS are folded into the simulation's kernel in another order: 1e-6, as above.
+                assertTrue(maxRel(layerOut(first, big), expectBig) <= bound(opt, 1e-6), f + " first layer");
+                assertTrue(maxRel(layerOut(second, small), expectSmall) <= bound(opt, 1e-6),
+                        f + " second layer after it");
+            }
         }
     }
 
@@ -305,13 +337,20 @@ class IntegerEngineTest {
         INDArray x = TinyNets.random(6, DataType.FLOAT, 2, c, 5, 5);
         INDArray expect = layerOut(net, x).dup();
 
-        EngineReport r = IntegerEngine.enable(net, backend);
-        assertEquals(331_776, IntegerEngine.kernel(rt).weightBytes());
-        assertEquals(331_776, r.integerConvWeightBytes());
-        assertEquals(2_359_296, r.fp32ConvWeightBytes());
-        assertTrue(7 * r.integerConvWeightBytes() <= r.fp32ConvWeightBytes());
-        assertArrayEquals(floats(expect), floats(layerOut(net, x)), "the packed engine equals the float simulation");
-        IntegerEngine.disable(net);
+        for (EngineOptions opt : INTEGER_ONLY) {
+            EngineReport r = IntegerEngine.enable(net, backend, opt);
+            assertEquals(331_776, IntegerEngine.kernel(rt).weightBytes());
+            assertEquals(331_776, r.integerConvWeightBytes());
+            assertEquals(2_359_296, r.fp32ConvWeightBytes());
+            assertTrue(7 * r.integerConvWeightBytes() <= r.fp32ConvWeightBytes());
+            if (opt.accumulation() != Accumulation.FLOAT) {
+                assertArrayEquals(floats(expect), floats(layerOut(net, x)),
+                        "the packed engine equals the float simulation");
+            } else {
+                assertTrue(maxRel(layerOut(net, x), expect) <= FLOAT_SUM_BOUND);
+            }
+            IntegerEngine.disable(net);
+        }
     }
 
     /**
@@ -337,10 +376,16 @@ class IntegerEngineTest {
         INDArray x = TinyNets.random(3, DataType.FLOAT, 2, 6, 6, 20);
         INDArray expect = layerOut(net, x).dup();
 
-        EngineReport r = IntegerEngine.enable(net, backend);
-        assertEquals(1_440 + 360 + 20, r.integerConvWeightBytes());
-        assertArrayEquals(floats(expect), floats(layerOut(net, x)));
-        IntegerEngine.disable(net);
+        for (EngineOptions opt : INTEGER_ONLY) {
+            EngineReport r = IntegerEngine.enable(net, backend, opt);
+            assertEquals(1_440 + 360 + 20, r.integerConvWeightBytes());
+            if (opt.accumulation() != Accumulation.FLOAT) {
+                assertArrayEquals(floats(expect), floats(layerOut(net, x)));
+            } else {
+                assertTrue(maxRel(layerOut(net, x), expect) <= FLOAT_SUM_BOUND);
+            }
+            IntegerEngine.disable(net);
+        }
     }
 
     /** A {@code q} value outside the layer's weight bits cannot be packed: building the kernel says which. */
@@ -355,7 +400,11 @@ class IntegerEngineTest {
         assertTrue(e.getMessage().contains("'bad': q[1] = 9.0 is not a 4-bit integer"), e.getMessage());
     }
 
-    /** Whole converted networks (MLN and residual graph, NCHW and NHWC) agree with their float simulation. */
+    /**
+     * Whole converted networks (MLN and residual graph, NCHW and NHWC) agree with their float simulation to 1e-5:
+     * on integers in double, and with the defaults (float-pair sums, the 3-channel first convolution as a direct
+     * double convolution, reported as a float layer).
+     */
     @ParameterizedTest
     @MethodSource("backends")
     void convertedNetworksAgree(Backend backend) {
@@ -367,16 +416,106 @@ class IntegerEngineTest {
             INDArray x = TinyNets.random(9, DataType.FLOAT, shape);
             for (Model m : List.<Model>of(mln, cg)) {
                 INDArray expect = out(m, x);
-                EngineReport r = IntegerEngine.enable(m, backend);
-                assertEquals(List.of(), r.floatLayers(), r.toString());
-                assertTrue(r.integerLayers().size() >= 2);
-                assertTrue(r.integerConvWeightBytes() < r.fp32ConvWeightBytes());
-                INDArray got = out(m, x);
-                double rel = got.sub(expect).amaxNumber().doubleValue() / expect.amaxNumber().doubleValue();
-                assertTrue(rel <= 1e-5, f + " " + m.getClass().getSimpleName() + ": " + rel);
-                IntegerEngine.disable(m);
+                for (EngineOptions opt : List.of(EngineOptions.exact(), EngineOptions.defaults())) {
+                    EngineReport r = IntegerEngine.enable(m, backend, opt);
+                    boolean stem = opt.stem() != EngineOptions.Stem.INTEGER;
+                    assertEquals(stem ? 1 : 0, r.floatLayers().size(), r.toString());
+                    assertEquals(r.floatLayers(), r.doubleLayers(), r.toString());
+                    assertTrue(r.integerLayers().size() >= (stem ? 1 : 2));
+                    assertTrue(r.integerConvWeightBytes() < r.fp32ConvWeightBytes());
+                    INDArray got = out(m, x);
+                    double rel = got.sub(expect).amaxNumber().doubleValue() / expect.amaxNumber().doubleValue();
+                    assertTrue(rel <= 1e-5, f + " " + m.getClass().getSimpleName() + " " + opt + ": " + rel);
+                    IntegerEngine.disable(m);
+                }
             }
         }
+    }
+
+    static Stream<Arguments> stems() {
+        List<Arguments> out = new ArrayList<>();
+        out.add(Arguments.of(CNN2DFormat.NCHW, ConvolutionMode.Same, 7, 2, 1, 3, false, false, false));
+        out.add(Arguments.of(CNN2DFormat.NHWC, ConvolutionMode.Same, 7, 2, 1, 3, true, true, true));
+        out.add(Arguments.of(CNN2DFormat.NCHW, ConvolutionMode.Truncate, 3, 1, 2, 1, true, false, true));
+        out.add(Arguments.of(CNN2DFormat.NHWC, ConvolutionMode.Truncate, 5, 2, 1, 2, false, true, false));
+        out.add(Arguments.of(CNN2DFormat.NCHW, ConvolutionMode.Same, 3, 1, 1, 1, false, false, true));
+        return out.stream();
+    }
+
+    /**
+     * A stem (3 input channels, one narrow block). By default ({@link EngineOptions.Stem#DOUBLE}) it runs as a
+     * direct double convolution of the BFP input with the simulation's double effective kernel: reported as a float
+     * (and double) layer, kernel held in double, and equal to the float simulation bit for bit (both round exact
+     * products summed in double once to float; only a sum within ~1e-14 of a rounding boundary could differ). As
+     * {@link EngineOptions.Stem#FP32} (oneDNN) it agrees to FP32 summation (each product is exact in float, only the
+     * sum of up to 147 terms rounds: 1e-5 of the largest output bounds it with a wide margin). As
+     * {@link EngineOptions.Stem#INTEGER} it runs on integers exactly as before. Geometries: asymmetric Same padding,
+     * stride, dilation, Truncate padding, NCHW and NHWC, KDS bias, CDS and bias.
+     */
+    @ParameterizedTest
+    @MethodSource("stems")
+    void narrowStemRunsAsFp32Convolution(CNN2DFormat f, ConvolutionMode mode, int k, int stride, int dilation,
+                                         int pad, boolean kdsBias, boolean cds, boolean bias) {
+        int nIn = 3;
+        int nOut = 8;
+        int side = 15;
+        DSConvLayer ds = new DSConvLayer.Builder(k, k).stride(stride, stride).dilation(dilation, dilation)
+                .padding(pad, pad).convolutionMode(mode).nIn(nIn).nOut(nOut).dataFormat(f).actBits(8)
+                .weightBits(4).blockSize(32).kdsBias(kdsBias).cds(cds).hasBias(bias).activation(Activation.IDENTITY)
+                .build();
+        MultiLayerNetwork net = single(ds, nIn, side, f);
+        DSConvRuntime rt = (DSConvRuntime) net.getLayer(0);
+        Random rnd = new Random(31);
+        float[] q = new float[nOut * nIn * k * k];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = rnd.nextInt(16) - 8;
+        }
+        rt.setParam("q", Nd4j.create(q, new long[] {nOut, nIn, k, k}, 'c'));
+        rt.setParam("alpha", TinyNets.random(1, DataType.FLOAT, nOut, 1, k, k).muli(0.05));
+        if (kdsBias) {
+            rt.setParam("beta", TinyNets.random(2, DataType.FLOAT, nOut, 1, k, k).muli(0.01));
+        }
+        if (cds) {
+            rt.setParam("gamma", TinyNets.random(3, DataType.FLOAT, nOut).addi(2));
+            rt.setParam("delta", TinyNets.random(4, DataType.FLOAT, nOut).muli(0.01));
+        }
+        if (bias) {
+            rt.setParam("b", TinyNets.random(5, DataType.FLOAT, nOut));
+        }
+        long[] shape = f == CNN2DFormat.NCHW ? new long[] {2, nIn, side, side} : new long[] {2, side, side, nIn};
+        INDArray x = TinyNets.random(6, DataType.FLOAT, shape);
+        INDArray expect = layerOut(net, x).dup();
+
+        for (Backend backend : Backend.values()) {
+            EngineReport r = IntegerEngine.enable(net, backend, EngineOptions.defaults());
+            assertEquals(List.of(), r.integerLayers());
+            assertEquals(List.of(), r.fp32Layers());
+            assertEquals(r.floatLayers(), r.doubleLayers());
+            assertEquals(1, r.doubleLayers().size());
+            assertEquals(EngineOptions.Stem.DOUBLE, IntegerEngine.kernel(rt).route());
+            assertEquals(8L * nOut * nIn * k * k + (bias ? 8L * nOut : 0), r.integerConvWeightBytes());
+            INDArray got = layerOut(net, x);
+            assertArrayEquals(expect.shape(), got.shape());
+            assertArrayEquals(floats(expect), floats(got), backend + ": the double stem equals the float simulation");
+        }
+
+        EngineReport r = IntegerEngine.enable(net, Backend.ONEDNN,
+                new EngineOptions(Accumulation.FLOAT, EngineOptions.Stem.FP32));
+        assertEquals(List.of(), r.integerLayers());
+        assertEquals(List.of(), r.doubleLayers());
+        assertEquals(r.floatLayers(), r.fp32Layers());
+        assertEquals(1, r.fp32Layers().size());
+        assertEquals(EngineOptions.Stem.FP32, IntegerEngine.kernel(rt).route());
+        assertEquals(4L * nOut * nIn * k * k + (bias ? 4L * nOut : 0), r.integerConvWeightBytes());
+        INDArray got = layerOut(net, x);
+        assertArrayEquals(expect.shape(), got.shape());
+        assertTrue(maxRel(got, expect) <= 1e-5, "max relative difference " + maxRel(got, expect));
+
+        r = IntegerEngine.enable(net, Backend.ONEDNN, EngineOptions.exact());
+        assertEquals(List.of(), r.floatLayers());
+        assertEquals(1, r.integerLayers().size());
+        assertTrue(maxRel(layerOut(net, x), expect) <= (kdsBias || cds ? 1e-6 : 0));
+        IntegerEngine.disable(net);
     }
 
     /** After a parameter change the integer kernel is rebuilt from the new values. */
@@ -402,6 +541,7 @@ class IntegerEngineTest {
         MultiLayerNetwork net = single(ds, 2, 1, CNN2DFormat.NCHW);
         EngineReport r = IntegerEngine.enable(net, Backend.JAVA);
         assertEquals(List.of("first"), r.floatLayers());
+        assertEquals(List.of(), r.fp32Layers(), "on the float simulation, not an FP32 oneDNN convolution");
         assertEquals(List.of(), r.integerLayers());
         assertEquals(r.fp32ConvWeightBytes(), r.integerConvWeightBytes());
         assertNull(IntegerEngine.kernel((DSConvRuntime) net.getLayer(0)));

@@ -65,8 +65,10 @@ final class BenchCommand implements Callable<Integer> {
                     r.model(), r.batch(), r.fp32ImagesPerSec(), r.engine(), r.integerImagesPerSec(), r.speedup(),
                     r.fp32ConvWeightBytes(), r.integerConvWeightBytes(), r.maxRelErr());
             if (!r.layers().isEmpty()) {
-                System.out.printf(Locale.ROOT, "  convolutions alone: FP32 %.1f ms, integer %.1f ms per batch (%d on "
-                        + "the integer engine)%n", r.fp32ConvMs(), r.integerConvMs(), r.integerLayers());
+                System.out.printf(Locale.ROOT, "  convolutions alone: FP32 %.1f ms, engine %.1f ms per batch (%d on "
+                        + "integers, %s sums%s)%n", r.fp32ConvMs(), r.integerConvMs(), r.integerLayers(),
+                        r.accumulation(), r.floatLayers().isEmpty() ? "" : "; not on integers: "
+                                + String.join(", ", r.floatLayers()));
             }
         }
         JsonOutput.write(json, results);

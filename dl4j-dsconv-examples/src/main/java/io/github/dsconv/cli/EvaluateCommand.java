@@ -76,9 +76,14 @@ final class EvaluateCommand implements Callable<Integer> {
                 r.agreement() == null ? "" : String.format(Locale.ROOT,
                         "; agreement with reference %.4f, logits SQNR %.2f dB", r.agreement(), r.logitsSqnrDb()));
         if (rep != null) {
-            System.out.printf(Locale.ROOT, "integer engine (%s): %d DSConv layers%s%n", rep.backend().label(),
-                    rep.integerLayers().size(), rep.floatLayers().isEmpty() ? ""
-                            : ", on the float simulation: " + String.join(", ", rep.floatLayers()));
+            List<String> others = new java.util.ArrayList<>();
+            for (String l : rep.floatLayers()) {
+                others.add(l + (rep.doubleLayers().contains(l) ? " (direct double convolution)"
+                        : rep.fp32Layers().contains(l) ? " (FP32 oneDNN convolution)" : " (float simulation)"));
+            }
+            System.out.printf(Locale.ROOT, "integer engine (%s, %s sums): %d DSConv layers on integers%s%n",
+                    rep.backend().label(), rep.accumulation().label(), rep.integerLayers().size(),
+                    others.isEmpty() ? "" : "; not on integers: " + String.join(", ", others));
         }
         JsonOutput.write(json, new Json(r.top1(), r.images(), r.agreement(), r.logitsSqnrDb(), mode.label(),
                 rep == null ? null : rep.backend().label(), rep == null ? 0 : rep.integerLayers().size(),

@@ -123,12 +123,20 @@ public final class Bench {
      * @param layers                 per convolution, in network order (empty without per-layer timing)
      * @param inputs                 description of the input images
      * @param threads                available processors
+     * @param accumulation           how the integer layers summed their scaled block products ({@code float} or
+     *                               {@code double}, see {@link io.github.dsconv.engine.Accumulation})
+     * @param doubleLayers           the layers of {@code floatLayers} that ran as a direct double convolution of their
+     *                               block floating point input (an image stem; the float simulation's arithmetic), not
+     *                               on integers
+     * @param fp32Layers             the layers of {@code floatLayers} that ran as an FP32 oneDNN convolution of their
+     *                               block floating point input (an image stem), not on integers
      */
     public record Result(String model, int batch, double fp32ImagesPerSec, double integerImagesPerSec,
                          double speedup, long fp32ConvWeightBytes, long integerConvWeightBytes, double maxRelErr,
                          String engine, String fp32Baseline, LayerSpec spec, int iterations, int warmup,
                          int integerLayers, List<String> floatLayers, double fp32ConvMs, double integerConvMs,
-                         List<LayerTime> layers, String inputs, int threads) {
+                         List<LayerTime> layers, String inputs, int threads, String accumulation,
+                         List<String> doubleLayers, List<String> fp32Layers) {
     }
 
     private Bench() {
@@ -177,7 +185,8 @@ public final class Bench {
                     rep.integerConvWeightBytes(), err, rep.backend().label(),
                     alreadyDsconv ? "float-simulation" : "dl4j-fp32", alreadyDsconv ? null : o.spec(), o.iterations(),
                     o.warmup(), rep.integerLayers().size(), rep.floatLayers(), fp32Conv, intConv, layers,
-                    inputDescription(o.model()), Runtime.getRuntime().availableProcessors()));
+                    inputDescription(o.model()), Runtime.getRuntime().availableProcessors(),
+                    rep.accumulation().label(), rep.doubleLayers(), rep.fp32Layers()));
         }
         IntegerEngine.disable(dsconv);
         return out;

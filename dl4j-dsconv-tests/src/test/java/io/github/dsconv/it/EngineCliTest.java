@@ -44,7 +44,10 @@ class EngineCliTest {
         ok("quantize", "--in", FP32, "--out", w4, "--weight-bits", 4, "--act-bits", 8, "--block", 32);
     }
 
-    /** The integer engine reproduces the float simulation's logits exactly: agreement 1, SQNR infinite (null). */
+    /**
+     * The integer engine (defaults: float-pair sums, the 1-channel first convolution as a direct double convolution)
+     * reproduces the float simulation's logits exactly: agreement 1, SQNR infinite (null).
+     */
     @Test
     void evaluateIntegerMatchesTheFloatSimulation() throws IOException {
         Path json = tmp.resolve("e.json");
@@ -52,8 +55,8 @@ class EngineCliTest {
         JsonNode e = readJson(json);
         assertEquals("integer", e.get("engine").asText());
         assertEquals("onednn", e.get("backend").asText());
-        assertEquals(11, e.get("integerLayers").asInt());
-        assertEquals(0, e.get("floatLayers").size());
+        assertEquals(10, e.get("integerLayers").asInt());
+        assertEquals(1, e.get("floatLayers").size(), "the first convolution (1 channel) is not on integers");
         assertEquals(200, e.get("images").asInt());
         assertEquals(1.0, e.get("agreement").asDouble(), 0.0);
         assertTrue(e.get("logitsSqnrDb").isNull(), () -> "identical logits expected, SQNR " + e.get("logitsSqnrDb"));
@@ -79,7 +82,10 @@ class EngineCliTest {
         assertTrue(r.get("top1").asDouble() > 0.85, r::toString);
     }
 
-    /** bench on a model file: one object per batch size with the contract's fields, per-layer times, exact logits. */
+    /**
+     * bench on a model file: one object per batch size with the contract's fields, per-layer times (the first
+     * convolution, on 1 channel, is not on integers), logits equal to the float simulation's.
+     */
     @Test
     void benchWritesTheContractJson() throws IOException {
         Path json = tmp.resolve("b.json");
@@ -103,11 +109,15 @@ class EngineCliTest {
             long ib = b.get("integerConvWeightBytes").asLong();
             assertTrue(ib > 0 && ib < 0.3 * 1_516_672, () -> "integer conv bytes " + ib);
             assertEquals(0.0, b.get("maxRelErr").asDouble(), 0.0, "integer logits equal the float simulation's");
+            assertEquals("compensated", b.get("accumulation").asText());
             assertEquals(10, b.get("iterations").asInt());
             assertEquals(11, b.get("layers").size());
+            assertEquals(1, b.get("floatLayers").size());
+            assertEquals(b.get("floatLayers"), b.get("doubleLayers"));
             for (JsonNode l : b.get("layers")) {
                 assertTrue(l.get("fp32Ms").asDouble() > 0 && l.get("integerMs").asDouble() > 0, l::toString);
-                assertTrue(l.get("integer").asBoolean(), l::toString);
+                boolean stem = l.get("name").asText().equals(b.get("floatLayers").get(0).asText());
+                assertEquals(!stem, l.get("integer").asBoolean(), l::toString);
             }
         }
         assertEquals(Set.of("b.json"), fileNames(tmp));

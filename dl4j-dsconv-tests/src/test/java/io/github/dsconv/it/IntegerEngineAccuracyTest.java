@@ -5,7 +5,9 @@ import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.data.InMemoryIterator;
+import io.github.dsconv.engine.Accumulation;
 import io.github.dsconv.engine.Backend;
+import io.github.dsconv.engine.EngineOptions;
 import io.github.dsconv.engine.EngineReport;
 import io.github.dsconv.engine.IntegerEngine;
 import io.github.dsconv.eval.Outputs;
@@ -32,8 +34,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * W8A8 (B = 32), over the first 1,000 Fashion-MNIST test images, integer logits against the float simulation of the
  * same network.
  *
- * <p>Measured here: 0 on every image for both bit widths and both backends (bit-identical logits; see
- * {@code IntegerConvKernel} for why), so the bounds below hold with room to spare.
+ * <p>Three configurations: {@link EngineOptions#defaults()} (float-pair sums of the scaled block products, the
+ * 1-channel first convolution as a direct double convolution, listed as a float layer), {@link EngineOptions#exact()}
+ * (all 11 convolutions on integers, summed in double) and plain float sums ({@link Accumulation#FLOAT}, an option).
+ * Measured here: 0 (bit-identical logits) for the first two, which is asserted; plain float sums give 3.9e-3 at W4
+ * (a last-bit difference that a later BFP rounding turns into a mantissa step), above the issue's 1e-4, with the same
+ * top-1 on every image: only bounded (1e-2) here.
  *
  * <p>Maximum relative error, as defined here: {@code max over images ||z_int - z_float||_inf / ||z_float||_inf}
  * (one logits row per image; a row's error is measured against its own largest logit, so no floor is needed). Bounds:
@@ -53,34 +59,52 @@ class IntegerEngineAccuracyTest {
     }
 
     static Stream<Arguments> cases() {
-        return Stream.of(Arguments.of(4, Backend.ONEDNN, IMAGES), Arguments.of(8, Backend.ONEDNN, IMAGES),
-                Arguments.of(4, Backend.JAVA, 200));
+        return Stream.of(Arguments.of(4, Backend.ONEDNN, IMAGES, EngineOptions.defaults()),
+                Arguments.of(8, Backend.ONEDNN, IMAGES, EngineOptions.defaults()),
+                Arguments.of(4, Backend.ONEDNN, IMAGES, EngineOptions.exact()),
+                Arguments.of(4, Backend.ONEDNN, IMAGES,
+                        new EngineOptions(Accumulation.FLOAT, EngineOptions.Stem.DOUBLE)),
+                Arguments.of(4, Backend.JAVA, 200, EngineOptions.defaults()));
     }
 
-    @ParameterizedTest(name = "W{0}A8 {1} on {2} images")
+    @ParameterizedTest(name = "W{0}A8 {1} on {2} images, {3}")
     @MethodSource("cases")
-    void integerLogitsMatchTheFloatSimulation(int weightBits, Backend backend, int images) throws IOException {
+    void integerLogitsMatchTheFloatSimulation(int weightBits, Backend backend, int images, EngineOptions options)
+            throws IOException {
         Model fp32 = ModelFiles.load(MODEL);
         ComputationGraph ds = new DSConvConverter(ConversionPlan.uniform(new LayerSpec(weightBits, 8, 32)))
                 .convert((ComputationGraph) fp32).network();
         InMemoryIterator it = images == IMAGES ? data
                 : new InMemoryIterator(FashionMnist.load(FashionMnist.Split.TEST, images), 100);
         Outputs sim = Outputs.collect(ds, it, null);
-        EngineReport rep = IntegerEngine.enable(ds, backend);
+        EngineReport rep = IntegerEngine.enable(ds, backend, options);
         assertEquals(backend, rep.backend());
-        assertEquals(List.of(), rep.floatLayers(), "every convolution runs on the integer engine");
-        assertEquals(11, rep.integerLayers().size());
+        assertEquals(options.accumulation(), rep.accumulation());
+        if (options.stem() == EngineOptions.Stem.INTEGER) {
+            assertEquals(List.of(), rep.floatLayers(), "every convolution runs on the integer engine");
+            assertEquals(11, rep.integerLayers().size());
+        } else {
+            // The first convolution sees 1 channel: a direct double convolution, not integer products.
+            assertEquals(1, rep.floatLayers().size(), rep.toString());
+            assertEquals(rep.floatLayers(), rep.doubleLayers());
+            assertEquals(10, rep.integerLayers().size());
+        }
         Outputs integer = Outputs.collect(ds, it, null);
         IntegerEngine.disable(ds);
 
         assertEquals(images, integer.size());
         double err = Bench.maxRelErr(integer.logits(), sim.logits());
         double agreement = integer.agreement(sim);
-        System.out.printf("W%dA8 %s, %d images: max relative logits error %.3e, top-1 agreement %.4f, top-1 %.4f"
-                + " (float simulation %.4f), resident conv weights %.4f of FP32%n", weightBits, backend.label(), images,
-                err, agreement, integer.top1(), sim.top1(),
+        System.out.printf("W%dA8 %s %s, %d images: max relative logits error %.3e, top-1 agreement %.4f, top-1 %.4f"
+                + " (float simulation %.4f), resident conv weights %.4f of FP32%n", weightBits, backend.label(), options,
+                images, err, agreement, integer.top1(), sim.top1(),
                 (double) rep.integerConvWeightBytes() / rep.fp32ConvWeightBytes());
-        assertTrue(err <= 1e-4, "max relative error " + err);
+        if (options.accumulation() == Accumulation.FLOAT) {
+            // Not within the 1e-4 (see the class doc); bounded near what was measured.
+            assertTrue(err <= 1e-2, "max relative error " + err);
+        } else {
+            assertEquals(0.0, err, "bit-identical logits");
+        }
         assertTrue(agreement >= 0.999, "top-1 agreement " + agreement);
         // Resident kernels: q bit-packed at the weight bits, about bits/32 of the FP32 bytes, plus fp16 alpha per
         // 32 weights (fp32 for the first convolution, whose few input channels are padded to a block of 32).

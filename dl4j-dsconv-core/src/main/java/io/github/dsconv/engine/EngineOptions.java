@@ -1,0 +1,92 @@
+package io.github.dsconv.engine;
+
+import java.util.Locale;
+
+/**
+ * How {@link IntegerEngine} runs a network's DSConv layers.
+ *
+ * @param accumulation how the scaled block products are summed ({@link Accumulation#COMPENSATED} by default)
+ * @param stem         how a layer whose input channels fit one block of at most 4 (an image stem) runs
+ *                     ({@link Stem#DOUBLE} by default)
+ */
+public record EngineOptions(Accumulation accumulation, Stem stem) {
+
+    /** System property choosing {@link #stem()}: {@code double} (default), {@code fp32} or {@code integer}. */
+    public static final String STEM_PROPERTY = "dsconv.engine.stem";
+
+    /**
+     * A layer on one block of at most 4 input channels (an image stem: 3 channels, 7x7). On integers each block
+     * scale there covers at most 4 products, so the engine spent more time scaling int32 sums than multiplying
+     * (ResNet50's stem ran slower than DL4J's FP32 convolution).
+     */
+    public enum Stem {
+        /** Integer block products like every other layer. */
+        INTEGER("integer"),
+        /**
+         * A direct convolution in double (plain Java, vectorised) of the BFP input with the float simulation's
+         * effective kernel, rounded once to float: every product is exact in double, so it gives the float
+         * simulation's results bit for bit in practice, as the integer route does. Not integer arithmetic: the
+         * layer is listed in {@link EngineReport#floatLayers()}.
+         */
+        DOUBLE("double"),
+        /**
+         * An FP32 oneDNN convolution of the BFP input with the effective kernel: fastest, but its float sums differ
+         * from the simulation's in the last bit for about half the outputs, and a later BFP rounding can turn such
+         * a bit into a whole mantissa step (measured: 3e-2 max relative logit error on random-init ResNet50).
+         * Listed in {@link EngineReport#floatLayers()} and {@link EngineReport#fp32Layers()}. Needs oneDNN.
+         */
+        FP32("fp32");
+
+        private final String label;
+
+        Stem(String label) {
+            this.label = label;
+        }
+
+        /** The name used in system properties and JSON. */
+        public String label() {
+            return label;
+        }
+
+        /**
+         * Parses {@code integer}, {@code double} or {@code fp32} (case-insensitive).
+         *
+         * @throws IllegalArgumentException for any other name
+         */
+        public static Stem parse(String name) {
+            for (Stem s : values()) {
+                if (s.label.equals(name.trim().toLowerCase(Locale.ROOT))) {
+                    return s;
+                }
+            }
+            throw new IllegalArgumentException("unknown " + STEM_PROPERTY + " '" + name
+                    + "' (expected double, fp32 or integer)");
+        }
+    }
+
+    public EngineOptions {
+        if (accumulation == null || stem == null) {
+            throw new IllegalArgumentException("accumulation and stem are required");
+        }
+    }
+
+    /**
+     * The defaults ({@link Accumulation#COMPENSATED}, {@link Stem#DOUBLE}), overridable by the system properties
+     * {@value Accumulation#PROPERTY} and {@value #STEM_PROPERTY}.
+     *
+     * @throws IllegalArgumentException if a property has another value
+     */
+    public static EngineOptions defaults() {
+        String stem = System.getProperty(STEM_PROPERTY);
+        return new EngineOptions(Accumulation.defaultAccumulation(),
+                stem == null || stem.isBlank() ? Stem.DOUBLE : Stem.parse(stem));
+    }
+
+    /**
+     * Every supported layer on integer products, summed in double: the float simulation's results bit for bit in
+     * practice (see {@link Accumulation#DOUBLE}); slower.
+     */
+    public static EngineOptions exact() {
+        return new EngineOptions(Accumulation.DOUBLE, Stem.INTEGER);
+    }
+}
