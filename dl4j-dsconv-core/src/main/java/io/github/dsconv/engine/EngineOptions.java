@@ -8,8 +8,13 @@ import java.util.Locale;
  * @param accumulation how the scaled block products are summed ({@link Accumulation#COMPENSATED} by default)
  * @param stem         how a layer whose input channels fit one block of at most 4 (an image stem) runs
  *                     ({@link Stem#DOUBLE} by default)
+ * @param fuseBatchNorm whether a BatchNormalization right after an engine layer is applied in that layer's output
+ *                     pass ({@link BatchNormFusion}; bit-identical to DL4J's; default true)
  */
-public record EngineOptions(Accumulation accumulation, Stem stem) {
+public record EngineOptions(Accumulation accumulation, Stem stem, boolean fuseBatchNorm) {
+
+    /** System property turning {@link #fuseBatchNorm()} off ({@code false}) or on ({@code true}, the default). */
+    public static final String FUSE_BN_PROPERTY = "dsconv.engine.fuseBn";
 
     /** System property choosing {@link #stem()}: {@code double} (default), {@code fp32} or {@code integer}. */
     public static final String STEM_PROPERTY = "dsconv.engine.stem";
@@ -70,16 +75,39 @@ public record EngineOptions(Accumulation accumulation, Stem stem) {
         }
     }
 
+    /** With batch normalization fused (the default). */
+    public EngineOptions(Accumulation accumulation, Stem stem) {
+        this(accumulation, stem, true);
+    }
+
+    /** These options with {@link #fuseBatchNorm()} set to {@code fuse}. */
+    public EngineOptions withFuseBatchNorm(boolean fuse) {
+        return new EngineOptions(accumulation, stem, fuse);
+    }
+
     /**
-     * The defaults ({@link Accumulation#COMPENSATED}, {@link Stem#DOUBLE}), overridable by the system properties
-     * {@value Accumulation#PROPERTY} and {@value #STEM_PROPERTY}.
+     * The defaults ({@link Accumulation#COMPENSATED}, {@link Stem#DOUBLE}, batch normalization fused), overridable by
+     * the system properties {@value Accumulation#PROPERTY}, {@value #STEM_PROPERTY} and {@value #FUSE_BN_PROPERTY}.
      *
      * @throws IllegalArgumentException if a property has another value
      */
     public static EngineOptions defaults() {
         String stem = System.getProperty(STEM_PROPERTY);
         return new EngineOptions(Accumulation.defaultAccumulation(),
-                stem == null || stem.isBlank() ? Stem.DOUBLE : Stem.parse(stem));
+                stem == null || stem.isBlank() ? Stem.DOUBLE : Stem.parse(stem), fuseBatchNormProperty());
+    }
+
+    private static boolean fuseBatchNormProperty() {
+        String v = System.getProperty(FUSE_BN_PROPERTY);
+        if (v == null || v.isBlank()) {
+            return true;
+        }
+        return switch (v.trim().toLowerCase(Locale.ROOT)) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException("unknown " + FUSE_BN_PROPERTY + " '" + v
+                    + "' (expected true or false)");
+        };
     }
 
     /**

@@ -23,10 +23,17 @@ import java.util.List;
  *                               the FP32 effective kernel of float-simulated layers and the FP32 kernels of
  *                               unconverted convolutions (per-thread unpacking scratch is not counted)
  * @param accumulation           how the integer layers sum their scaled block products
+ * @param fusedBatchNorms        BatchNormalization layers (and ReLU activation layers right after them) applied in the
+ *                               output pass of the engine layer before them
+ *                               ({@link BatchNormFusion}); their vertices are bypassed until
+ *                               {@link IntegerEngine#disable}
+ * @param unfusedBatchNorms      "name: reason" for BatchNormalization layers right after an engine layer that stay
+ *                               DL4J layers
  */
 public record EngineReport(Backend backend, List<String> integerLayers, List<String> floatLayers,
-                           List<String> doubleLayers, List<String> fp32Layers, long fp32ConvWeightBytes, long integerConvWeightBytes,
-                           Accumulation accumulation) {
+                           List<String> doubleLayers, List<String> fp32Layers, long fp32ConvWeightBytes,
+                           long integerConvWeightBytes, Accumulation accumulation, List<String> fusedBatchNorms,
+                           List<String> unfusedBatchNorms) {
 
     public EngineReport {
         if (backend == null) {
@@ -39,5 +46,7 @@ public record EngineReport(Backend backend, List<String> integerLayers, List<Str
         floatLayers = List.copyOf(floatLayers);
         doubleLayers = List.copyOf(doubleLayers);
         fp32Layers = List.copyOf(fp32Layers);
+        fusedBatchNorms = List.copyOf(fusedBatchNorms);
+        unfusedBatchNorms = List.copyOf(unfusedBatchNorms);
     }
 }

@@ -9,7 +9,9 @@ import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 import static io.github.dsconv.layers.DSConvParamInitializer.ALPHA_KEY;
 import static io.github.dsconv.layers.DSConvParamInitializer.BETA_KEY;
@@ -115,6 +117,10 @@ public final class IntegerConvKernel implements InferenceKernel {
     private final boolean floatSums;
     /** True for {@link Accumulation#COMPENSATED}: each float sum carries its error in a second float. */
     private final boolean compensated;
+    /** Batch normalization applied to the output ({@link BatchNormFusion}); null for none. */
+    private final FusedBatchNorm fusedBn;
+    /** The output array of a fused layer, outside every workspace, reused while its shape stays the same. */
+    private INDArray fusedOut;
 
     /** True if the layer can run on the integer engine: BFP input of 2..8 bits and weights of at most 8 bits. */
     public static boolean supports(DSConvLayer lc) {
@@ -134,16 +140,25 @@ public final class IntegerConvKernel implements InferenceKernel {
 
     /** As {@link #build(DSConvRuntime, Backend)} with the given options. */
     public static IntegerConvKernel build(DSConvRuntime runtime, Backend backend, EngineOptions options) {
-        return new IntegerConvKernel(runtime, backend, options);
+        return new IntegerConvKernel(runtime, backend, options, null);
     }
 
-    private IntegerConvKernel(DSConvRuntime runtime, Backend backend, EngineOptions options) {
+    /**
+     * As {@link #build(DSConvRuntime, Backend, EngineOptions)}, also applying the batch normalization {@code bn}
+     * (null for none) to the output, which then lives outside every workspace ({@link BatchNormFusion}).
+     */
+    static IntegerConvKernel build(DSConvRuntime runtime, Backend backend, EngineOptions options, FusedBatchNorm bn) {
+        return new IntegerConvKernel(runtime, backend, options, bn);
+    }
+
+    private IntegerConvKernel(DSConvRuntime runtime, Backend backend, EngineOptions options, FusedBatchNorm bn) {
         DSConvLayer lc = runtime.layerConf();
         if (!supports(lc)) {
             throw new IllegalArgumentException("DSConvLayer '" + lc.getLayerName() + "' cannot run on the integer"
                     + " engine (needs block floating point input of at most 8 bits and at most 8 weight bits)");
         }
         this.runtime = runtime;
+        this.fusedBn = bn;
         this.floatSums = options.accumulation() != Accumulation.DOUBLE;
         this.compensated = options.accumulation() == Accumulation.COMPENSATED;
         this.nhwc = lc.getCnn2dDataFormat() == CNN2DFormat.NHWC;
@@ -984,10 +999,23 @@ public final class IntegerConvKernel implements InferenceKernel {
     /** Output channel {@code o} of positions {@code [p0, p0 + pc)}: {@code (float) (acc + bias)}. */
     private void store(float[] z, double[] acc, int o, int p0, int pc, int ospatial) {
         double bo = directBias == null ? 0 : directBias[o];
-        for (int pi = 0; pi < pc; pi++) {
+        if (nhwc) {
+            for (int pi = 0; pi < pc; pi++) {
+                z[(p0 + pi) * nOut + o] = (float) (acc[pi] + bo);
+            }
+            return;
+        }
+        // NCHW: runs of positions within one image (a tile may cross an image boundary); no division per element.
+        int pi = 0;
+        while (pi < pc) {
             int p = p0 + pi;
-            int at = nhwc ? p * nOut + o : ((p / ospatial) * nOut + o) * ospatial + p % ospatial;
-            z[at] = (float) (acc[pi] + bo);
+            int img = p / ospatial;
+            int pos = p - img * ospatial;
+            int run = Math.min(pc - pi, ospatial - pos);
+            int dst = (img * nOut + o) * ospatial + pos - pi;
+            for (int end = pi + run; pi < end; pi++) {
+                z[dst + pi] = (float) (acc[pi] + bo);
+            }
         }
     }
 
@@ -1016,6 +1044,7 @@ public final class IntegerConvKernel implements InferenceKernel {
         double[] deltas = delta == null ? null : delta.toDoubles();
         double[] biases = bias == null ? null : bias.toDoubles();
         boolean corrections = gammas != null || biases != null;
+        FusedBatchNorm.Params bn = fusedBn == null ? null : fusedBn.params();
         int blocks = ceilDiv(spatial, TRANSPOSE_POSITIONS);
         Workers.run(n * blocks, t -> {
             int img = t / blocks;
@@ -1083,13 +1112,66 @@ public final class IntegerConvKernel implements InferenceKernel {
                     }
                 }
             }
+            if (bn != null) {
+                // While this block of outputs is still in cache.
+                applyBatchNorm(bn, z, img, pos0, pos1, spatial);
+            }
         });
-        return wrap(z, len, n, oh, ow, mgr);
+        return wrap(z, len, n, oh, ow, mgr, bn == null);
+    }
+
+    /** The fused batch normalization on positions {@code [pos0, pos1)} of image {@code img} of {@code z}. */
+    private void applyBatchNorm(FusedBatchNorm.Params bn, float[] z, int img, int pos0, int pos1, int spatial) {
+        if (nhwc) {
+            TileBuffers b = BUFFERS.get();
+            if (b.yRow.length < nOut) {
+                b.yRow = new float[nOut];
+                b.loRow = new float[nOut];
+                b.accRow = new float[nOut];
+            }
+            bn.applyRows(z, (img * spatial + pos0) * nOut, pos1 - pos0, b.yRow);
+        } else {
+            for (int o = 0; o < nOut; o++) {
+                int base = (img * nOut + o) * spatial;
+                bn.applyRun(z, base + pos0, base + pos1, o);
+            }
+        }
+    }
+
+    /** Whether {@code a} is this kernel's fused output (batch normalization applied; {@link BatchNormFusion}). */
+    boolean isFusedOutput(INDArray a) {
+        return fusedBn != null && a != null && a == fusedOut;
     }
 
     /** The first {@code len} values of {@code z} as the layer's activations (its format and data type). */
     private INDArray wrap(float[] z, int len, int n, int oh, int ow, LayerWorkspaceMgr mgr) {
+        return wrap(z, len, n, oh, ow, mgr, true);
+    }
+
+    /**
+     * As above; with a fused batch normalization, applied here first if {@code bnPending}, and the result goes to
+     * this kernel's own array outside every workspace.
+     */
+    private INDArray wrap(float[] z, int len, int n, int oh, int ow, LayerWorkspaceMgr mgr, boolean bnPending) {
         long[] shape = nhwc ? new long[] {n, oh, ow, nOut} : new long[] {n, nOut, oh, ow};
+        if (fusedBn != null) {
+            if (bnPending) {
+                FusedBatchNorm.Params bn = fusedBn.params();
+                int spatial = oh * ow;
+                int blocks = ceilDiv(spatial, TRANSPOSE_POSITIONS);
+                Workers.run(n * blocks, t -> applyBatchNorm(bn, z, t / blocks, (t % blocks) * TRANSPOSE_POSITIONS,
+                        Math.min(spatial, (t % blocks + 1) * TRANSPOSE_POSITIONS), spatial));
+            }
+            INDArray out = fusedOut;
+            if (out == null || !java.util.Arrays.equals(out.shape(), shape)) {
+                try (MemoryWorkspace ignored = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+                    out = Nd4j.createUninitializedDetached(DataType.FLOAT, shape);
+                }
+                fusedOut = out;
+            }
+            out.data().asNioFloat().put(z, 0, len);
+            return out;
+        }
         INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, shape, 'c');
         out.data().asNioFloat().put(z, 0, len);
         DataType dt = runtime.getParam(Q_KEY).dataType();

@@ -11,6 +11,7 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Switches a network's DSConv layers between the float simulation and the integer engine (spec section 3). Every
@@ -31,6 +32,11 @@ import java.util.List;
  * {@link EngineOptions.Stem}); {@code -Ddsconv.engine.stem=integer} or {@link EngineOptions#exact()} keeps it on
  * integers, {@code -Ddsconv.engine.stem=fp32} makes it an FP32 oneDNN convolution (also listed in
  * {@link EngineReport#fp32Layers()}).
+ *
+ * <p>In a {@link ComputationGraph}, a {@code BatchNormalization} right after an engine layer is applied in that
+ * layer's output pass, bit for bit as DL4J computes it, and its vertex is bypassed until {@link #disable}
+ * ({@link BatchNormFusion}; listed in {@link EngineReport#fusedBatchNorms()}; {@link EngineOptions#fuseBatchNorm()},
+ * {@code -Ddsconv.engine.fuseBn=false} turns it off). Call {@link #disable} before training such a network.
  */
 public final class IntegerEngine {
 
@@ -72,6 +78,14 @@ public final class IntegerEngine {
         if (backend == Backend.ONEDNN && !OneDnn.available()) {
             throw new IllegalStateException("oneDNN could not load: " + OneDnn.failure());
         }
+        if (network instanceof ComputationGraph cg) {
+            BatchNormFusion.unfuse(cg); // a second enable starts from the original graph
+        }
+        Map<DSConvRuntime, FusedBatchNorm> fused = Map.of();
+        List<String> unfused = new ArrayList<>();
+        if (options.fuseBatchNorm() && network instanceof ComputationGraph cg) {
+            fused = BatchNormFusion.candidates(cg, rt -> IntegerConvKernel.supports(rt.layerConf()), unfused);
+        }
         List<String> integer = new ArrayList<>();
         List<String> floats = new ArrayList<>();
         List<String> fp32Layers = new ArrayList<>();
@@ -85,7 +99,8 @@ public final class IntegerEngine {
                 fp32 += 4 * kernel;
                 closeKernel(rt);
                 if (IntegerConvKernel.supports(lc)) {
-                    rt.setInferenceKernelFactory(r -> IntegerConvKernel.build(r, backend, options));
+                    FusedBatchNorm bn = fused.get(rt);
+                    rt.setInferenceKernelFactory(r -> IntegerConvKernel.build(r, backend, options, bn));
                     IntegerConvKernel k = (IntegerConvKernel) rt.inferenceKernel();
                     resident += k.weightBytes();
                     if (k.route() == EngineOptions.Stem.INTEGER) {
@@ -105,11 +120,19 @@ public final class IntegerEngine {
                 resident += 4 * kernel;
             }
         }
-        return new EngineReport(backend, integer, floats, doubleLayers, fp32Layers, fp32, resident, options.accumulation());
+        List<String> fusedNames = network instanceof ComputationGraph cg ? BatchNormFusion.install(cg, fused) : List.of();
+        return new EngineReport(backend, integer, floats, doubleLayers, fp32Layers, fp32, resident,
+                options.accumulation(), fusedNames, unfused);
     }
 
-    /** Restores the float simulation on every DSConv layer and releases the integer kernels. */
+    /**
+     * Restores the float simulation on every DSConv layer, puts back the batch normalization vertices it fused and
+     * releases the integer kernels.
+     */
     public static void disable(Model network) {
+        if (network instanceof ComputationGraph cg) {
+            BatchNormFusion.unfuse(cg);
+        }
         for (Layer l : layers(network)) {
             if (l instanceof DSConvRuntime rt) {
                 closeKernel(rt);

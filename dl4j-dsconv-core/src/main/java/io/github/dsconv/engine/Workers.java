@@ -4,6 +4,7 @@ import org.nd4j.nativeblas.NativeOpsHolder;
 
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
 
@@ -15,6 +16,8 @@ import java.util.stream.IntStream;
  */
 final class Workers {
 
+    private static final AtomicInteger THREADS = new AtomicInteger();
+
     private static final ForkJoinPool POOL = new ForkJoinPool(Runtime.getRuntime().availableProcessors(),
             pool -> {
                 ForkJoinWorkerThread t = new ForkJoinWorkerThread(pool) {
@@ -24,7 +27,8 @@ final class Workers {
                         singleThreadedOpenMp();
                     }
                 };
-                t.setName("dsconv-integer-" + t.getPoolIndex());
+                // getPoolIndex() is not assigned yet here (every worker would be "-0").
+                t.setName("dsconv-integer-" + THREADS.getAndIncrement());
                 t.setDaemon(true);
                 return t;
             }, null, false);
