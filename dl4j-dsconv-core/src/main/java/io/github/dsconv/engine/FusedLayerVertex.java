@@ -72,9 +72,27 @@ final class FusedLayerVertex extends BaseGraphVertex {
                 + " before training";
     }
 
+    // Parameters stay the replaced layer's (and keep their place in the network's parameter and gradient vectors):
+    // DL4J's set-up before training walks the vertex array and must still reach them.
+
     @Override
     public void setBackpropGradientsViewArray(INDArray backpropGradientsViewArray) {
-        // No parameters of its own: the replaced layer keeps them (and its place in the network's parameter vector).
+        original.setBackpropGradientsViewArray(backpropGradientsViewArray);
+    }
+
+    @Override
+    public long numParams() {
+        return original.numParams();
+    }
+
+    @Override
+    public INDArray params() {
+        return original.params();
+    }
+
+    @Override
+    public java.util.Map<String, INDArray> paramTable(boolean backpropOnly) {
+        return original.paramTable(backpropOnly);
     }
 
     @Override
