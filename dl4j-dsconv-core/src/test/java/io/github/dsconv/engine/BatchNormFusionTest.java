@@ -159,6 +159,51 @@ class BatchNormFusionTest {
         }
     }
 
+    /**
+     * A fused vertex whose input is not its DSConv layer's fused output (a caller feeding it by hand, or a kernel that
+     * was rebuilt without fusion) must compute what the layer it replaced would: here DL4J's BN, and ReLU by hand.
+     */
+    @ParameterizedTest(name = "{0} logStd={1}")
+    @MethodSource("cases")
+    void aFusedVertexGivenOtherInputRunsTheReplacedLayer(CNN2DFormat f, boolean logStd) {
+        ComputationGraph cg = graph(f, logStd);
+        EngineReport rep = IntegerEngine.enable(cg);
+        assertTrue(rep.fusedBatchNorms().containsAll(List.of("bn2", "relu1")), rep.toString());
+        long[] shape = f == CNN2DFormat.NCHW ? new long[] {2, 40, 10, 10} : new long[] {2, 10, 10, 40};
+        INDArray a = Nd4j.randn(DataType.FLOAT, shape).muli(2);
+        org.deeplearning4j.nn.workspace.LayerWorkspaceMgr mgr =
+                org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces();
+
+        FusedLayerVertex bn2 = fusedVertex(cg, "bn2");
+        bn2.setInput(0, a.dup(), mgr);
+        INDArray got = bn2.doForward(false, mgr);
+        org.deeplearning4j.nn.api.Layer layer = bn2.original().getLayer();
+        layer.setInput(a.dup(), mgr);
+        float[] expect = layer.activate(false, mgr).dup().data().asFloat();
+        float[] input = a.dup().data().asFloat();
+        float[] out = got.dup().data().asFloat();
+        assertArrayEquals(expect, out, 0f, "bn2 fallback = DL4J's BatchNormalization");
+        assertTrue(!java.util.Arrays.equals(input, out), "BN changed the values");
+
+        FusedLayerVertex relu1 = fusedVertex(cg, "relu1");
+        relu1.setInput(0, a.dup(), mgr);
+        float[] relu = relu1.doForward(false, mgr).dup().data().asFloat();
+        for (int i = 0; i < input.length; i++) {
+            assertEquals(input[i] < 0 ? 0f : input[i], relu[i], 0f, "relu1 fallback, element " + i);
+        }
+        IntegerEngine.disable(cg);
+    }
+
+    private static FusedLayerVertex fusedVertex(ComputationGraph cg, String name) {
+        for (GraphVertex v : cg.getVertices()) {
+            if (v.getVertexName().equals(name)) {
+                assertTrue(v instanceof FusedLayerVertex, name + " is " + v);
+                return (FusedLayerVertex) v;
+            }
+        }
+        throw new AssertionError("no vertex " + name);
+    }
+
     @ParameterizedTest(name = "{0} logStd={1}")
     @MethodSource("cases")
     void trainingWhileFusedThrows(CNN2DFormat f, boolean logStd) {

@@ -64,6 +64,11 @@ final class BenchCommand implements Callable<Integer> {
                             + "%.2fx; conv weights %,d -> %,d bytes; max rel. error vs float simulation %.2e%n",
                     r.model(), r.batch(), r.fp32ImagesPerSec(), r.engine(), r.integerImagesPerSec(), r.speedup(),
                     r.fp32ConvWeightBytes(), r.integerConvWeightBytes(), r.maxRelErr());
+            if (!Double.isNaN(r.fp32FoldedImagesPerSec())) {
+                System.out.printf(Locale.ROOT, "  FP32 with %d BN folded into its convolutions: %.2f images/s "
+                                + "(integer %.2fx that; folded logits vs unfolded %.2e)%n", r.foldedBatchNorms(),
+                        r.fp32FoldedImagesPerSec(), r.speedupVsFolded(), r.foldedMaxRelErr());
+            }
             if (!r.layers().isEmpty()) {
                 System.out.printf(Locale.ROOT, "  convolutions alone: FP32 %.1f ms, engine %.1f ms per batch (%d on "
                         + "integers, %s sums%s)%n", r.fp32ConvMs(), r.integerConvMs(), r.integerLayers(),

@@ -1,5 +1,6 @@
 package io.github.dsconv.examples;
 
+import io.github.dsconv.convert.BatchNormFolding;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerSpec;
@@ -130,13 +131,29 @@ public final class Bench {
      *                               on integers
      * @param fp32Layers             the layers of {@code floatLayers} that ran as an FP32 oneDNN convolution of their
      *                               block floating point input (an image stem), not on integers
+     * @param fusedBatchNorms        BatchNormalization layers (and ReLU activation layers right after them) the integer
+     *                               engine applied in its convolutions' output pass
+     *                               ({@link io.github.dsconv.engine.BatchNormFusion}); the FP32 baseline runs DL4J's own
+     *                               BatchNormalization, so part of {@code speedup} is this fusion. The per-layer
+     *                               {@code integerMs} of a layer whose BatchNormalization is fused includes it.
+     * @param unfusedBatchNorms      "name: reason" for BatchNormalization layers after an engine layer left to DL4J
+     * @param fp32FoldedImagesPerSec the FP32 network with its BatchNormalization (and the ReLU after it) folded into
+     *                               the convolutions ({@link BatchNormFolding}), end to end (median): the standard FP32
+     *                               deployment, so the baseline that isolates what integer arithmetic buys; NaN for a
+     *                               model file that is already DSConv
+     * @param speedupVsFolded        {@code integerImagesPerSec / fp32FoldedImagesPerSec}
+     * @param foldedBatchNorms       BatchNormalization layers folded in that baseline
+     * @param foldedMaxRelErr        the folded FP32 network's logits against the unfolded one's (same measure as
+     *                               {@code maxRelErr}; folding rounds once more, so not zero)
      */
     public record Result(String model, int batch, double fp32ImagesPerSec, double integerImagesPerSec,
                          double speedup, long fp32ConvWeightBytes, long integerConvWeightBytes, double maxRelErr,
                          String engine, String fp32Baseline, LayerSpec spec, int iterations, int warmup,
                          int integerLayers, List<String> floatLayers, double fp32ConvMs, double integerConvMs,
                          List<LayerTime> layers, String inputs, int threads, String accumulation,
-                         List<String> doubleLayers, List<String> fp32Layers) {
+                         List<String> doubleLayers, List<String> fp32Layers, List<String> fusedBatchNorms,
+                         List<String> unfusedBatchNorms, double fp32FoldedImagesPerSec, double speedupVsFolded,
+                         int foldedBatchNorms, double foldedMaxRelErr) {
     }
 
     private Bench() {
@@ -149,6 +166,7 @@ public final class Bench {
         Model dsconv = alreadyDsconv ? fp32 : new DSConvConverter(ConversionPlan.uniform(o.spec())).convert(fp32)
                 .network();
         Model baseline = alreadyDsconv ? copy(fp32) : fp32;
+        BatchNormFolding.Folded<? extends Model> folded = alreadyDsconv ? null : BatchNormFolding.fold(fp32);
         Backend backend = o.backend() == null ? IntegerEngine.defaultBackend() : o.backend();
         List<Result> out = new ArrayList<>();
         for (int batch : o.batches()) {
@@ -161,6 +179,13 @@ public final class Bench {
 
             double fp32Ms = medianMs(() -> output(baseline, x), o, progress);
             double intMs = medianMs(() -> output(dsconv, x), o, progress);
+            double foldedMs = Double.NaN;
+            double foldedErr = Double.NaN;
+            if (folded != null) {
+                foldedMs = medianMs(() -> output(folded.network(), x), o, progress);
+                foldedErr = maxRelErr(Logits.of(folded.network(), x).castTo(DataType.FLOAT),
+                        Logits.of(baseline, x).castTo(DataType.FLOAT));
+            }
             List<LayerTime> layers = new ArrayList<>();
             double fp32Conv = Double.NaN;
             double intConv = Double.NaN;
@@ -181,12 +206,15 @@ public final class Bench {
             }
             double fpIps = batch / (fp32Ms / 1e3);
             double intIps = batch / (intMs / 1e3);
+            double foldedIps = batch / (foldedMs / 1e3);
             out.add(new Result(o.model(), batch, fpIps, intIps, intIps / fpIps, rep.fp32ConvWeightBytes(),
                     rep.integerConvWeightBytes(), err, rep.backend().label(),
                     alreadyDsconv ? "float-simulation" : "dl4j-fp32", alreadyDsconv ? null : o.spec(), o.iterations(),
                     o.warmup(), rep.integerLayers().size(), rep.floatLayers(), fp32Conv, intConv, layers,
                     inputDescription(o.model()), Runtime.getRuntime().availableProcessors(),
-                    rep.accumulation().label(), rep.doubleLayers(), rep.fp32Layers()));
+                    rep.accumulation().label(), rep.doubleLayers(), rep.fp32Layers(), rep.fusedBatchNorms(),
+                    rep.unfusedBatchNorms(), foldedIps, intIps / foldedIps,
+                    folded == null ? 0 : folded.batchNorms().size(), foldedErr));
         }
         IntegerEngine.disable(dsconv);
         return out;
@@ -283,9 +311,12 @@ public final class Bench {
         return n % 2 == 1 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
     }
 
-    /** Passes the progress callback gets per batch size (end-to-end warm-up and timed passes, both networks). */
+    /**
+     * Passes the progress callback gets per batch size (end-to-end warm-up and timed passes: FP32, integer and, for a
+     * FP32 model, FP32 with BN folded; an upper bound for a model that is already DSConv).
+     */
     public static long progressSteps(Options o) {
-        return 2L * (o.warmup() + o.iterations()) * o.batches().length;
+        return 3L * (o.warmup() + o.iterations()) * o.batches().length;
     }
 
     /** Each convolution's input activations in the FP32 network for input {@code x}, in network order. */
