@@ -71,7 +71,6 @@ public final class BatchNormFolding {
     }
 
     /** Folds a {@link ComputationGraph} or {@link MultiLayerNetwork}. */
-    @SuppressWarnings("unchecked")
     public static Folded<? extends Model> fold(Model model) {
         if (model instanceof ComputationGraph cg) {
             return fold(cg);
