@@ -139,8 +139,8 @@ public final class Bench {
      * @param unfusedBatchNorms      "name: reason" for BatchNormalization layers after an engine layer left to DL4J
      * @param fp32FoldedImagesPerSec the FP32 network with its BatchNormalization (and the ReLU after it) folded into
      *                               the convolutions ({@link BatchNormFolding}), end to end (median): the standard FP32
-     *                               deployment, so the baseline that isolates what integer arithmetic buys; NaN for a
-     *                               model file that is already DSConv
+     *                               deployment, so the baseline that isolates what integer arithmetic buys; NaN (null in
+     *                               the JSON) for a model file that is already DSConv
      * @param speedupVsFolded        {@code integerImagesPerSec / fp32FoldedImagesPerSec}
      * @param foldedBatchNorms       BatchNormalization layers folded in that baseline
      * @param foldedMaxRelErr        the folded FP32 network's logits against the unfolded one's (same measure as

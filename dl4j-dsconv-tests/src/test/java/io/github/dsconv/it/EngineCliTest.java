@@ -114,6 +114,16 @@ class EngineCliTest {
             assertEquals(11, b.get("layers").size());
             assertEquals(1, b.get("floatLayers").size());
             assertEquals(b.get("floatLayers"), b.get("doubleLayers"));
+            // 11 conv -> BN pairs, 5 of them followed by a plain ReLU layer (the others by an add)
+            assertEquals(16, b.get("fusedBatchNorms").size(), b::toString);
+            assertEquals("stem_bn", b.get("fusedBatchNorms").get(0).asText());
+            assertEquals("stem_relu", b.get("fusedBatchNorms").get(1).asText());
+            assertEquals(11, b.get("foldedBatchNorms").asInt());
+            double folded = b.get("fp32FoldedImagesPerSec").asDouble();
+            assertTrue(folded > 0, b::toString);
+            assertEquals(in / folded, b.get("speedupVsFolded").asDouble(), 1e-9 * in / folded);
+            double foldedErr = b.get("foldedMaxRelErr").asDouble();
+            assertTrue(foldedErr > 0 && foldedErr < 1e-4, () -> "folding changes logits by rounding only: " + foldedErr);
             for (JsonNode l : b.get("layers")) {
                 assertTrue(l.get("fp32Ms").asDouble() > 0 && l.get("integerMs").asDouble() > 0, l::toString);
                 boolean stem = l.get("name").asText().equals(b.get("floatLayers").get(0).asText());
@@ -133,6 +143,8 @@ class EngineCliTest {
         assertEquals("float-simulation", b.get("fp32Baseline").asText(), "a DSConv file is compared with itself");
         assertEquals(0.0, b.get("maxRelErr").asDouble(), 0.0);
         assertEquals(0, b.get("layers").size());
+        assertEquals(0, b.get("foldedBatchNorms").asInt(), "no FP32 network to fold");
+        assertTrue(b.get("fp32FoldedImagesPerSec").isNull(), b::toString);
     }
 
     @Test
