@@ -1,5 +1,6 @@
 package io.github.dsconv.convert;
 
+import io.github.dsconv.testutil.TinyNets;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -27,7 +28,6 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import java.util.List;
-import java.util.Random;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -79,25 +79,8 @@ class BatchNormFoldingTest {
                 .setOutputs("out").build();
         ComputationGraph cg = new ComputationGraph(conf);
         cg.init();
-        randomStats(cg.getLayers(), new Random(7));
+        TinyNets.randomBatchNormStats(cg.getLayers(), 7);
         return cg;
-    }
-
-    /** Running statistics far from the identity, so that BN really changes the values. */
-    private static void randomStats(org.deeplearning4j.nn.api.Layer[] layers, Random r) {
-        for (org.deeplearning4j.nn.api.Layer l : layers) {
-            if (l.conf().getLayer() instanceof BatchNormalization) {
-                l.paramTable().forEach((k, p) -> {
-                    for (long i = 0; i < p.length(); i++) {
-                        p.putScalar(i, switch (k) {
-                            case "log10stdev" -> 0.5 * r.nextGaussian();
-                            case "var" -> Math.exp(r.nextGaussian());
-                            default -> r.nextGaussian();
-                        });
-                    }
-                });
-            }
-        }
     }
 
     @ParameterizedTest(name = "{0} logStd={1}")
@@ -185,7 +168,7 @@ class BatchNormFoldingTest {
                 .setInputType(InputType.convolutional(8, 8, 2)).build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
-        randomStats(net.getLayers(), new Random(11));
+        TinyNets.randomBatchNormStats(net.getLayers(), 11);
         assertTrue(conf.getInputPreProcess(5) != null, "the output layer has a CNN -> dense preprocessor");
 
         BatchNormFolding.Folded<MultiLayerNetwork> folded = BatchNormFolding.fold(net);

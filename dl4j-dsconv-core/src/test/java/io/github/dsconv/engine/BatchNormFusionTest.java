@@ -3,6 +3,7 @@ package io.github.dsconv.engine;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerSpec;
+import io.github.dsconv.testutil.TinyNets;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -28,7 +29,6 @@ import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import java.util.List;
-import java.util.Random;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -78,19 +78,7 @@ class BatchNormFusionTest {
                 .setOutputs("out").build();
         ComputationGraph cg = new ComputationGraph(conf);
         cg.init();
-        // Running statistics far from the identity, so that BN really changes the values.
-        Random r = new Random(7);
-        for (String bn : List.of("bn1", "bn2", "bn3")) {
-            cg.getLayer(bn).paramTable().forEach((k, p) -> {
-                for (long i = 0; i < p.length(); i++) {
-                    p.putScalar(i, switch (k) {
-                        case "log10stdev" -> 0.5 * r.nextGaussian();
-                        case "var" -> Math.exp(r.nextGaussian());
-                        default -> r.nextGaussian();
-                    });
-                }
-            });
-        }
+        TinyNets.randomBatchNormStats(cg.getLayers(), 7);
         return new DSConvConverter(ConversionPlan.uniform(new LayerSpec(4, 8, 16))).convert(cg).network();
     }
 

@@ -29,6 +29,27 @@ public final class TinyNets {
     private TinyNets() {
     }
 
+    /**
+     * Gives every BatchNormalization layer running statistics and gamma/beta far from the identity (mean, gamma,
+     * beta ~ N(0, 1); var = exp(N(0, 1)); log10 std ~ N(0, 0.25)), so that BN really changes the values.
+     */
+    public static void randomBatchNormStats(org.deeplearning4j.nn.api.Layer[] layers, long seed) {
+        java.util.Random r = new java.util.Random(seed);
+        for (org.deeplearning4j.nn.api.Layer l : layers) {
+            if (l.conf().getLayer() instanceof BatchNormalization) {
+                l.paramTable().forEach((k, p) -> {
+                    for (long i = 0; i < p.length(); i++) {
+                        p.putScalar(i, switch (k) {
+                            case "log10stdev" -> 0.5 * r.nextGaussian();
+                            case "var" -> Math.exp(r.nextGaussian());
+                            default -> r.nextGaussian();
+                        });
+                    }
+                });
+            }
+        }
+    }
+
     /** Seeded uniform random array in [-1, 1). */
     public static INDArray random(long seed, DataType type, long... shape) {
         Nd4j.getRandom().setSeed(seed);
