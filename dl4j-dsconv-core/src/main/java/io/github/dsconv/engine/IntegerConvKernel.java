@@ -106,13 +106,8 @@ public final class IntegerConvKernel implements InferenceKernel {
     private final EngineOptions.Stem route;
     /** The {@link EngineOptions.Stem#FP32} route's oneDNN convolution, else null. */
     private final OneDnnConv fp32Conv;
-    /**
-     * The {@link EngineOptions.Stem#DOUBLE} route's effective kernel {@code [nOut][kH][kW][nIn]} in double (the float
-     * simulation's {@code gamma * (alpha * q + beta) + delta}), else null.
-     */
-    private final double[] direct;
-    /** The conv bias in double for the {@link EngineOptions.Stem#DOUBLE} route, or null. */
-    private final double[] directBias;
+    /** The {@link EngineOptions.Stem#DOUBLE} route's direct convolution in double, else null. */
+    private final DirectStemConv directStem;
     /** True for {@link Accumulation#FLOAT} and {@link Accumulation#COMPENSATED}: float sums (else double). */
     private final boolean floatSums;
     /** True for {@link Accumulation#COMPENSATED}: each float sum carries its error in a second float. */
@@ -244,22 +239,9 @@ public final class IntegerConvKernel implements InferenceKernel {
         } else {
             this.fp32Conv = null;
         }
-        if (r == EngineOptions.Stem.DOUBLE) {
-            // [nOut][nIn][kH][kW] -> [nOut][kH][kW][nIn]: the order the tiles gather the input in.
-            double[] d = new double[weff.length];
-            for (int o = 0; o < nOut; o++) {
-                for (int c = 0; c < nIn; c++) {
-                    for (int k = 0; k < kh * kw; k++) {
-                        d[(o * kh * kw + k) * nIn + c] = weff[(o * nIn + c) * kh * kw + k];
-                    }
-                }
-            }
-            this.direct = d;
-            this.directBias = lc.hasBias() ? hostDoubles(runtime.getParam(BIAS_KEY)) : null;
-        } else {
-            this.direct = null;
-            this.directBias = null;
-        }
+        this.directStem = r != EngineOptions.Stem.DOUBLE ? null : new DirectStemConv(weff,
+                lc.hasBias() ? hostDoubles(runtime.getParam(BIAS_KEY)) : null, nIn, nOut, kh, kw, sh, sw, dh, dw, cp,
+                nb, nhwc);
     }
 
     /**
@@ -382,7 +364,7 @@ public final class IntegerConvKernel implements InferenceKernel {
         if (fp32Conv != null) {
             return fp32Conv.implementation() != null ? "fp32 " + fp32Conv.implementation() : "fp32";
         }
-        if (direct != null) {
+        if (directStem != null) {
             return "double java";
         }
         return gemm instanceof OneDnnGemm o && o.implementation() != null ? o.implementation() : backend().label();
@@ -426,7 +408,7 @@ public final class IntegerConvKernel implements InferenceKernel {
         if (fp32Conv != null) {
             return fp32Output(n, h, wd, oh, ow, pad, mant, scale, lb, mgr);
         }
-        if (direct != null) {
+        if (directStem != null) {
             return directOutput(n, h, wd, oh, ow, pad, mant, scale, lb, mgr);
         }
         // Each tile zeroes its own rows of y (and xsum) before it adds to them.
@@ -886,149 +868,13 @@ public final class IntegerConvKernel implements InferenceKernel {
         return wrap(z, len, n, oh, ow, mgr);
     }
 
-    /** Output positions per tile of the {@link EngineOptions.Stem#DOUBLE} route. */
-    private static final int DIRECT_POSITIONS = 64;
-
-    /** Per-thread buffers of the {@link EngineOptions.Stem#DOUBLE} route: gathered input and one output row. */
-    private static final class DirectBuffers {
-        /** One array per kernel tap {@code (ky, kx, c)}: the loops index every array from 0 (see below). */
-        double[][] col = new double[0][];
-        double[] acc = new double[0];
-        double[][] acc4 = new double[4][DIRECT_POSITIONS];
-        int[] base = new int[DIRECT_POSITIONS];
-        int[] iy0 = new int[DIRECT_POSITIONS];
-        int[] ix0 = new int[DIRECT_POSITIONS];
-    }
-
-    private static final ThreadLocal<DirectBuffers> DIRECT_BUFFERS = ThreadLocal.withInitial(DirectBuffers::new);
-
-    /**
-     * The {@link EngineOptions.Stem#DOUBLE} route: {@code z = conv(x_bfp, W_eff) + bias} in double, rounded once to
-     * float, as the float simulation computes it at inference. Every product of a BFP value and the double effective
-     * kernel is exact; only the double sums round (in another order than the simulation's, about 1e-14 relative), so
-     * the float results agree bit for bit unless an exact sum lies that close to a float rounding boundary. Tiles of
-     * {@value #DIRECT_POSITIONS} output positions: the input values under the kernel gathered as
-     * {@code col[(ky, kx, c)][position]} (one array per tap), then four output channels at a time, tap by tap, added
-     * into rows of double sums: every array indexed from 0, which the JDK 17 JIT needs to vectorise a loop.
-     */
+    /** The {@link EngineOptions.Stem#DOUBLE} route ({@link DirectStemConv}). */
     private INDArray directOutput(int n, int h, int wd, int oh, int ow, int[] pad, byte[] mant, float[] scale,
                                   LayerBuffers lb, LayerWorkspaceMgr mgr) {
-        int total = n * oh * ow;
-        int len = total * nOut;
+        int len = n * oh * ow * nOut;
         float[] z = lb.z = grow(lb.z, len);
-        int tiles = ceilDiv(total, DIRECT_POSITIONS);
-        Workers.run(tiles, t -> directTile(t * DIRECT_POSITIONS,
-                Math.min(DIRECT_POSITIONS, total - t * DIRECT_POSITIONS), h, wd, oh, ow, pad, mant, scale, z));
+        directStem.forward(n, h, wd, oh, ow, pad, mant, scale, z);
         return wrap(z, len, n, oh, ow, mgr);
-    }
-
-    private void directTile(int p0, int pc, int h, int wd, int oh, int ow, int[] pad, byte[] mant, float[] scale,
-                            float[] z) {
-        int kk = kh * kw * nIn;
-        DirectBuffers b = DIRECT_BUFFERS.get();
-        if (b.col.length < kk || b.acc.length < DIRECT_POSITIONS) {
-            b.col = new double[Math.max(kk, b.col.length)][DIRECT_POSITIONS];
-            b.acc = new double[DIRECT_POSITIONS];
-        }
-        double[][] col = b.col;
-        double[] acc = b.acc;
-        int ospatial = oh * ow;
-        int[] base = b.base;
-        int[] iy0 = b.iy0;
-        int[] ix0 = b.ix0;
-        for (int pi = 0; pi < pc; pi++) {
-            int p = p0 + pi;
-            base[pi] = p / ospatial * h;
-            iy0[pi] = (p / ow) % oh * sh - pad[0];
-            ix0[pi] = p % ow * sw - pad[1];
-        }
-        // Tap by tap, so that each tap's row of positions is written in order.
-        for (int ky = 0; ky < kh; ky++) {
-            for (int kx = 0; kx < kw; kx++) {
-                int k0 = (ky * kw + kx) * nIn;
-                for (int pi = 0; pi < pc; pi++) {
-                    int iy = iy0[pi] + ky * dh;
-                    int ix = ix0[pi] + kx * dw;
-                    if (iy < 0 || iy >= h || ix < 0 || ix >= wd) {
-                        for (int c = 0; c < nIn; c++) {
-                            col[k0 + c][pi] = 0;
-                        }
-                        continue;
-                    }
-                    int at = (base[pi] + iy) * wd + ix;
-                    double s = scale[at * nb]; // a single block
-                    for (int c = 0; c < nIn; c++) {
-                        col[k0 + c][pi] = mant[at * cp + c] * s;
-                    }
-                }
-            }
-        }
-        int o = 0;
-        for (; o + 4 <= nOut; o += 4) {
-            // Four output channels at a time: each tap's gathered row is read once for all four.
-            double[] a0 = b.acc4[0];
-            double[] a1 = b.acc4[1];
-            double[] a2 = b.acc4[2];
-            double[] a3 = b.acc4[3];
-            java.util.Arrays.fill(a0, 0, pc, 0.0);
-            java.util.Arrays.fill(a1, 0, pc, 0.0);
-            java.util.Arrays.fill(a2, 0, pc, 0.0);
-            java.util.Arrays.fill(a3, 0, pc, 0.0);
-            for (int k = 0; k < kk; k++) {
-                axpy4out(col[k], direct[o * kk + k], a0, direct[(o + 1) * kk + k], a1, direct[(o + 2) * kk + k], a2,
-                        direct[(o + 3) * kk + k], a3, pc);
-            }
-            store(z, a0, o, p0, pc, ospatial);
-            store(z, a1, o + 1, p0, pc, ospatial);
-            store(z, a2, o + 2, p0, pc, ospatial);
-            store(z, a3, o + 3, p0, pc, ospatial);
-        }
-        for (; o < nOut; o++) {
-            java.util.Arrays.fill(acc, 0, pc, 0.0);
-            for (int k = 0; k < kk; k++) {
-                double w0 = direct[o * kk + k];
-                double[] c0 = col[k];
-                for (int pi = 0; pi < pc; pi++) {
-                    acc[pi] += w0 * c0[pi];
-                }
-            }
-            store(z, acc, o, p0, pc, ospatial);
-        }
-    }
-
-    /** Output channel {@code o} of positions {@code [p0, p0 + pc)}: {@code (float) (acc + bias)}. */
-    private void store(float[] z, double[] acc, int o, int p0, int pc, int ospatial) {
-        double bo = directBias == null ? 0 : directBias[o];
-        if (nhwc) {
-            for (int pi = 0; pi < pc; pi++) {
-                z[(p0 + pi) * nOut + o] = (float) (acc[pi] + bo);
-            }
-            return;
-        }
-        // NCHW: runs of positions within one image (a tile may cross an image boundary); no division per element.
-        int pi = 0;
-        while (pi < pc) {
-            int p = p0 + pi;
-            int img = p / ospatial;
-            int pos = p - img * ospatial;
-            int run = Math.min(pc - pi, ospatial - pos);
-            int dst = (img * nOut + o) * ospatial + pos - pi;
-            for (int end = pi + run; pi < end; pi++) {
-                z[dst + pi] = (float) (acc[pi] + bo);
-            }
-        }
-    }
-
-    /** {@code a_j[i] += w_j * c[i]} for four rows of sums, every array indexed from 0. */
-    private static void axpy4out(double[] c, double w0, double[] a0, double w1, double[] a1, double w2, double[] a2,
-                                 double w3, double[] a3, int n) {
-        for (int i = 0; i < n; i++) {
-            double v = c[i];
-            a0[i] += w0 * v;
-            a1[i] += w1 * v;
-            a2[i] += w2 * v;
-            a3[i] += w3 * v;
-        }
     }
 
     /** Positions per block of the NCHW transposition (rows of {@code y} that stay in cache). */
