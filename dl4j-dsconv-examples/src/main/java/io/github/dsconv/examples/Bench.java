@@ -38,8 +38,9 @@ import java.util.function.IntConsumer;
 /**
  * {@code dsconv bench}: images per second of a network in FP32 (DL4J as is) and converted to DSConv on the integer
  * engine (spec section 3), in one process, end to end and per convolution, as the median of timed iterations after
- * warm-up. The integer network's logits are compared with the float simulation of the same DSConv network
- * ({@link Result#maxRelErr()}).
+ * warm-up. The networks compared are warmed up first and then timed in turn, one pass of each per round, so that JIT
+ * warm-up and machine drift fall on all of them alike. The integer network's logits are compared with the float
+ * simulation of the same DSConv network ({@link Result#maxRelErr()}).
  */
 public final class Bench {
 
@@ -177,15 +178,17 @@ public final class Bench {
             INDArray zInt = Logits.of(dsconv, x).castTo(DataType.FLOAT);
             double err = maxRelErr(zInt, zSim);
 
-            double fp32Ms = medianMs(() -> output(baseline, x), o, progress);
-            double intMs = medianMs(() -> output(dsconv, x), o, progress);
-            double foldedMs = Double.NaN;
-            double foldedErr = Double.NaN;
+            List<Runnable> nets = new ArrayList<>(List.of(() -> output(baseline, x), () -> output(dsconv, x)));
             if (folded != null) {
-                foldedMs = medianMs(() -> output(folded.network(), x), o, progress);
-                foldedErr = maxRelErr(Logits.of(folded.network(), x).castTo(DataType.FLOAT),
-                        Logits.of(baseline, x).castTo(DataType.FLOAT));
+                nets.add(() -> output(folded.network(), x));
             }
+            double[] ms = interleavedMedianMs(nets, o, progress);
+            double fp32Ms = ms[0];
+            double intMs = ms[1];
+            double foldedMs = folded == null ? Double.NaN : ms[2];
+            double foldedErr = folded == null ? Double.NaN
+                    : maxRelErr(Logits.of(folded.network(), x).castTo(DataType.FLOAT),
+                            Logits.of(baseline, x).castTo(DataType.FLOAT));
             List<LayerTime> layers = new ArrayList<>();
             double fp32Conv = Double.NaN;
             double intConv = Double.NaN;
@@ -197,8 +200,10 @@ public final class Bench {
                 intConv = 0;
                 for (Map.Entry<String, INDArray> e : in.entrySet()) {
                     String name = e.getKey();
-                    double a = medianMs(() -> activate(fpLayers.get(name), e.getValue()), o, null);
-                    double b = medianMs(() -> activate(intLayers.get(name), e.getValue()), o, null);
+                    double[] ab = interleavedMedianMs(List.of(() -> activate(fpLayers.get(name), e.getValue()),
+                            () -> activate(intLayers.get(name), e.getValue())), o, null);
+                    double a = ab[0];
+                    double b = ab[1];
                     fp32Conv += a;
                     intConv += b;
                     layers.add(new LayerTime(name, a, b, rep.integerLayers().contains(name)));
@@ -289,26 +294,48 @@ public final class Bench {
         l.clear();
     }
 
-    /** Median wall time in ms of {@code o.iterations()} runs after {@code o.warmup()} untimed ones. */
-    private static double medianMs(Runnable r, Options o, IntConsumer progress) {
+    /**
+     * Median wall times in ms of each of {@code rs} end to end: {@code o.warmup()} untimed passes of every one first,
+     * then {@code o.iterations()} timed rounds, each running every one once in turn. Interleaved so that JIT
+     * warm-up, allocator growth and machine drift fall on all networks alike. Timed one network after the other,
+     * the network measured first (FP32) came out slower than the same network measured later in the same process:
+     * GoogLeNet (no BN, so its "folded" copy is the same network) at batch 1 with one warm-up pass, 1.67 against
+     * 2.24 images/s.
+     */
+    private static double[] interleavedMedianMs(List<Runnable> rs, Options o, IntConsumer progress) {
         for (int i = 0; i < o.warmup(); i++) {
-            r.run();
-            if (progress != null) {
-                progress.accept(1);
+            for (Runnable r : rs) {
+                r.run();
+                step(progress);
             }
         }
-        double[] t = new double[o.iterations()];
-        for (int i = 0; i < t.length; i++) {
-            long t0 = System.nanoTime();
-            r.run();
-            t[i] = (System.nanoTime() - t0) / 1e6;
-            if (progress != null) {
-                progress.accept(1);
+        double[][] t = new double[rs.size()][o.iterations()];
+        for (int i = 0; i < o.iterations(); i++) {
+            for (int k = 0; k < rs.size(); k++) {
+                long t0 = System.nanoTime();
+                rs.get(k).run();
+                t[k][i] = (System.nanoTime() - t0) / 1e6;
+                step(progress);
             }
         }
-        Arrays.sort(t);
-        int n = t.length;
-        return n % 2 == 1 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+        double[] out = new double[rs.size()];
+        for (int k = 0; k < out.length; k++) {
+            out[k] = median(t[k]);
+        }
+        return out;
+    }
+
+    private static void step(IntConsumer progress) {
+        if (progress != null) {
+            progress.accept(1);
+        }
+    }
+
+    private static double median(double[] t) {
+        double[] s = t.clone();
+        Arrays.sort(s);
+        int n = s.length;
+        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
     }
 
     /**
