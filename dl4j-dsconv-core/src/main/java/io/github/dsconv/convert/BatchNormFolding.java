@@ -14,6 +14,7 @@ import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.util.GraphIndices;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
@@ -93,7 +94,10 @@ public final class BatchNormFolding {
 
         Map<String, String> bnOfConv = new LinkedHashMap<>();
         List<String> relus = new ArrayList<>();
-        for (String name : net.getConfiguration().getTopologicalOrderStr()) {
+        // The graph's own order (as DSConvConverter walks it): the configuration's cached order may be absent.
+        GraphIndices order = net.calculateIndices();
+        for (int idx : order.getTopologicalSortOrder()) {
+            String name = order.getIdxToName().get(idx);
             if (!(conf.getVertices().get(name) instanceof LayerVertex cv) || outputs.contains(name)) {
                 continue;
             }
