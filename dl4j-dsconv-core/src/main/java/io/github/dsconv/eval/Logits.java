@@ -15,8 +15,10 @@ import java.util.Map;
 
 /**
  * The pre-softmax outputs (logits) of a classifier. For a dense {@link OutputLayer} head they are computed
- * exactly as {@code x W + b} from the head's input; for any other head they are the mean-centred log of the
- * output probabilities (equal to the logits up to a per-example constant, which SQNR should not see anyway).
+ * exactly as {@code x W + b} from the head's input; a head whose activation is not softmax (a linear
+ * {@code DenseLayer}, as Keras models without a softmax import) already outputs logits; for any other head they are
+ * the mean-centred log of the output probabilities (equal to the logits up to a per-example constant, which SQNR
+ * should not see anyway).
  */
 public final class Logits {
 
@@ -37,7 +39,8 @@ public final class Logits {
     private static INDArray ofMln(MultiLayerNetwork net, INDArray x) {
         int last = net.getnLayers() - 1;
         if (!(net.getLayer(last).conf().getLayer() instanceof OutputLayer)) {
-            return centredLog(net.output(x, false));
+            INDArray y = net.output(x, false);
+            return isSoftmax(net.getLayer(last).conf().getLayer()) ? centredLog(y) : y;
         }
         List<INDArray> acts = net.feedForwardToLayer(last - 1, x, false);
         INDArray in = acts.get(acts.size() - 1);
@@ -55,7 +58,9 @@ public final class Logits {
         List<String> inputs = cg.getConfiguration().getVertexInputs().get(out);
         if (!(v instanceof LayerVertex lv) || !(lv.getLayerConf().getLayer() instanceof OutputLayer)
                 || inputs.size() != 1) {
-            return centredLog(cg.outputSingle(false, x));
+            INDArray y = cg.outputSingle(false, x);
+            boolean softmax = v instanceof LayerVertex l && isSoftmax(l.getLayerConf().getLayer());
+            return softmax ? centredLog(y) : y;
         }
         Map<String, INDArray> acts = cg.feedForward(x, false);
         INDArray in = acts.get(inputs.get(0));
@@ -73,6 +78,14 @@ public final class Logits {
             z.addiRowVector(b.reshape(1, b.length()));
         }
         return z;
+    }
+
+    /** Whether a head layer ends in a softmax (so that its outputs are probabilities, not logits). */
+    private static boolean isSoftmax(org.deeplearning4j.nn.conf.layers.Layer layer) {
+        return layer instanceof org.deeplearning4j.nn.conf.layers.BaseLayer b
+                && b.getActivationFn() instanceof org.nd4j.linalg.activations.impl.ActivationSoftmax
+                || layer instanceof org.deeplearning4j.nn.conf.layers.ActivationLayer a
+                && a.getActivationFn() instanceof org.nd4j.linalg.activations.impl.ActivationSoftmax;
     }
 
     private static INDArray centredLog(INDArray probs) {

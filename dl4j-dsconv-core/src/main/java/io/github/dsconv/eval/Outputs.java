@@ -21,18 +21,44 @@ public record Outputs(INDArray logits, int[] labels) {
 
     /** Runs a model over every batch of {@code data} (reset first). */
     public static Outputs collect(Model model, DataSetIterator data, IntConsumer progress) {
-        data.reset();
-        List<INDArray> parts = new ArrayList<>();
+        return collect(List.of(model), data, progress).get(0);
+    }
+
+    /**
+     * Runs several models over every batch of {@code data} in one pass (reset first), so that images are read and
+     * decoded once however many models see them.
+     *
+     * @param progress called with each batch's size once per model, may be null
+     * @return one {@code Outputs} per model, in order
+     */
+    public static List<Outputs> collect(List<? extends Model> models, DataSetIterator data, IntConsumer progress) {
+        if (data.resetSupported()) {
+            data.reset();
+        }
+        List<List<INDArray>> parts = new ArrayList<>();
+        for (int m = 0; m < models.size(); m++) {
+            parts.add(new ArrayList<>());
+        }
         List<int[]> labels = new ArrayList<>();
         int n = 0;
         while (data.hasNext()) {
             DataSet b = data.next();
-            parts.add(Logits.of(model, b.getFeatures()).castTo(DataType.FLOAT));
+            if (b.getLabels() == null) {
+                throw new IllegalArgumentException("evaluation needs labelled images (one subfolder per class)");
+            }
+            for (int m = 0; m < models.size(); m++) {
+                INDArray logits = Logits.of(models.get(m), b.getFeatures()).castTo(DataType.FLOAT);
+                if (logits.size(1) != b.getLabels().size(1)) {
+                    throw new IllegalArgumentException("the model has " + logits.size(1) + " outputs but the data "
+                            + b.getLabels().size(1) + " classes");
+                }
+                parts.get(m).add(logits);
+                if (progress != null) {
+                    progress.accept(b.numExamples());
+                }
+            }
             labels.add(b.getLabels().argMax(1).toIntVector());
             n += b.numExamples();
-            if (progress != null) {
-                progress.accept(b.numExamples());
-            }
         }
         if (n == 0) {
             throw new IllegalArgumentException("no examples to evaluate");
@@ -43,7 +69,11 @@ public record Outputs(INDArray logits, int[] labels) {
             System.arraycopy(l, 0, all, off, l.length);
             off += l.length;
         }
-        return new Outputs(Nd4j.vstack(parts.toArray(new INDArray[0])), all);
+        List<Outputs> out = new ArrayList<>();
+        for (List<INDArray> p : parts) {
+            out.add(new Outputs(p.size() == 1 ? p.get(0) : Nd4j.vstack(p.toArray(new INDArray[0])), all));
+        }
+        return out;
     }
 
     /** Number of examples. */

@@ -9,7 +9,11 @@ import io.github.dsconv.io.ModelFiles;
 import me.tongfei.progressbar.ProgressBar;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import io.github.dsconv.data.ImageSource;
+import io.github.dsconv.data.InputSpec;
+import io.github.dsconv.data.ModelInputs;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -17,10 +21,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-/** {@code dsconv evaluate}: top-1 on the Fashion-MNIST test set, and agreement with a reference model. */
+/** {@code dsconv evaluate}: top-1 on labelled images, and agreement with a reference model. */
 @Command(name = "evaluate", mixinStandardHelpOptions = true,
-        description = "Top-1 accuracy on the Fashion-MNIST test set; with --reference also top-1 agreement and "
-                + "logits SQNR against the reference (e.g. the FP32 model).")
+        description = "Top-1 accuracy on labelled images (the Fashion-MNIST test set, or --data DIR with one "
+                + "subfolder per class); with --reference also top-1 agreement and logits SQNR against the reference"
+                + " (e.g. the FP32 model), on the same images.")
 final class EvaluateCommand implements Callable<Integer> {
 
     @Option(names = "--model", required = true, description = "Model file to evaluate.")
@@ -29,8 +34,12 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--reference", description = "Reference model (e.g. the FP32 original).")
     Path reference;
 
-    @Option(names = "--limit", defaultValue = "0", description = "Evaluate the first N test images (0 = all 10,000).")
+    @Option(names = "--limit", defaultValue = "0", description = "Evaluate the first N images in the data's fixed "
+            + "order (0 = all).")
     int limit;
+
+    @Mixin
+    DataOptions data = new DataOptions();
 
     @Option(names = "--batch", defaultValue = "250", description = "Batch size (default ${DEFAULT-VALUE}).")
     int batch;
@@ -50,26 +59,51 @@ final class EvaluateCommand implements Callable<Integer> {
      * @param backend       integer backend that ran ({@code onednn} or {@code java}), null for float
      * @param integerLayers DSConv layers on the integer engine (0 for float)
      * @param floatLayers   DSConv layers left on the float simulation under {@code --engine integer}
+     * @param data          what was read: the source, its image count and classes, and the preprocessing
+     * @param classes       class names in label order
+     * @param input         the input the model was given, e.g. {@code 32x32x3 NHWC}
      */
     record Json(double top1, int images, Double agreement, Double logitsSqnrDb, String engine, String backend,
-                int integerLayers, List<String> floatLayers) {
+                int integerLayers, List<String> floatLayers, String data, List<String> classes, String input) {
     }
 
     @Override
     public Integer call() throws Exception {
+        if (limit < 0) {
+            throw new IllegalArgumentException("--limit must be >= 0, got " + limit);
+        }
+        if (batch <= 0 || batch > 100_000) {
+            throw new IllegalArgumentException("--batch must be between 1 and 100000, got " + batch);
+        }
         EngineMode mode = EngineMode.parse(engine);
+        ImageSource source = data.open();
+        if (!source.labelled()) {
+            throw new IllegalArgumentException("evaluate needs labelled images, but " + data.data + " has no class "
+                    + "subfolders");
+        }
         Model m = ModelFiles.load(model);
-        EngineReport rep = mode == EngineMode.INTEGER ? IntegerEngine.enable(m) : null;
         Model ref = reference == null ? null : ModelFiles.load(reference);
-        DataSetIterator data = TestData.fashionMnistTest(limit, batch);
-        int n = ((io.github.dsconv.data.InMemoryIterator) data).numExamples();
+        InputSpec spec = source.resolve(data.spec(m));
+        for (Model x : ref == null ? List.of(m) : List.of(m, ref)) {
+            int outputs = ModelInputs.outputs(x);
+            if (outputs > 0 && outputs != source.classes().size()) {
+                throw new IllegalArgumentException((x == m ? model : reference) + " has " + outputs + " outputs but "
+                        + data.data + " has " + source.classes().size() + " classes");
+            }
+        }
+        if (ref != null && !ModelInputs.of(ref).equals(ModelInputs.of(m))) {
+            throw new IllegalArgumentException("--reference " + reference + " takes " + ModelInputs.of(ref).describe()
+                    + " but --model " + model + " takes " + ModelInputs.of(m).describe());
+        }
+        EngineReport rep = mode == EngineMode.INTEGER ? IntegerEngine.enable(m) : null;
+        DataSetIterator it = source.batches(spec, batch, limit);
+        int n = limit > 0 ? Math.min(limit, source.size()) : source.size();
         Outputs out;
         Outputs refOut = null;
         try (ProgressBar pb = Progress.bar("evaluate", (long) n * (ref == null ? 1 : 2))) {
-            out = Outputs.collect(m, data, pb::stepBy);
-            if (ref != null) {
-                refOut = Outputs.collect(ref, data, pb::stepBy);
-            }
+            List<Outputs> all = Outputs.collect(ref == null ? List.of(m) : List.of(m, ref), it, pb::stepBy);
+            out = all.get(0);
+            refOut = ref == null ? null : all.get(1);
         }
         EvaluationResult r = EvaluationResult.of(out, refOut);
         System.out.printf(Locale.ROOT, "top-1 %.4f on %d images%s%n", r.top1(), r.images(),
@@ -87,7 +121,7 @@ final class EvaluateCommand implements Callable<Integer> {
         }
         JsonOutput.write(json, new Json(r.top1(), r.images(), r.agreement(), r.logitsSqnrDb(), mode.label(),
                 rep == null ? null : rep.backend().label(), rep == null ? 0 : rep.integerLayers().size(),
-                rep == null ? null : rep.floatLayers()));
+                rep == null ? null : rep.floatLayers(), source.describe(), source.classes(), spec.describe()));
         return 0;
     }
 }
