@@ -129,6 +129,7 @@ public final class PostTrainingQuantizer {
         private Recipe recipe;
         private CalibrationData data;
         private int batch = 128;
+        private InputSpec inputSpec;
 
         private Builder() {
         }
@@ -173,8 +174,8 @@ public final class PostTrainingQuantizer {
             this.data = new CalibrationData() {
                 @Override
                 public INDArray images(Model fp32, int k) throws IOException {
-                    InputSpec spec = ModelInputs.of(fp32);
-                    return source.features(spec, k);
+                    InputSpec spec = inputSpec != null ? inputSpec : ModelInputs.of(fp32);
+                    return source.features(source.resolve(spec), k);
                 }
 
                 @Override
@@ -187,6 +188,15 @@ public final class PostTrainingQuantizer {
                     return n + " images of " + source.describe();
                 }
             };
+            return this;
+        }
+
+        /**
+         * The input calibration images from an {@link ImageSource} are handed over as. Defaults to
+         * {@link ModelInputs#of} the network (give one when the network does not fix its input size).
+         */
+        public Builder inputSpec(InputSpec spec) {
+            this.inputSpec = Objects.requireNonNull(spec, "spec");
             return this;
         }
 

@@ -2,6 +2,7 @@ package io.github.dsconv.cli;
 
 import io.github.dsconv.examples.QuantizeModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -9,7 +10,8 @@ import java.util.concurrent.Callable;
 
 /** {@code dsconv quantize}: converts a model's convolutions to DSConv. */
 @Command(name = "quantize", mixinStandardHelpOptions = true,
-        description = "Convert every ConvolutionLayer of a DL4J model to DSConv (no data needed).")
+        description = "Convert every ConvolutionLayer of a DL4J model to DSConv: without data the paper's conversion;"
+                + " with --calibration-data also Hessian-aware rounding and bias correction on unlabelled images.")
 final class QuantizeCommand implements Callable<Integer> {
 
     @Option(names = "--in", required = true, description = "FP32 model file (ModelSerializer zip).")
@@ -52,31 +54,40 @@ final class QuantizeCommand implements Callable<Integer> {
     String paramsPrecision;
 
     @Option(names = "--bias-correct", defaultValue = "0", paramLabel = "N", description = "Bias correction (DFQ-style,"
-            + " not in the DSConv paper): remove each layer's expected output shift, measured on the first N "
-            + "Fashion-MNIST training images (features only; models with 28x28x1 input). 0 = off (default).")
+            + " not in the DSConv paper) on the first N calibration images (--calibration-data, else Fashion-MNIST's "
+            + "training split). 0 = off unless the default recipe runs.")
     int biasCorrect;
 
     @Option(names = "--weighted-fit", defaultValue = "0", paramLabel = "N", description = "Activation-weighted "
-            + "kernel fit (not in the DSConv paper): weigh each input channel's error by its mean square, measured on"
-            + " the first N Fashion-MNIST training images (features only; models with 28x28x1 input). 0 = off "
-            + "(default).")
+            + "kernel fit (not in the DSConv paper) on the first N calibration images. 0 = off (default).")
     int weightedFit;
 
     @Option(names = "--hessian-round", defaultValue = "0", paramLabel = "N", description = "Hessian-aware rounding"
-            + " (AdaRound's objective, GPTQ's solver; not in the DSConv paper): choose q to minimise each layer's "
-            + "output error on the first N Fashion-MNIST training images (features only; models with 28x28x1 "
-            + "input). 0 = off (default).")
+            + " (AdaRound's objective, GPTQ's solver; not in the DSConv paper) on the first N calibration images. "
+            + "0 = off unless the default recipe runs. Giving any of --bias-correct, --weighted-fit, --hessian-round "
+            + "replaces the default recipe with exactly those steps.")
     int hessianRound;
+
+    @Mixin
+    CalibrationOptions calibration = new CalibrationOptions();
 
     @Option(names = "--json", description = "Write the conversion report as JSON to this file.")
     Path json;
 
     @Override
     public Integer call() throws Exception {
+        io.github.dsconv.data.ImageSource source = calibration.open();
+        io.github.dsconv.data.InputSpec spec = null;
+        if (calibration.preprocessing.imageSize != null) {
+            spec = DataOptions.specOf(io.github.dsconv.io.ModelFiles.load(in), calibration.preprocessing);
+        }
         QuantizeModel.Options o = new QuantizeModel.Options(in, out, weightBits, actBits, block, skipFirst, plan,
-                method, kdsBias, cds, clipSearch, paramsPrecision, biasCorrect, weightedFit, hessianRound);
+                method, kdsBias, cds, clipSearch, paramsPrecision, biasCorrect, weightedFit, hessianRound, source,
+                calibration.images, spec);
         QuantizeModel.Result r = QuantizeModel.run(o);
         System.out.print(r.table());
+        System.out.println("recipe: " + r.ptq().recipe().describe() + (r.ptq().calibrationData() == null ? ""
+                : " on " + r.ptq().calibrationData()));
         if (r.packed() != null) {
             System.out.println(r.packed().line());
         }

@@ -5,6 +5,15 @@ import io.github.dsconv.calibrate.BiasCorrection;
 import io.github.dsconv.calibrate.ChannelEnergy;
 import io.github.dsconv.calibrate.HessianRounding;
 import io.github.dsconv.data.FashionMnist;
+import io.github.dsconv.data.FashionMnistSource;
+import io.github.dsconv.data.ImageSource;
+import io.github.dsconv.data.InputSpec;
+import io.github.dsconv.data.ModelInputs;
+import io.github.dsconv.data.Preprocessing;
+import io.github.dsconv.ptq.PostTrainingQuantizer;
+import io.github.dsconv.ptq.PtqResult;
+import io.github.dsconv.ptq.Recipe;
+import io.github.dsconv.ptq.WeightMethod;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.ConversionReport;
 import io.github.dsconv.convert.Converted;
@@ -48,63 +57,52 @@ public final class QuantizeModel {
      * @param clipSearch search clipping ratios
      * @param paramsPrecision precision of the non-convolution parameters in a packed output ({@code *.dsconv.zip}):
      *                   {@code fp16} or {@code fp32}, or null for the default fp16; an error for other outputs
-     * @param biasCorrect unlabelled Fashion-MNIST training images for {@link BiasCorrection} (0 = none)
-     * @param weightedFit unlabelled Fashion-MNIST training images for the activation-weighted kernel fit
-     *                    ({@link ChannelEnergy}, {@link DSConvConverter#withChannelWeights}; 0 = the paper's
-     *                    unweighted fit)
-     * @param hessianRound unlabelled Fashion-MNIST training images for the Hessian-aware rounding
-     *                    ({@link HessianRounding}; 0 = the paper's VQK rounding)
+     * @param biasCorrect calibration images for {@link BiasCorrection} (0 = none, unless the default recipe runs)
+     * @param weightedFit calibration images for the activation-weighted kernel fit ({@link ChannelEnergy}; 0 = the
+     *                    paper's unweighted fit)
+     * @param hessianRound calibration images for the Hessian-aware rounding ({@link HessianRounding}; 0 = the
+     *                    paper's VQK rounding)
+     * @param calibration unlabelled calibration images, or null. When it is given and none of the three counts
+     *                    above is, the default recipe ({@link Recipe#calibrated}) runs on {@code calibrationImages};
+     *                    when a count is given without it, the images are Fashion-MNIST's training split
+     * @param calibrationImages images the default recipe reads
+     * @param inputSpec   the input the calibration images are handed over as, or null for {@link ModelInputs#of}
      */
     public record Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
                           Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch,
-                          String paramsPrecision, int biasCorrect, int weightedFit, int hessianRound) {
+                          String paramsPrecision, int biasCorrect, int weightedFit, int hessianRound,
+                          ImageSource calibration, int calibrationImages, InputSpec inputSpec) {
 
         public Options {
-            if (biasCorrect < 0 || biasCorrect > 60000) {
-                throw new IllegalArgumentException("--bias-correct must be between 0 and 60000 images, got "
-                        + biasCorrect);
-            }
-            if (weightedFit < 0 || weightedFit > 60000) {
-                throw new IllegalArgumentException("--weighted-fit must be between 0 and 60000 images, got "
-                        + weightedFit);
-            }
-            if (hessianRound < 0 || hessianRound > 60000) {
-                throw new IllegalArgumentException("--hessian-round must be between 0 and 60000 images, got "
-                        + hessianRound);
+            for (int n : new int[] {biasCorrect, weightedFit, hessianRound}) {
+                if (n < 0 || n > 1_000_000) {
+                    throw new IllegalArgumentException("--bias-correct, --weighted-fit and --hessian-round must be "
+                            + "between 0 and 1000000 images, got " + n);
+                }
             }
             if (hessianRound > 0 && !"dsconv".equals(method)) {
                 throw new IllegalArgumentException("--hessian-round applies to the dsconv method, not " + method);
             }
+            if (calibrationImages <= 0) {
+                throw new IllegalArgumentException("--calibration-images must be positive, got " + calibrationImages);
+            }
         }
 
-        /** Options with the VQK rounding (no Hessian-aware rounding). */
+        /** Options without calibration data (Fashion-MNIST for any calibration count given). */
         public Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
                        Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch,
-                       String paramsPrecision, int biasCorrect, int weightedFit) {
+                       String paramsPrecision, int biasCorrect, int weightedFit, int hessianRound) {
             this(in, out, weightBits, actBits, block, skipFirst, plan, method, kdsBias, cds, clipSearch,
-                    paramsPrecision, biasCorrect, weightedFit, 0);
+                    paramsPrecision, biasCorrect, weightedFit, hessianRound, null, Recipe.DEFAULT_IMAGES, null);
         }
 
-        /** Options with the unweighted kernel fit. */
-        public Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
-                       Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch,
-                       String paramsPrecision, int biasCorrect) {
-            this(in, out, weightBits, actBits, block, skipFirst, plan, method, kdsBias, cds, clipSearch,
-                    paramsPrecision, biasCorrect, 0);
-        }
-
-        /** Options without bias correction. */
-        public Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
-                       Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch,
-                       String paramsPrecision) {
-            this(in, out, weightBits, actBits, block, skipFirst, plan, method, kdsBias, cds, clipSearch,
-                    paramsPrecision, 0);
-        }
-
-        /** Options without a params precision (the packed format's default, fp16). */
-        public Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
-                       Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch) {
-            this(in, out, weightBits, actBits, block, skipFirst, plan, method, kdsBias, cds, clipSearch, null);
+        /** The calibration recipe these options ask for. */
+        public Recipe recipe() {
+            if (biasCorrect > 0 || weightedFit > 0 || hessianRound > 0) {
+                return new Recipe(weightedFit, hessianRound, biasCorrect);
+            }
+            return calibration == null ? Recipe.plain() : Recipe.calibrated(WeightMethod.parse(method),
+                    calibrationImages);
         }
     }
 
@@ -115,10 +113,9 @@ public final class QuantizeModel {
      * @param report conversion report
      * @param plan   the plan used
      * @param packed what the packed file holds, or null when the output is a ModelSerializer zip
-     * @param hessianRounding per layer, the Hessian-aware rounding's outcome (empty when it was not asked for)
+     * @param ptq    the post-training quantization's outcome (recipe, calibration data, per-layer results)
      */
-    public record Result(Path out, ConversionReport report, ConversionPlan plan, Packed packed,
-                         List<HessianRounding.LayerResult> hessianRounding) {
+    public record Result(Path out, ConversionReport report, ConversionPlan plan, Packed packed, PtqResult ptq) {
 
         /** Text table of the report. */
         public String table() {
@@ -129,7 +126,8 @@ public final class QuantizeModel {
         public Summary json() {
             return new Summary(out.toString(), report.method(), report.converted().size() + report.skipped().size(),
                     report.converted().size(), report.fp32WeightBytes(), report.convertedWeightBytes(),
-                    report.seconds(), plan.toJson(), report.converted(), report.skipped(), packed, hessianRounding);
+                    ptq.seconds(), plan.toJson(), report.converted(), report.skipped(), packed, ptq.hessianRounding(),
+                    ptq.recipe().describe(), ptq.calibrationData(), ptq.biasCorrections());
         }
     }
 
@@ -174,13 +172,17 @@ public final class QuantizeModel {
      * @param skipped           convolutions left in FP32
      * @param packed            sizes of the packed output, or null for a ModelSerializer zip
      * @param hessianRounding   per layer, output SQNR (dB, on the calibration images) of the VQK kernel and of
-     *                          the Hessian-aware one and which was kept; empty unless {@code --hessian-round}.
+     *                          the Hessian-aware one and which was kept; empty unless Hessian-aware rounding ran.
      *                          The {@code layers} rows describe the VQK kernels.
+     * @param recipe            the calibration recipe that ran ({@code plain} for none)
+     * @param calibrationData   what the calibration images were, or null when none were read
+     * @param biasCorrections   per layer, what bias correction changed (empty unless it ran)
      */
     public record Summary(String out, String method, int convLayers, int replaced, long fp32WeightBytes,
                           long dsconvWeightBytes, double seconds, JsonNode plan, List<LayerReport> layers,
                           List<ConversionReport.SkippedLayer> skipped, Packed packed,
-                          List<HessianRounding.LayerResult> hessianRounding) {
+                          List<HessianRounding.LayerResult> hessianRounding, String recipe, String calibrationData,
+                          List<BiasCorrection.Correction> biasCorrections) {
     }
 
     /**
@@ -199,13 +201,7 @@ public final class QuantizeModel {
 
     /** The kernel quantizer for a method name and plan. */
     public static KernelQuantizer quantizer(String method, ConversionPlan plan) {
-        return switch (method) {
-            case "dsconv" -> new VqkQuantizer(plan.kdsBias(), plan.clippingSearch());
-            case "rtn-per-channel" -> new RoundToNearestQuantizer(RoundToNearestQuantizer.Granularity.PER_CHANNEL);
-            case "rtn-per-tensor" -> new RoundToNearestQuantizer(RoundToNearestQuantizer.Granularity.PER_TENSOR);
-            default -> throw new IllegalArgumentException("unknown method '" + method + "' (expected one of "
-                    + String.join(", ", METHODS) + ")");
-        };
+        return WeightMethod.parse(method).quantizer(plan);
     }
 
     /** Builds the plan from a plan file (if any) and explicit options (which win). */
@@ -246,25 +242,20 @@ public final class QuantizeModel {
             throw new IllegalArgumentException("--params-precision applies to packed outputs (*"
                     + PackedModelFormat.SUFFIX + "), not " + o.out().getFileName());
         }
+        Recipe recipe = o.recipe();
         Model model = ModelFiles.load(o.in());
-        DSConvConverter converter = new DSConvConverter(plan, q);
-        if (o.weightedFit() > 0) {
-            // Features only: the labels of these training images are never read.
-            INDArray images = FashionMnist.load(FashionMnist.Split.TRAIN, o.weightedFit()).getFeatures();
-            converter = converter.withChannelWeights(ChannelEnergy.of(model, images, 128));
+        PostTrainingQuantizer.Builder b = PostTrainingQuantizer.builder().plan(plan)
+                .method(WeightMethod.parse(o.method())).recipe(recipe);
+        if (recipe.needsData()) {
+            ImageSource source = o.calibration() != null ? o.calibration()
+                    : new FashionMnistSource(FashionMnist.Split.TRAIN, Preprocessing.defaults());
+            b.calibrationData(source, recipe.imagesNeeded());
+            if (o.inputSpec() != null) {
+                b.inputSpec(o.inputSpec());
+            }
         }
-        Converted<? extends Model> c = converter.convert(model);
-        List<HessianRounding.LayerResult> rounding = List.of();
-        if (o.hessianRound() > 0) {
-            // Features only: the labels of these training images are never read.
-            INDArray images = FashionMnist.load(FashionMnist.Split.TRAIN, o.hessianRound()).getFeatures();
-            rounding = HessianRounding.apply(model, c.network(), images, 128, plan.clippingSearch());
-        }
-        if (o.biasCorrect() > 0) {
-            // Features only: the labels of these training images are never read.
-            INDArray images = FashionMnist.load(FashionMnist.Split.TRAIN, o.biasCorrect()).getFeatures();
-            BiasCorrection.apply(model, c.network(), images, 128);
-        }
+        PtqResult ptq = b.build().quantize(model);
+        Converted<? extends Model> c = new Converted<>(ptq.network(), ptq.report());
         Packed packed = null;
         if (packedOut) {
             packed = Packed.of(PackedModelFormat.write(c.network(), o.out(), PackedModelFormat.Options.defaults()
@@ -272,7 +263,7 @@ public final class QuantizeModel {
         } else {
             ModelFiles.save(c.network(), o.out(), false);
         }
-        Result r = new Result(o.out(), c.report(), plan, packed, rounding);
+        Result r = new Result(o.out(), c.report(), plan, packed, ptq);
         AtomicFiles.writeString(Provenance.fileOf(o.out()), Json.write(new ConversionProvenance(o.in().toString(),
                 Provenance.LIBRARY, Instant.now().toString(), r.json())));
         return r;
