@@ -32,6 +32,11 @@ public final class FashionMnistSource implements ImageSource {
     }
 
     @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
     public String describe() {
         return "fashion-mnist " + split.name().toLowerCase(java.util.Locale.ROOT) + " split (" + size()
                 + " images, 10 classes; " + preprocessing.describe() + ")";

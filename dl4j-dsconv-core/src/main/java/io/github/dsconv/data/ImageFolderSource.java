@@ -140,6 +140,11 @@ public final class ImageFolderSource implements ImageSource {
     }
 
     @Override
+    public String name() {
+        return root.toString();
+    }
+
+    @Override
     public String describe() {
         return "image folder " + root + " (" + images.size() + " images, " + (classes.isEmpty() ? "unlabelled"
                 : classes.size() + " classes") + "; " + preprocessing.describe() + ")";

@@ -20,6 +20,9 @@ import java.util.List;
  */
 public interface ImageSource {
 
+    /** A short name: {@code fashion-mnist} or the folder's path. */
+    String name();
+
     /** What is read, e.g. {@code image folder /data/test (10 classes, 10000 images; scale 1/255, RGB)}. */
     String describe();
 
@@ -53,6 +56,28 @@ public interface ImageSource {
      * @throws IOException naming the file or folder that cannot be read or does not fit {@code spec}
      */
     DataSetIterator batches(InputSpec spec, int batchSize, int limit) throws IOException;
+
+    /**
+     * Like {@link #batches}, but decoded once and held in memory when the images take at most
+     * {@value #CACHE_BYTES} bytes as floats, so that several passes (one per model compared) decode once.
+     */
+    default DataSetIterator cached(InputSpec spec, int batchSize, int limit) throws IOException {
+        InputSpec s = resolve(spec);
+        long n = limit <= 0 ? size() : Math.min(limit, size());
+        if (n * s.channels() * s.height() * s.width() * 4L > CACHE_BYTES) {
+            return batches(s, batchSize, limit);
+        }
+        DataSetIterator it = batches(s, 1024, limit);
+        List<DataSet> parts = new ArrayList<>();
+        while (it.hasNext()) {
+            parts.add(it.next());
+        }
+        DataSet all = parts.size() == 1 ? parts.get(0) : DataSet.merge(parts);
+        return new InMemoryIterator(all, batchSize);
+    }
+
+    /** Largest image set {@link #cached} holds in memory: 1 GiB. */
+    long CACHE_BYTES = 1L << 30;
 
     /**
      * The first {@code n} images as one array, features only (labels, if any, are not read): calibration data.

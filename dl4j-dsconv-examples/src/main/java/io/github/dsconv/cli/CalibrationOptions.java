@@ -4,12 +4,14 @@ import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.data.ImageSource;
 import io.github.dsconv.data.ImageSources;
 import io.github.dsconv.ptq.Recipe;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
 
-/** {@code --calibration-data}, {@code --calibration-images} and their preprocessing ({@code @Mixin}). */
+/**
+ * {@code --calibration-data} and {@code --calibration-images} ({@code @Mixin}; the command also mixes in
+ * {@link PreprocessingOptions}, which apply to the calibration images as to {@code --data}).
+ */
 final class CalibrationOptions {
 
     @Option(names = "--calibration-data", paramLabel = "fashion-mnist|DIR", description = "Unlabelled calibration "
@@ -22,11 +24,8 @@ final class CalibrationOptions {
                     + "${DEFAULT-VALUE}).")
     int images;
 
-    @Mixin
-    PreprocessingOptions preprocessing = new PreprocessingOptions();
-
     /** The source, or null when {@code --calibration-data} was not given. */
-    ImageSource open() throws IOException {
+    ImageSource open(PreprocessingOptions preprocessing) throws IOException {
         if (images <= 0 || images > 1_000_000) {
             throw new IllegalArgumentException("--calibration-images must be between 1 and 1000000, got " + images);
         }

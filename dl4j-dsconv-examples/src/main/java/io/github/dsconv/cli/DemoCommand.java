@@ -4,6 +4,7 @@ import io.github.dsconv.engine.EngineMode;
 import io.github.dsconv.examples.Demo;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -51,6 +52,15 @@ final class DemoCommand implements Callable<Integer> {
                     + "spec section 3; oneDNN if it loads, else plain Java). Default ${DEFAULT-VALUE}.")
     String engine;
 
+    @Mixin
+    DataOptions data = new DataOptions();
+
+    @Mixin
+    CalibrationOptions calibration = new CalibrationOptions();
+
+    @Mixin
+    PreprocessingOptions preprocessing = new PreprocessingOptions();
+
     @Option(names = "--json", description = "Write the results as JSON to this file.")
     Path json;
 
@@ -67,12 +77,12 @@ final class DemoCommand implements Callable<Integer> {
         if (all) {
             List<Path> files = models == null || models.isEmpty() ? Demo.committedModels() : models;
             return run("table", new Demo.Options(files, Demo.tableVariants(), actBits, limit, batch, plotDir, true,
-                    mode), json, null);
+                    mode, data.open(preprocessing), calibration.open(preprocessing)), json, null);
         }
         List<Path> files = models == null || models.isEmpty() ? List.of(Demo.defaultModel()) : models;
         // Demo.grid validates the method names (Demo.Variant) before any model is loaded.
         return run("demo", new Demo.Options(files, Demo.grid(methods, bits, block), actBits, limit, batch, plotDir,
-                false, mode), json, null);
+                false, mode, data.open(preprocessing), calibration.open(preprocessing)), json, null);
     }
 
     /** Runs a demo or table with a progress bar, prints the text table and writes the JSON (and Markdown). */
@@ -82,7 +92,7 @@ final class DemoCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("model file not found: " + m);
             }
         }
-        int images = o.limit() > 0 ? Math.min(o.limit(), 10000) : 10000;
+        int images = o.limit() > 0 ? Math.min(o.limit(), o.data().size()) : o.data().size();
         Demo.Result r;
         try (ProgressBar pb = Progress.bar(name, (long) images * Demo.evaluations(o))) {
             r = Demo.run(o, pb::stepBy);

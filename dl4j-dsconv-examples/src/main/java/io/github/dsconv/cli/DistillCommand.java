@@ -7,6 +7,7 @@ import io.github.dsconv.distill.TrainableGroup;
 import io.github.dsconv.examples.DistillModel;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -75,9 +76,13 @@ final class DistillCommand implements Callable<Integer> {
             + "(default ${DEFAULT-VALUE}).")
     double featureWeight;
 
-    @Option(names = "--image-size", defaultValue = "28x28x1", description = "HxWxC that folder images are resized "
-            + "to (default ${DEFAULT-VALUE}).")
-    String imageSize;
+    @Option(names = "--test-data", paramLabel = "fashion-mnist|DIR", description = "Labelled images the teacher"
+            + " and student are scored on (default: fashion-mnist's test split when --data is fashion-mnist; required "
+            + "otherwise).")
+    String testData;
+
+    @Mixin
+    PreprocessingOptions preprocessing = new PreprocessingOptions();
 
     @Option(names = "--test-limit", defaultValue = "0", description = "Report on the first N test images (0 = all).")
     int testLimit;
@@ -100,8 +105,16 @@ final class DistillCommand implements Callable<Integer> {
                 : Arrays.stream(featureLayers.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
         DistillConfig config = new DistillConfig(temperature, epochs, batch, lr, TrainableGroup.parse(train), seed,
                 heldOut, patience, features, featureWeight);
-        DistillModel.Options o = new DistillModel.Options(teacher, student, data, limit,
-                DistillModel.parseImageSize(imageSize), config, testLimit, checkpoint, resume, out);
+        io.github.dsconv.data.ImageSource source = io.github.dsconv.data.ImageSources.open(data,
+                io.github.dsconv.data.FashionMnist.Split.TRAIN, preprocessing.preprocessing());
+        String testName = testData != null ? testData
+                : DistillModel.FASHION_MNIST.equals(data) ? DistillModel.FASHION_MNIST : null;
+        io.github.dsconv.data.ImageSource test = testName == null ? null : io.github.dsconv.data.ImageSources.open(
+                testName, io.github.dsconv.data.FashionMnist.Split.TEST, preprocessing.preprocessing());
+        io.github.dsconv.data.InputSpec spec = preprocessing.imageSize == null ? null
+                : DataOptions.specOf(io.github.dsconv.io.ModelFiles.load(teacher), preprocessing);
+        DistillModel.Options o = new DistillModel.Options(teacher, student, source, limit, spec, config, test,
+                testLimit, checkpoint, resume, out);
         Bar bar = new Bar(epochs);
         DistillModel.Result r;
         try {

@@ -41,6 +41,9 @@ final class EvaluateCommand implements Callable<Integer> {
     @Mixin
     DataOptions data = new DataOptions();
 
+    @Mixin
+    PreprocessingOptions preprocessing = new PreprocessingOptions();
+
     @Option(names = "--batch", defaultValue = "250", description = "Batch size (default ${DEFAULT-VALUE}).")
     int batch;
 
@@ -76,14 +79,14 @@ final class EvaluateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--batch must be between 1 and 100000, got " + batch);
         }
         EngineMode mode = EngineMode.parse(engine);
-        ImageSource source = data.open();
+        ImageSource source = data.open(preprocessing);
         if (!source.labelled()) {
             throw new IllegalArgumentException("evaluate needs labelled images, but " + data.data + " has no class "
                     + "subfolders");
         }
         Model m = ModelFiles.load(model);
         Model ref = reference == null ? null : ModelFiles.load(reference);
-        InputSpec spec = source.resolve(data.spec(m));
+        InputSpec spec = source.resolve(DataOptions.specOf(m, preprocessing));
         for (Model x : ref == null ? List.of(m) : List.of(m, ref)) {
             int outputs = ModelInputs.outputs(x);
             if (outputs > 0 && outputs != source.classes().size()) {

@@ -23,8 +23,9 @@ final class PreprocessingOptions {
             + "as Keras and PyTorch models expect).")
     boolean bgr;
 
-    @Option(names = "--image-size", paramLabel = "HxW", description = "Resize images to HxW when the model does not "
-            + "fix its input size (default: the model's size, else the first image's).")
+    @Option(names = "--image-size", paramLabel = "HxW", description = "Resize images to HxW (HxWxC also accepted; C "
+            + "must be the model's channels) when the model does not fix its input size (default: the model's size, "
+            + "else the first image's).")
     String imageSize;
 
     /** The preprocessing, validated. */
@@ -34,24 +35,26 @@ final class PreprocessingOptions {
                         : ChannelOrder.RGB);
     }
 
-    /** {@code --image-size} as {height, width}, or null. */
+    /** {@code --image-size} as {height, width} or {height, width, channels}, or null. */
     int[] size() {
         if (imageSize == null) {
             return null;
         }
         String[] p = imageSize.trim().toLowerCase(java.util.Locale.ROOT).split("x", -1);
         try {
-            if (p.length == 2) {
+            if (p.length == 2 || p.length == 3) {
                 int h = Integer.parseInt(p[0]);
                 int w = Integer.parseInt(p[1]);
-                if (h > 0 && w > 0 && h <= 8192 && w <= 8192) {
-                    return new int[] {h, w};
+                int c = p.length == 3 ? Integer.parseInt(p[2]) : 0;
+                if (h > 0 && w > 0 && h <= 8192 && w <= 8192 && (p.length == 2 || c == 1 || c == 3)) {
+                    return p.length == 2 ? new int[] {h, w} : new int[] {h, w, c};
                 }
             }
         } catch (NumberFormatException e) {
             // fall through to the message below
         }
-        throw new IllegalArgumentException("--image-size must look like 32x32 (height x width, 1..8192), got '"
+        throw new IllegalArgumentException("--image-size must look like 32x32 or 32x32x3 (height x width [x 1 or 3 "
+                + "channels], 1..8192), got '"
                 + imageSize + "'");
     }
 }

@@ -71,15 +71,18 @@ final class QuantizeCommand implements Callable<Integer> {
     @Mixin
     CalibrationOptions calibration = new CalibrationOptions();
 
+    @Mixin
+    PreprocessingOptions preprocessing = new PreprocessingOptions();
+
     @Option(names = "--json", description = "Write the conversion report as JSON to this file.")
     Path json;
 
     @Override
     public Integer call() throws Exception {
-        io.github.dsconv.data.ImageSource source = calibration.open();
+        io.github.dsconv.data.ImageSource source = calibration.open(preprocessing);
         io.github.dsconv.data.InputSpec spec = null;
-        if (calibration.preprocessing.imageSize != null) {
-            spec = DataOptions.specOf(io.github.dsconv.io.ModelFiles.load(in), calibration.preprocessing);
+        if (preprocessing.imageSize != null) {
+            spec = DataOptions.specOf(io.github.dsconv.io.ModelFiles.load(in), preprocessing);
         }
         QuantizeModel.Options o = new QuantizeModel.Options(in, out, weightBits, actBits, block, skipFirst, plan,
                 method, kdsBias, cds, clipSearch, paramsPrecision, biasCorrect, weightedFit, hessianRound, source,

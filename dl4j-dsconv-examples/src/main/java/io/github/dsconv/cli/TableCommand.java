@@ -2,6 +2,7 @@ package io.github.dsconv.cli;
 
 import io.github.dsconv.examples.Demo;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -42,6 +43,15 @@ final class TableCommand implements Callable<Integer> {
             + "dsconv, dsconv-bc, dsconv-kds-bias, dsconv-kds-clip-bc, dsconv-hr-bc, rtn-per-tensor, rtn-per-channel).")
     List<String> methods;
 
+    @Mixin
+    DataOptions data = new DataOptions();
+
+    @Mixin
+    CalibrationOptions calibration = new CalibrationOptions();
+
+    @Mixin
+    PreprocessingOptions preprocessing = new PreprocessingOptions();
+
     @Option(names = "--json", description = "Write the results as JSON to this file.")
     Path json;
 
@@ -77,7 +87,8 @@ final class TableCommand implements Callable<Integer> {
             variants = variants.stream().filter(v -> methods.contains(v.method())).toList();
         }
         return DemoCommand.run("table", new Demo.Options(files, variants, actBits, limit, batch, plotDir,
-                true), json, markdown);
+                true, io.github.dsconv.engine.EngineMode.FLOAT, data.open(preprocessing),
+                calibration.open(preprocessing)), json, markdown);
     }
 
     private int redraw() throws java.io.IOException {

@@ -10,6 +10,12 @@ import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerReport;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnist;
+import io.github.dsconv.data.FashionMnistSource;
+import io.github.dsconv.data.ImageSource;
+import io.github.dsconv.data.InputSpec;
+import io.github.dsconv.data.ModelInputs;
+import io.github.dsconv.data.Preprocessing;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import io.github.dsconv.engine.EngineMode;
 import io.github.dsconv.engine.IntegerEngine;
 import io.github.dsconv.data.InMemoryIterator;
@@ -129,12 +135,35 @@ public final class Demo {
      *                 engine (spec section 3)
      */
     public record Options(List<Path> models, List<Variant> variants, int actBits, int limit, int batch,
-                          Path plotDir, boolean byBytes, EngineMode engine) {
+                          Path plotDir, boolean byBytes, EngineMode engine, ImageSource data,
+                          ImageSource calibration) {
 
         public Options {
             if (engine == null) {
                 throw new IllegalArgumentException("engine is required");
             }
+            if (data == null) {
+                data = new FashionMnistSource(FashionMnist.Split.TEST, Preprocessing.defaults());
+            }
+            if (calibration == null && data instanceof FashionMnistSource) {
+                calibration = new FashionMnistSource(FashionMnist.Split.TRAIN, Preprocessing.defaults());
+            }
+            if (!data.labelled()) {
+                throw new IllegalArgumentException("the demo needs labelled images, but the data has no classes: "
+                        + data.describe());
+            }
+            for (Variant v : variants) {
+                if ((v.biasCorrected() || v.hessianRounded()) && calibration == null) {
+                    throw new IllegalArgumentException("method " + v.method() + " needs calibration images: pass "
+                            + "--calibration-data");
+                }
+            }
+        }
+
+        /** Options on Fashion-MNIST. */
+        public Options(List<Path> models, List<Variant> variants, int actBits, int limit, int batch, Path plotDir,
+                       boolean byBytes, EngineMode engine) {
+            this(models, variants, actBits, limit, batch, plotDir, byBytes, engine, null, null);
         }
 
         /** Options on the float simulation. */
@@ -317,13 +346,14 @@ public final class Demo {
      */
     public static Result run(Options o, IntConsumer progress) throws IOException {
         long t0 = System.nanoTime();
-        DataSet test = FashionMnist.load(FashionMnist.Split.TEST, o.limit());
-        INDArray calibration = null; // unlabelled training images, loaded when a variant is bias-corrected
-        InMemoryIterator data = new InMemoryIterator(test, o.batch());
         List<ModelResult> models = new ArrayList<>();
         String backend = null;
+        int images = 0;
         for (Path file : o.models()) {
             Model fp32 = ModelFiles.load(file);
+            InputSpec input = o.data().resolve(ModelInputs.of(fp32));
+            DataSetIterator data = o.data().cached(input, o.batch(), o.limit());
+            INDArray calibration = null; // unlabelled calibration images, read when a variant needs them
             Outputs ref = Outputs.collect(fp32, data, progress);
             List<MethodResult> results = new ArrayList<>();
             long fp32Bytes = -1;
@@ -333,8 +363,8 @@ public final class Demo {
                 DSConvConverter conv = new DSConvConverter(plan, QuantizeModel.quantizer(v.quantizer(), plan));
                 Converted<? extends Model> c = conv.convert(fp32);
                 if ((v.biasCorrected() || v.hessianRounded()) && calibration == null) {
-                    calibration = FashionMnist.load(FashionMnist.Split.TRAIN, Variant.CALIBRATION_IMAGES)
-                            .getFeatures();
+                    calibration = o.calibration().features(o.calibration().resolve(input),
+                            Variant.CALIBRATION_IMAGES);
                 }
                 if (v.hessianRounded()) {
                     HessianRounding.apply(fp32, c.network(), calibration, 128, plan.clippingSearch());
@@ -359,17 +389,18 @@ public final class Demo {
                         conv.blockwise() ? v.blockSize() : null, out.top1(), rep.convertedWeightBytes(),
                         out.agreement(ref), out.logitsSqnrDb(ref), meanSqnr));
             }
+            images = ref.size();
             ModelResult mr = new ModelResult(Provenance.archOf(file), file.toString(), ref.top1(), fp32Bytes, results);
             models.add(mr);
             if (o.plotDir() != null) {
                 if (o.byBytes()) {
-                    plotBytes(mr, o.plotDir().resolve("table-" + mr.arch() + ".png"));
+                    plotBytes(mr, o.plotDir().resolve("table-" + mr.arch() + ".png"), title(o.data()));
                 } else {
-                    plot(mr, o.plotDir().resolve("demo-" + mr.arch() + ".png"));
+                    plot(mr, o.plotDir().resolve("demo-" + mr.arch() + ".png"), title(o.data()));
                 }
             }
         }
-        return new Result("fashion-mnist", test.numExamples(), models, (System.nanoTime() - t0) / 1e9,
+        return new Result(o.data().name(), images, models, (System.nanoTime() - t0) / 1e9,
                 o.engine().label(), backend);
     }
 
@@ -381,8 +412,18 @@ public final class Demo {
         }
     }
 
-    /** Top-1 vs weight bits, one line per method, with the FP32 accuracy as a reference line. */
+    private static String title(ImageSource data) {
+        return data instanceof FashionMnistSource ? "Fashion-MNIST"
+                : java.nio.file.Path.of(data.name()).getFileName().toString();
+    }
+
+    /** {@link #plot(ModelResult, Path, String)} on Fashion-MNIST. */
     public static void plot(ModelResult mr, Path png) throws IOException {
+        plot(mr, png, "Fashion-MNIST");
+    }
+
+    /** Top-1 vs weight bits, one line per method, with the FP32 accuracy as a reference line. */
+    public static void plot(ModelResult mr, Path png, String dataset) throws IOException {
         Map<String, List<double[]>> series = new LinkedHashMap<>();
         Map<String, List<MethodResult>> byMethod = new LinkedHashMap<>();
         for (MethodResult r : mr.results()) {
@@ -394,7 +435,7 @@ public final class Demo {
             double[] y = rs.stream().mapToDouble(r -> 100 * r.top1()).toArray();
             series.put(e.getKey(), List.of(x, y));
         }
-        Plots.lines(png, "Fashion-MNIST " + mr.arch() + ": top-1 vs weight bits (A8 BFP)", "weight bits",
+        Plots.lines(png, dataset + " " + mr.arch() + ": top-1 vs weight bits (A8 BFP)", "weight bits",
                 "top-1 (%)", series, Map.of("fp32", 100 * mr.fp32Top1()), "#");
     }
 
@@ -403,6 +444,11 @@ public final class Demo {
      * bit widths; its other block sizes are short lines at W4 and W3), with the FP32 accuracy as a reference line.
      */
     public static void plotBytes(ModelResult mr, Path png) throws IOException {
+        plotBytes(mr, png, "Fashion-MNIST");
+    }
+
+    /** {@link #plotBytes(ModelResult, Path)} with the dataset's name in the title. */
+    public static void plotBytes(ModelResult mr, Path png, String dataset) throws IOException {
         Map<String, List<MethodResult>> byLine = new LinkedHashMap<>();
         for (MethodResult r : mr.results()) {
             String name = r.blockSize() == null ? r.method() : r.method() + " B=" + r.blockSize();
@@ -415,7 +461,7 @@ public final class Demo {
             double[] y = rs.stream().mapToDouble(r -> 100 * r.top1()).toArray();
             series.put(e.getKey(), List.of(x, y));
         }
-        Plots.lines(png, "Fashion-MNIST " + mr.arch() + ": top-1 vs conv weight bytes (A8 BFP)",
+        Plots.lines(png, dataset + " " + mr.arch() + ": top-1 vs conv weight bytes (A8 BFP)",
                 "conv weight KiB (FP32: " + Math.round(mr.fp32WeightBytes() / 1024.0) + ")", "top-1 (%)", series,
                 Map.of("fp32", 100 * mr.fp32Top1()), "#");
     }

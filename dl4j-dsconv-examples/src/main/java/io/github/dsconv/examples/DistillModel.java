@@ -2,7 +2,10 @@ package io.github.dsconv.examples;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.dsconv.data.FashionMnist;
-import io.github.dsconv.data.ImageFolderData;
+import io.github.dsconv.data.ImageSource;
+import io.github.dsconv.data.InputSpec;
+import io.github.dsconv.data.ModelInputs;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import io.github.dsconv.data.InMemoryIterator;
 import io.github.dsconv.distill.DistillConfig;
 import io.github.dsconv.distill.DistillListener;
@@ -34,7 +37,7 @@ import java.util.Set;
  * "Distilling the Knowledge in a Neural Network"; DSConv, ICCV 2019) and saves it with a provenance file.
  *
  * <p>Training reads images only: the Fashion-MNIST training images (their label file is parsed by the shared
- * loader and dropped before distillation) or the images of a folder through {@link ImageFolderData}, whose labels
+ * loader and dropped before distillation) or the images of a folder through {@link io.github.dsconv.data.ImageFolderSource}, whose labels
  * are ignored. Top-1 and agreement with the teacher are measured before and after on the labelled Fashion-MNIST
  * test split, only to report them. Checkpoints go to {@code <out>.checkpoint/} unless another folder is given.
  */
@@ -48,18 +51,19 @@ public final class DistillModel {
      *
      * @param teacher        FP32 model file
      * @param student        DSConv model file (converted from the teacher)
-     * @param data           {@value #FASHION_MNIST} or an image folder
+     * @param data           the unlabelled images (labels, if any, are never read)
      * @param limit          at most this many unlabelled images ({@code 0}: all)
-     * @param imageSize      {@code {height, width, channels}} images of a folder are resized to; ignored for
-     *                       Fashion-MNIST. Defaults to 28x28x1.
+     * @param inputSpec      the input images are handed over as, or null for {@link ModelInputs#of} the teacher
      * @param config         distillation settings
-     * @param testLimit      evaluate on the first N test images ({@code 0}: all 10,000)
+     * @param test           labelled images to report top-1 and agreement on
+     * @param testLimit      evaluate on the first N test images ({@code 0}: all)
      * @param checkpointDir  checkpoint folder, or null for {@code <out>.checkpoint}
      * @param resume         continue the run in the checkpoint folder
      * @param out            adapted model to write
      */
-    public record Options(Path teacher, Path student, String data, int limit, int[] imageSize, DistillConfig config,
-                          int testLimit, Path checkpointDir, boolean resume, Path out) {
+    public record Options(Path teacher, Path student, ImageSource data, int limit, InputSpec inputSpec,
+                          DistillConfig config, ImageSource test, int testLimit, Path checkpointDir, boolean resume,
+                          Path out) {
         public Options {
             if (limit < 0) {
                 throw new IllegalArgumentException("--limit must be >= 0, got " + limit);
@@ -67,12 +71,16 @@ public final class DistillModel {
             if (testLimit < 0) {
                 throw new IllegalArgumentException("--test-limit must be >= 0, got " + testLimit);
             }
-            imageSize = imageSize == null ? new int[] {28, 28, 1} : imageSize.clone();
-            if (imageSize.length != 3 || imageSize[0] <= 0 || imageSize[1] <= 0 || imageSize[2] <= 0) {
-                throw new IllegalArgumentException("image size must be height x width x channels, all positive");
-            }
-            if (data == null || data.isBlank()) {
+            if (data == null) {
                 throw new IllegalArgumentException("--data must be '" + FASHION_MNIST + "' or an image folder");
+            }
+            if (test == null) {
+                throw new IllegalArgumentException("distillation reports on labelled test images: pass --test-data"
+                        + " (fashion-mnist or a folder with one subfolder per class)");
+            }
+            if (!test.labelled()) {
+                throw new IllegalArgumentException("--test-data must be labelled (one subfolder per class): "
+                        + test.describe());
             }
         }
 
@@ -121,33 +129,11 @@ public final class DistillModel {
     private DistillModel() {
     }
 
-    /** Parses {@code HxWxC}, e.g. {@code 28x28x1}. */
-    public static int[] parseImageSize(String s) {
-        String[] p = s.trim().toLowerCase(Locale.ROOT).split("x");
-        if (p.length != 3) {
-            throw new IllegalArgumentException("image size must look like 28x28x1 (height x width x channels), got '"
-                    + s + "'");
-        }
-        try {
-            return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2])};
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("image size must look like 28x28x1, got '" + s + "'");
-        }
-    }
-
-    /** The unlabelled images: features only. */
-    public static INDArray unlabelledImages(Options o) throws IOException {
-        if (FASHION_MNIST.equals(o.data())) {
-            return FashionMnist.load(FashionMnist.Split.TRAIN, o.limit()).getFeatures();
-        }
-        Path dir = Path.of(o.data());
-        if (!Files.isDirectory(dir)) {
-            throw new IOException("--data must be '" + FASHION_MNIST + "' or an image folder; " + dir.toAbsolutePath()
-                    + " is not a folder");
-        }
-        int[] s = o.imageSize();
-        return UnlabelledImages.from(ImageFolderData.iterator(dir, s[0], s[1], s[2], 256, o.config().seed()),
-                o.limit());
+    /** The unlabelled images: features only, in the input the teacher takes. */
+    public static INDArray unlabelledImages(Options o, Model teacher) throws IOException {
+        InputSpec spec = o.data().resolve(o.inputSpec() != null ? o.inputSpec() : ModelInputs.of(teacher));
+        int n = o.limit() > 0 ? Math.min(o.limit(), o.data().size()) : o.data().size();
+        return o.data().features(spec, n);
     }
 
     /** {@link #run(Options, DistillListener)} without progress reporting. */
@@ -174,9 +160,10 @@ public final class DistillModel {
             throw new IOException("checkpoint folder " + o.checkpoints() + " already holds a distillation run; pass "
                     + "--resume to continue it, or remove the folder or choose another with --checkpoint");
         }
-        INDArray images = unlabelledImages(o);
-        DataSet test = FashionMnist.load(FashionMnist.Split.TEST, o.testLimit());
-        Outputs teacherOut = Outputs.collect(teacher, new InMemoryIterator(test, 250), null);
+        INDArray images = unlabelledImages(o, teacher);
+        InputSpec testSpec = o.test().resolve(o.inputSpec() != null ? o.inputSpec() : ModelInputs.of(teacher));
+        DataSetIterator test = o.test().cached(testSpec, 250, o.testLimit());
+        Outputs teacherOut = Outputs.collect(teacher, test, null);
         Score before = score(student, test, teacherOut);
 
         Distiller d = new Distiller(o.config()).withCheckpoints(o.checkpoints(), o.resume());
@@ -194,15 +181,15 @@ public final class DistillModel {
             }
         }
         Result res = new Result(r.epochsRun(), (int) images.size(0), (System.nanoTime() - t0) / 1e9, before, after,
-                test.numExamples(), r.trainImages(), r.heldOutImages(), r.heldOutAgreementBefore(),
+                teacherOut.size(), r.trainImages(), r.heldOutImages(), r.heldOutAgreementBefore(),
                 r.heldOutAgreementBest(), r.bestEpoch(), r.stoppedEarly(), r.resumedFromEpoch(), counts,
                 settings(o), r.history(), o.out().toString());
         writeProvenance(o, res);
         return res;
     }
 
-    private static Score score(Model m, DataSet test, Outputs teacherOut) {
-        Outputs out = Outputs.collect(m, new InMemoryIterator(test, 250), null);
+    private static Score score(Model m, DataSetIterator test, Outputs teacherOut) {
+        Outputs out = Outputs.collect(m, test, null);
         return new Score(out.top1(), out.agreement(teacherOut));
     }
 
@@ -211,7 +198,8 @@ public final class DistillModel {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("teacher", o.teacher().toString());
         m.put("student", o.student().toString());
-        m.put("data", o.data());
+        m.put("data", o.data().name());
+        m.put("testData", o.test().name());
         m.put("limit", o.limit());
         m.put("temperature", c.temperature());
         m.put("epochs", c.epochs());
@@ -232,7 +220,7 @@ public final class DistillModel {
     public static String command(Options o) {
         DistillConfig c = o.config();
         StringBuilder b = new StringBuilder("./dsconv distill --teacher ").append(o.teacher())
-                .append(" --student ").append(o.student()).append(" --data ").append(o.data())
+                .append(" --student ").append(o.student()).append(" --data ").append(o.data().name())
                 .append(" --epochs ").append(c.epochs()).append(" --temperature ").append(c.temperature())
                 .append(" --train ").append(String.join(",", c.trainableNames()))
                 .append(" --lr ").append(c.learningRate()).append(" --batch ").append(c.batchSize())
@@ -258,8 +246,8 @@ public final class DistillModel {
         n.set("settings", Json.MAPPER.valueToTree(r.settings()));
         n.set("result", Json.MAPPER.valueToTree(Map.of("epochs", r.epochs(), "bestEpoch", r.bestEpoch(),
                 "images", r.images(), "before", r.before(), "after", r.after(), "testImages", r.testImages())));
-        n.put("data", FASHION_MNIST.equals(o.data()) ? "Fashion-MNIST training images (labels unused), pixels / 255"
-                : "image folder " + o.data() + " (labels unused), pixels / 255");
+        n.put("data", o.data().describe() + " (labels unused)");
+        n.put("testData", o.test().describe());
         n.put("library", Provenance.LIBRARY);
         n.put("created", Instant.now().toString());
         AtomicFiles.writeString(Provenance.fileOf(o.out()), Json.write(n));
