@@ -298,7 +298,7 @@ public final class ImageFolderSource implements ImageSource {
                 try {
                     read(cursor + i, spec, f, i * per);
                 } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
+                    throw new java.io.UncheckedIOException(e.getMessage(), e);
                 }
                 if (y != null) {
                     y[i * classes.size() + labels[cursor + i]] = 1f;
