@@ -91,6 +91,13 @@ final class QuantizeCommand implements Callable<Integer> {
         System.out.print(r.table());
         System.out.println("recipe: " + r.ptq().recipe().describe() + (r.ptq().calibrationData() == null ? ""
                 : " on " + r.ptq().calibrationData()));
+        for (io.github.dsconv.calibrate.BiasCorrection.Correction c : r.ptq().biasCorrections()) {
+            if ("none".equals(c.target())) {
+                System.out.printf(java.util.Locale.ROOT, "bias correction: layer %s has no bias and no batch norm "
+                        + "after it; its expected output shift (up to %.3g) is left in place%n", c.layer(),
+                        c.maxAbsShift());
+            }
+        }
         if (r.packed() != null) {
             System.out.println(r.packed().line());
         }

@@ -10,6 +10,10 @@ import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerReport;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnist;
+import io.github.dsconv.ptq.PostTrainingQuantizer;
+import io.github.dsconv.ptq.PtqResult;
+import io.github.dsconv.ptq.Recipe;
+import io.github.dsconv.ptq.WeightMethod;
 import io.github.dsconv.data.FashionMnistSource;
 import io.github.dsconv.data.ImageSource;
 import io.github.dsconv.data.InputSpec;
@@ -360,19 +364,20 @@ public final class Demo {
             for (Variant v : o.variants()) {
                 LayerSpec spec = new LayerSpec(v.weightBits(), o.actBits(), v.blockSize());
                 ConversionPlan plan = v.plan(spec);
-                DSConvConverter conv = new DSConvConverter(plan, QuantizeModel.quantizer(v.quantizer(), plan));
-                Converted<? extends Model> c = conv.convert(fp32);
-                if ((v.biasCorrected() || v.hessianRounded()) && calibration == null) {
+                Recipe recipe = new Recipe(0, v.hessianRounded() ? Variant.CALIBRATION_IMAGES : 0,
+                        v.biasCorrected() ? Variant.CALIBRATION_IMAGES : 0);
+                if (recipe.needsData() && calibration == null) {
                     calibration = o.calibration().features(o.calibration().resolve(input),
                             Variant.CALIBRATION_IMAGES);
                 }
-                if (v.hessianRounded()) {
-                    HessianRounding.apply(fp32, c.network(), calibration, 128, plan.clippingSearch());
+                PostTrainingQuantizer.Builder ptq = PostTrainingQuantizer.builder().plan(plan)
+                        .method(WeightMethod.parse(v.quantizer())).recipe(recipe);
+                if (recipe.needsData()) {
+                    ptq.calibrationData(calibration);
                 }
-                if (v.biasCorrected()) {
-                    BiasCorrection.apply(fp32, c.network(), calibration, 128);
-                }
+                PtqResult c = ptq.build().quantize(fp32);
                 ConversionReport rep = c.report();
+                boolean blockwise = c.method().quantizer(plan).blockwise();
                 fp32Bytes = rep.fp32WeightBytes();
                 if (o.engine() == EngineMode.INTEGER) {
                     backend = IntegerEngine.enable(c.network()).backend().label();
@@ -386,7 +391,7 @@ public final class Demo {
                 double meanSqnr = rep.converted().stream().mapToDouble(LayerReport::sqnrDb).filter(Double::isFinite)
                         .average().orElse(Double.NaN);
                 results.add(new MethodResult(v.method(), v.weightBits(), o.actBits(),
-                        conv.blockwise() ? v.blockSize() : null, out.top1(), rep.convertedWeightBytes(),
+                        blockwise ? v.blockSize() : null, out.top1(), rep.convertedWeightBytes(),
                         out.agreement(ref), out.logitsSqnrDb(ref), meanSqnr));
             }
             images = ref.size();
