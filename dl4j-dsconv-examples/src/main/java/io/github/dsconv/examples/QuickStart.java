@@ -1,17 +1,19 @@
 package io.github.dsconv.examples;
 
-import io.github.dsconv.calibrate.BiasCorrection;
-import io.github.dsconv.calibrate.HessianRounding;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.Converted;
 import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnist;
+import io.github.dsconv.data.FashionMnistSource;
+import io.github.dsconv.data.ImageSource;
 import io.github.dsconv.data.InMemoryIterator;
+import io.github.dsconv.data.Preprocessing;
+import io.github.dsconv.ptq.PostTrainingQuantizer;
+import io.github.dsconv.ptq.PtqResult;
 import io.github.dsconv.eval.Accuracy;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 
 import java.io.File;
@@ -32,12 +34,14 @@ public final class QuickStart {
         System.out.println("DSConv top-1 " + Accuracy.top1(dsconv.network(), test, null));
         ModelSerializer.writeModel(dsconv.network(), new File("resnet-w4a8.zip"), false);
 
-        // W3 without labels or training: re-choose q against each layer's output error, then remove the mean shift.
-        Converted<ComputationGraph> w3 = new DSConvConverter(ConversionPlan.uniform(new LayerSpec(3, 8, 32)))
-                .convert(fp32);
-        INDArray unlabelled = FashionMnist.load(FashionMnist.Split.TRAIN, 512).getFeatures(); // labels unread
-        HessianRounding.apply(fp32, w3.network(), unlabelled, 128, false);
-        BiasCorrection.apply(fp32, w3.network(), unlabelled, 128);
-        System.out.println("W3 top-1     " + Accuracy.top1(w3.network(), test, null));
+        // W3 without labels or training: with calibration images the default recipe re-chooses q against each
+        // layer's output error (Hessian-aware rounding), then removes the mean shift (bias correction).
+        ImageSource unlabelled = new FashionMnistSource(FashionMnist.Split.TRAIN, Preprocessing.defaults());
+        PtqResult w3 = PostTrainingQuantizer.builder()
+                .plan(ConversionPlan.uniform(new LayerSpec(3, 8, 32)))
+                .calibrationData(unlabelled, 512) // or a folder: ImageFolderSource.open(dir, preprocessing)
+                .build().quantize(fp32);
+        System.out.println("W3 top-1     " + Accuracy.top1(w3.network(), test, null) + " (" + w3.recipe().describe()
+                + ")");
     }
 }
