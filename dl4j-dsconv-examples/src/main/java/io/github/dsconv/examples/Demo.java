@@ -10,6 +10,7 @@ import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerReport;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnist;
+import io.github.dsconv.engine.Fp32Convolutions;
 import io.github.dsconv.ptq.PostTrainingQuantizer;
 import io.github.dsconv.ptq.PtqResult;
 import io.github.dsconv.ptq.Recipe;
@@ -355,6 +356,8 @@ public final class Demo {
         int images = 0;
         for (Path file : o.models()) {
             Model fp32 = ModelFiles.load(file);
+            // DL4J's own FP32 convolution is im2col-bound; oneDNN's gives the same results to float rounding.
+            Fp32Convolutions.enable(fp32);
             InputSpec input = o.data().resolve(ModelInputs.of(fp32));
             DataSetIterator data = o.data().cached(input, o.batch(), o.limit());
             INDArray calibration = null; // unlabelled calibration images, read when a variant needs them
@@ -376,6 +379,7 @@ public final class Demo {
                     ptq.calibrationData(calibration);
                 }
                 PtqResult c = ptq.build().quantize(fp32);
+                Fp32Convolutions.enable(c.network());
                 ConversionReport rep = c.report();
                 boolean blockwise = c.method().quantizer(plan).blockwise();
                 fp32Bytes = rep.fp32WeightBytes();

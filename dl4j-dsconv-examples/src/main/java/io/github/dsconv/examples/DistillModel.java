@@ -2,6 +2,7 @@ package io.github.dsconv.examples;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.dsconv.data.FashionMnist;
+import io.github.dsconv.engine.Fp32Convolutions;
 import io.github.dsconv.data.ImageSource;
 import io.github.dsconv.data.InputSpec;
 import io.github.dsconv.data.ModelInputs;
@@ -163,6 +164,7 @@ public final class DistillModel {
         INDArray images = unlabelledImages(o, teacher);
         InputSpec testSpec = o.test().resolve(o.inputSpec() != null ? o.inputSpec() : ModelInputs.of(teacher));
         DataSetIterator test = o.test().cached(testSpec, 250, o.testLimit());
+        Fp32Convolutions.enable(teacher);
         Outputs teacherOut = Outputs.collect(teacher, test, null);
         Score before = score(student, test, teacherOut);
 
