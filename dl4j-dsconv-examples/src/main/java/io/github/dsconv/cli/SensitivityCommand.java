@@ -87,7 +87,8 @@ final class SensitivityCommand implements Callable<Integer> {
     /** One variant against FP32; {@code top1} null without labels. */
     record Row(double agreement, double agreementLossPp, Double logitsSqnrDb, Double top1) {
         static Row of(Measurement m) {
-            return m == null ? null : new Row(m.agreement(), 100 * m.agreementLoss(), m.logitsSqnrDb(), m.top1());
+            return m == null ? null : new Row(m.agreement(), Math.round(1e6 * m.agreementLoss()) / 1e4, m.logitsSqnrDb(),
+                    m.top1());
         }
     }
 
@@ -225,7 +226,9 @@ final class SensitivityCommand implements Callable<Integer> {
         if (m == null) {
             return String.format(Locale.ROOT, "%10s %9s", "-", "-");
         }
-        return String.format(Locale.ROOT, "%10.2f %6.1f dB", 100 * m.agreement(), m.logitsSqnrDb());
+        String sqnr = Double.isInfinite(m.logitsSqnrDb()) ? "exact"
+                : String.format(Locale.ROOT, "%.1f dB", m.logitsSqnrDb());
+        return String.format(Locale.ROOT, "%10.2f %9s", 100 * m.agreement(), sqnr);
     }
 
     private void plot(SensitivityReport r) throws java.io.IOException {
