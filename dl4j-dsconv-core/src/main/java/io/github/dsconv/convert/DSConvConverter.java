@@ -157,6 +157,63 @@ public final class DSConvConverter {
         return copy;
     }
 
+    /**
+     * A convolution a plan converts.
+     *
+     * @param name  layer (vertex) name; {@code layer<i>} for an unnamed layer of a MultiLayerNetwork
+     * @param index layer index in a MultiLayerNetwork, -1 in a ComputationGraph
+     * @param spec  its settings
+     * @param first whether it is the network's first convolution (its input is the network input)
+     */
+    public record Target(String name, int index, LayerSpec spec, boolean first) {
+    }
+
+    /**
+     * The convolutions this converter's plan converts in {@code model}, in topological order, decided exactly as
+     * {@link #convert(Model)} decides them but without converting anything.
+     *
+     * @throws IllegalArgumentException when the plan names a layer that is not a convertible convolution
+     */
+    public List<Target> targets(Model model) {
+        List<Slot> slots = new ArrayList<>();
+        if (model instanceof MultiLayerNetwork mln) {
+            MultiLayerConfiguration conf = mln.getLayerWiseConfigurations();
+            for (int i = 0; i < conf.getConfs().size(); i++) {
+                NeuralNetConfiguration nnc = conf.getConf(i);
+                slots.add(new Slot(nnc.getLayer().getLayerName() == null ? "layer" + i : nnc.getLayer().getLayerName(),
+                        nnc, null, null, null));
+            }
+        } else if (model instanceof ComputationGraph cg) {
+            ComputationGraphConfiguration conf = cg.getConfiguration();
+            GraphIndices indices = cg.calculateIndices();
+            for (int idx : indices.getTopologicalSortOrder()) {
+                String name = indices.getIdxToName().get(idx);
+                if (conf.getVertices().get(name) instanceof LayerVertex lv) {
+                    slots.add(new Slot(name, lv.getLayerConf(), null, null, null));
+                }
+            }
+        } else {
+            throw new IllegalArgumentException("unsupported model type " + model.getClass().getName()
+                    + " (expected MultiLayerNetwork or ComputationGraph)");
+        }
+        checkPlanNames(slots);
+        List<Target> out = new ArrayList<>();
+        boolean first = true;
+        for (int i = 0; i < slots.size(); i++) {
+            Layer l = slots.get(i).layer();
+            if (!(l instanceof ConvolutionLayer) || l instanceof DSConvLayer) {
+                continue;
+            }
+            boolean isFirst = first;
+            first = false;
+            LayerSpec spec = l.getClass() == ConvolutionLayer.class ? plan.specFor(slots.get(i).name(), isFirst) : null;
+            if (spec != null) {
+                out.add(new Target(slots.get(i).name(), model instanceof MultiLayerNetwork ? i : -1, spec, isFirst));
+            }
+        }
+        return out;
+    }
+
     /** One parameterised layer of the source network, in parameter order. */
     private record Slot(String name, NeuralNetConfiguration conf, INDArray params, INDArray weight, INDArray bias) {
         Layer layer() {

@@ -14,7 +14,7 @@ import java.io.PrintWriter;
         description = "DSConv (ICCV 2019) quantized convolutions for Deeplearning4j models.",
         subcommands = {TrainCommand.class, QuantizeCommand.class, EvaluateCommand.class, InspectCommand.class,
             DemoCommand.class, TableCommand.class, ZooCommand.class, DistillCommand.class, ImportKerasCommand.class,
-            BenchCommand.class})
+            BenchCommand.class, SensitivityCommand.class})
 public final class DsconvCli implements Runnable {
 
     @CommandLine.Spec

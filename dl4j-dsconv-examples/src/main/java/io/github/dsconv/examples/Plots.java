@@ -2,6 +2,9 @@ package io.github.dsconv.examples;
 
 import io.github.dsconv.io.AtomicFiles;
 import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
+import org.knowm.xchart.internal.chartpart.Chart;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
@@ -13,7 +16,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-/** PNG line charts (XChart), written atomically. */
+/** PNG line and bar charts (XChart), written atomically. */
 public final class Plots {
 
     static {
@@ -60,6 +63,43 @@ public final class Plots {
                 s.setMarker(SeriesMarkers.NONE);
             }
         }
+        save(chart, file);
+    }
+
+    /**
+     * A grouped bar chart: one group a category (e.g. a layer), one bar a series. XChart 3.8 draws bars upright
+     * only, so long category names are rotated.
+     *
+     * @param file       PNG to write
+     * @param title      chart title
+     * @param xLabel     category axis label
+     * @param yLabel     value axis label
+     * @param categories category names, in order
+     * @param series     series name -> one value a category
+     */
+    public static void bars(Path file, String title, String xLabel, String yLabel, List<String> categories,
+                            Map<String, double[]> series) throws IOException {
+        int width = Math.max(800, 60 + 40 * categories.size() * Math.max(1, series.size()));
+        CategoryChart chart = new CategoryChartBuilder().width(width).height(560).title(title).xAxisTitle(xLabel)
+                .yAxisTitle(yLabel).build();
+        chart.getStyler().setXAxisLabelRotation(60);
+        chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
+        chart.getStyler().setYAxisMin(0.0);
+        for (Map.Entry<String, double[]> e : series.entrySet()) {
+            if (e.getValue().length != categories.size()) {
+                throw new IllegalArgumentException("series '" + e.getKey() + "' has " + e.getValue().length
+                        + " values for " + categories.size() + " categories");
+            }
+            List<Double> values = new java.util.ArrayList<>();
+            for (double v : e.getValue()) {
+                values.add(v);
+            }
+            chart.addSeries(e.getKey(), categories, values);
+        }
+        save(chart, file);
+    }
+
+    private static void save(Chart<?, ?> chart, Path file) throws IOException {
         Path target = file.toAbsolutePath();
         Files.createDirectories(target.getParent());
         Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".png");
