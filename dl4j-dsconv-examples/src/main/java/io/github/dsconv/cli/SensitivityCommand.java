@@ -50,6 +50,9 @@ final class SensitivityCommand implements Callable<Integer> {
     @Mixin
     DataOptions data = new DataOptions();
 
+    @Mixin
+    PreprocessingOptions preprocessing = new PreprocessingOptions();
+
     @Option(names = "--limit", defaultValue = "1000", description = "Measure on the first N images in the data's "
             + "fixed order (0 = all; default ${DEFAULT-VALUE}).")
     int limit;
@@ -65,14 +68,8 @@ final class SensitivityCommand implements Callable<Integer> {
             + "${DEFAULT-VALUE}).")
     int block;
 
-    @Option(names = "--calibration-data", paramLabel = "fashion-mnist|DIR", description = "Unlabelled calibration "
-            + "images (fashion-mnist = its training split), preprocessed like --data: every weight-quantized variant "
-            + "then runs the default recipe (Hessian-aware rounding + bias correction). Default: plain conversion.")
-    String calibrationData;
-
-    @Option(names = "--calibration-images", defaultValue = "" + Recipe.DEFAULT_IMAGES, paramLabel = "N",
-            description = "Calibration images, the first N (default ${DEFAULT-VALUE}).")
-    int calibrationImages;
+    @Mixin
+    CalibrationOptions calibrationOptions = new CalibrationOptions();
 
     @Option(names = "--batch", defaultValue = "100", description = "Batch size (default ${DEFAULT-VALUE}).")
     int batch;
@@ -111,11 +108,11 @@ final class SensitivityCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         LayerSpec spec = validate();
-        ImageSource source = data.open();
-        ImageSource calibration = calibrationData == null ? null
-                : ImageSources.open(calibrationData, FashionMnist.Split.TRAIN, data.preprocessing.preprocessing());
+        ImageSource source = data.open(preprocessing);
+        ImageSource calibration = calibrationOptions.open(preprocessing);
+        int calibrationImages = calibrationOptions.images;
         Model fp32 = ModelFiles.load(model);
-        InputSpec input = source.resolve(data.spec(fp32));
+        InputSpec input = source.resolve(DataOptions.specOf(fp32, preprocessing));
         int outputs = ModelInputs.outputs(fp32);
         if (source.labelled() && outputs > 0 && outputs != source.classes().size()) {
             throw new IllegalArgumentException(model + " has " + outputs + " outputs but " + data.data + " has "
@@ -158,9 +155,9 @@ final class SensitivityCommand implements Callable<Integer> {
         if (batch <= 0 || batch > 100_000) {
             throw new IllegalArgumentException("--batch must be between 1 and 100000, got " + batch);
         }
-        if (calibrationImages <= 0 || calibrationImages > 1_000_000) {
+        if (calibrationOptions.images <= 0 || calibrationOptions.images > 1_000_000) {
             throw new IllegalArgumentException("--calibration-images must be between 1 and 1000000, got "
-                    + calibrationImages);
+                    + calibrationOptions.images);
         }
         if (!Files.isRegularFile(model)) {
             throw new IllegalArgumentException("model file not found: " + model);
