@@ -21,6 +21,7 @@ import java.util.Set;
  * <pre>
  * {"formatVersion": 1, "weightBits": 4, "actBits": 8, "blockSize": 32, "skipFirst": false,
  *  "quantizeNetworkInput": true, "kdsBias": false, "cds": false, "clippingSearch": false,
+ *  "unsignedActivations": false, "minCompression": 0,
  *  "layers": {"stem_conv": {"skip": true}, "s3b1a_conv": {"weightBits": 6, "blockSize": 16}}}
  * </pre>
  * Every field is optional; defaults are those of {@link #standard()}.
@@ -34,19 +35,31 @@ import java.util.Set;
  * @param cds                  add CDS per-output-channel scale and shift (identity at conversion). Defaults to
  *                             false.
  * @param clippingSearch       search the clipping ratio per block (ours; helps at 2-3 bits). Defaults to false.
+ * @param unsignedActivations  BFP blocks whose values are all non-negative (ReLU outputs, raw pixels) are unsigned,
+ *                             one more mantissa bit (ours). Defaults to false.
+ * @param minCompression       leave in FP32 every convolution whose DSConv form (q plus scales) would be less than
+ *                             this many times smaller than its FP32 kernel, e.g. an RGB stem (3 input channels: a
+ *                             scale per 3 weights). Layers named in {@code layers} are converted as they say.
+ *                             0 = convert all. Defaults to {@value #DEFAULT_MIN_COMPRESSION} in {@link #standard()} and
+ *                             plan files, 0 in {@link #uniform}.
  */
 public record ConversionPlan(LayerSpec defaults, Map<String, LayerOverride> layers, boolean skipFirst,
-                             boolean quantizeNetworkInput, boolean kdsBias, boolean cds, boolean clippingSearch) {
+                             boolean quantizeNetworkInput, boolean kdsBias, boolean cds, boolean clippingSearch,
+                             boolean unsignedActivations, double minCompression) {
 
     /** The file format version this code reads and writes. */
     public static final int FORMAT_VERSION = 1;
 
     private static final Set<String> FIELDS = Set.of("formatVersion", "weightBits", "actBits", "blockSize",
-            "skipFirst", "quantizeNetworkInput", "kdsBias", "cds", "clippingSearch", "layers");
+            "skipFirst", "quantizeNetworkInput", "kdsBias", "cds", "clippingSearch", "unsignedActivations",
+            "minCompression", "layers");
     private static final Set<String> LAYER_FIELDS = Set.of("skip", "weightBits", "actBits", "blockSize");
 
     public ConversionPlan {
         Objects.requireNonNull(defaults, "defaults");
+        if (!(minCompression >= 0) || Double.isInfinite(minCompression)) {
+            throw new IllegalArgumentException("minCompression must be a finite number >= 0, got " + minCompression);
+        }
         layers = Map.copyOf(layers == null ? Map.of() : layers);
         for (Map.Entry<String, LayerOverride> e : layers.entrySet()) {
             try {
@@ -57,14 +70,28 @@ public record ConversionPlan(LayerSpec defaults, Map<String, LayerOverride> laye
         }
     }
 
-    /** W4A8, B=32, every convolution converted, reference DSConv (no KDS bias, no CDS, no clipping search). */
-    public static ConversionPlan standard() {
-        return uniform(LayerSpec.DEFAULT);
+    /** The plan without the later switches (signed BFP activations). */
+    public ConversionPlan(LayerSpec defaults, Map<String, LayerOverride> layers, boolean skipFirst,
+                          boolean quantizeNetworkInput, boolean kdsBias, boolean cds, boolean clippingSearch) {
+        this(defaults, layers, skipFirst, quantizeNetworkInput, kdsBias, cds, clippingSearch, false, 0);
     }
 
-    /** The same settings for every convolution. */
+    /** The library's default {@link #minCompression}: a convolution that DSConv would shrink less than 3x stays FP32. */
+    public static final double DEFAULT_MIN_COMPRESSION = 3;
+
+    /**
+     * The library's defaults: W4A8, B=32, reference DSConv (no KDS bias, no CDS, no clipping search), and every
+     * convolution converted except those DSConv would shrink less than {@value #DEFAULT_MIN_COMPRESSION}x (in
+     * practice a stem on 1-3 input channels, whose DSConv form carries a scale per 1-3 weights: measured on the MLPerf
+     * Tiny ResNet-8, quantizing its RGB stem alone costs 3 pp at W4; see docs/notes-resnet8.md).
+     */
+    public static ConversionPlan standard() {
+        return uniform(LayerSpec.DEFAULT).withMinCompression(DEFAULT_MIN_COMPRESSION);
+    }
+
+    /** The same settings for every convolution, every convolution converted ({@code minCompression} 0). */
     public static ConversionPlan uniform(LayerSpec spec) {
-        return new ConversionPlan(spec, Map.of(), false, true, false, false, false);
+        return new ConversionPlan(spec, Map.of(), false, true, false, false, false, false, 0);
     }
 
     /** The settings for a layer, or {@code null} when the plan skips it. */
@@ -81,17 +108,32 @@ public record ConversionPlan(LayerSpec defaults, Map<String, LayerOverride> laye
 
     /** A copy with other defaults. */
     public ConversionPlan withDefaults(LayerSpec spec) {
-        return new ConversionPlan(spec, layers, skipFirst, quantizeNetworkInput, kdsBias, cds, clippingSearch);
+        return new ConversionPlan(spec, layers, skipFirst, quantizeNetworkInput, kdsBias, cds, clippingSearch,
+                unsignedActivations, minCompression);
     }
 
     /** A copy with {@code skipFirst} set. */
     public ConversionPlan withSkipFirst(boolean skip) {
-        return new ConversionPlan(defaults, layers, skip, quantizeNetworkInput, kdsBias, cds, clippingSearch);
+        return new ConversionPlan(defaults, layers, skip, quantizeNetworkInput, kdsBias, cds, clippingSearch,
+                unsignedActivations, minCompression);
     }
 
     /** A copy with the method switches set. */
     public ConversionPlan withMethod(boolean kdsBias, boolean cds, boolean clippingSearch) {
-        return new ConversionPlan(defaults, layers, skipFirst, quantizeNetworkInput, kdsBias, cds, clippingSearch);
+        return new ConversionPlan(defaults, layers, skipFirst, quantizeNetworkInput, kdsBias, cds, clippingSearch,
+                unsignedActivations, minCompression);
+    }
+
+    /** A copy with {@code unsignedActivations} set. */
+    public ConversionPlan withUnsignedActivations(boolean unsigned) {
+        return new ConversionPlan(defaults, layers, skipFirst, quantizeNetworkInput, kdsBias, cds, clippingSearch,
+                unsigned, minCompression);
+    }
+
+    /** A copy with {@code minCompression} set. */
+    public ConversionPlan withMinCompression(double ratio) {
+        return new ConversionPlan(defaults, layers, skipFirst, quantizeNetworkInput, kdsBias, cds, clippingSearch,
+                unsignedActivations, ratio);
     }
 
     /** Reads a plan file; errors name the file and the offending field. */
@@ -146,7 +188,8 @@ public record ConversionPlan(LayerSpec defaults, Map<String, LayerOverride> laye
         }
         return new ConversionPlan(spec, layers, root.path("skipFirst").asBoolean(false),
                 root.path("quantizeNetworkInput").asBoolean(true), root.path("kdsBias").asBoolean(false),
-                root.path("cds").asBoolean(false), root.path("clippingSearch").asBoolean(false));
+                root.path("cds").asBoolean(false), root.path("clippingSearch").asBoolean(false),
+                root.path("unsignedActivations").asBoolean(false), root.path("minCompression").asDouble(DEFAULT_MIN_COMPRESSION));
     }
 
     /** The JSON form of this plan. */
@@ -162,6 +205,8 @@ public record ConversionPlan(LayerSpec defaults, Map<String, LayerOverride> laye
         n.put("kdsBias", kdsBias);
         n.put("cds", cds);
         n.put("clippingSearch", clippingSearch);
+        n.put("unsignedActivations", unsignedActivations);
+        n.put("minCompression", minCompression);
         ObjectNode ls = n.putObject("layers");
         layers.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> {
             ObjectNode o = ls.putObject(e.getKey());

@@ -261,11 +261,19 @@ public final class DSConvConverter {
                 continue;
             }
             ScalePrecision precision = isFirst ? ScalePrecision.FP32 : ScalePrecision.FP16;
+            double ratio = fp32Bytes / (double) dsconvBytes(conv, spec, precision);
+            if (!plan.layers().containsKey(s.name()) && ratio < plan.minCompression()) {
+                p.skipped.add(new ConversionReport.SkippedLayer(s.name(), l.getClass().getSimpleName(),
+                        String.format(java.util.Locale.ROOT, "DSConv would be only %.2fx smaller (minCompression %.2f)",
+                                ratio, plan.minCompression()), fp32Bytes));
+                continue;
+            }
             DSConvLayer dl = DSConvLayer.builderFrom(conv)
                     .weightBits(spec.weightBits())
                     .blockSize(spec.blockSize())
                     .actBits(spec.actBits())
                     .quantizeInput(!isFirst || plan.quantizeNetworkInput())
+                    .unsignedActivations(plan.unsignedActivations())
                     .kdsBias(quantizer.fitsShift())
                     .cds(plan.cds())
                     .scalePrecision(precision)
@@ -335,6 +343,16 @@ public final class DSConvConverter {
         p.converted.add(new LayerReport(s.name(), w.shape(), spec.weightBits(), spec.actBits(), spec.blockSize(),
                 Sqnr.db(wf, stored.reconstruct()), 4L * shape.numel(), stored.storageBytes(precision),
                 precision.name()));
+    }
+
+    /** Bytes of a convolution's DSConv form: packed q plus the stored scales (alpha, beta, CDS). */
+    long dsconvBytes(ConvolutionLayer conv, LayerSpec spec, ScalePrecision precision) {
+        long nOut = conv.getNOut();
+        long nIn = conv.getNIn();
+        long taps = (long) conv.getKernelSize()[0] * conv.getKernelSize()[1];
+        long blocks = (nIn + spec.blockSize() - 1) / spec.blockSize();
+        long scales = nOut * blocks * taps * (quantizer.fitsShift() ? 2 : 1) + (plan.cds() ? 2 * nOut : 0);
+        return (nOut * nIn * taps * spec.weightBits() + 7) / 8 + scales * precision.bytes();
     }
 
     /** Every name the plan mentions must be a convertible convolution of this network. */

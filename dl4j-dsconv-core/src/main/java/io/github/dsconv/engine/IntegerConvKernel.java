@@ -117,9 +117,14 @@ public final class IntegerConvKernel implements InferenceKernel {
     /** The output array of a fused layer, outside every workspace, reused while its shape stays the same. */
     private INDArray fusedOut;
 
-    /** True if the layer can run on the integer engine: BFP input of 2..8 bits and weights of at most 8 bits. */
+    /**
+     * True if the layer can run on the integer engine: signed BFP input of 2..8 bits and weights of at most 8 bits
+     * (unsigned BFP blocks, {@link DSConvLayer#isUnsignedActivations()}, are not implemented here yet: such layers
+     * run the float simulation).
+     */
     public static boolean supports(DSConvLayer lc) {
-        return lc.quantizesActivations() && lc.getActBits() <= 8 && lc.getWeightBits() <= 8;
+        return lc.quantizesActivations() && lc.getActBits() <= 8 && lc.getWeightBits() <= 8
+                && !lc.isUnsignedActivations();
     }
 
     /**

@@ -69,6 +69,7 @@ public class DSConvLayer extends ConvolutionLayer {
     private int blockSize = DEFAULT_BLOCK_SIZE;
     private int actBits = DEFAULT_ACT_BITS;
     private boolean quantizeInput = true;
+    private boolean unsignedActivations = false;
     private boolean kdsBias = false;
     private boolean cds = false;
     private ScalePrecision scalePrecision = ScalePrecision.FP16;
@@ -85,6 +86,7 @@ public class DSConvLayer extends ConvolutionLayer {
         this.blockSize = builder.blockSize;
         this.actBits = builder.actBits;
         this.quantizeInput = builder.quantizeInput;
+        this.unsignedActivations = builder.unsignedActivations;
         this.kdsBias = builder.kdsBias;
         this.cds = builder.cds;
         this.scalePrecision = builder.scalePrecision;
@@ -191,6 +193,19 @@ public class DSConvLayer extends ConvolutionLayer {
         this.quantizeInput = quantizeInput;
     }
 
+    /**
+     * Whether BFP blocks of non-negative inputs are unsigned (one more mantissa bit; see
+     * {@link BlockFloatingPoint#quantizeInPlace(double[], int, int, int, boolean, int, int, boolean)}). Defaults to
+     * false (the reference: always signed).
+     */
+    public boolean isUnsignedActivations() {
+        return unsignedActivations;
+    }
+
+    public void setUnsignedActivations(boolean unsignedActivations) {
+        this.unsignedActivations = unsignedActivations;
+    }
+
     /** Whether the per-block KDS shift {@code beta} is present. Defaults to false. */
     public boolean isKdsBias() {
         return kdsBias;
@@ -259,13 +274,14 @@ public class DSConvLayer extends ConvolutionLayer {
             return false;
         }
         return weightBits == that.weightBits && blockSize == that.blockSize && actBits == that.actBits
-                && quantizeInput == that.quantizeInput && kdsBias == that.kdsBias && cds == that.cds
+                && quantizeInput == that.quantizeInput && unsignedActivations == that.unsignedActivations
+                && kdsBias == that.kdsBias && cds == that.cds
                 && scalePrecision == that.scalePrecision && frozenParams.equals(that.frozenParams);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(super.hashCode(), weightBits, blockSize, actBits, quantizeInput, kdsBias, cds,
+        return Objects.hash(super.hashCode(), weightBits, blockSize, actBits, quantizeInput, unsignedActivations, kdsBias, cds,
                 scalePrecision, frozenParams);
     }
 
@@ -273,6 +289,7 @@ public class DSConvLayer extends ConvolutionLayer {
     public String toString() {
         return "DSConvLayer(" + getLayerName() + ", nIn=" + nIn + ", nOut=" + nOut + ", kernel="
                 + java.util.Arrays.toString(kernelSize) + ", W" + weightBits + "A" + actBits + ", B=" + blockSize
+                + (unsignedActivations ? ", unsignedAct" : "")
                 + (kdsBias ? ", kdsBias" : "") + (cds ? ", cds" : "")
                 + (frozenParams.isEmpty() ? "" : ", frozen=" + frozenParams) + ")";
     }
@@ -317,6 +334,7 @@ public class DSConvLayer extends ConvolutionLayer {
         private int blockSize = DEFAULT_BLOCK_SIZE;
         private int actBits = DEFAULT_ACT_BITS;
         private boolean quantizeInput = true;
+        private boolean unsignedActivations = false;
         private boolean kdsBias = false;
         private boolean cds = false;
         private ScalePrecision scalePrecision = ScalePrecision.FP16;
@@ -398,6 +416,12 @@ public class DSConvLayer extends ConvolutionLayer {
         /** Quantize this layer's input (e.g. off for the network's raw image input). Defaults to true. */
         public Builder quantizeInput(boolean quantizeInput) {
             this.quantizeInput = quantizeInput;
+            return this;
+        }
+
+        /** Unsigned BFP blocks for non-negative inputs (one more mantissa bit). Defaults to false. */
+        public Builder unsignedActivations(boolean unsignedActivations) {
+            this.unsignedActivations = unsignedActivations;
             return this;
         }
 

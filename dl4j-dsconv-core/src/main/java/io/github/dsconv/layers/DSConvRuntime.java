@@ -261,7 +261,8 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
         int c = Math.toIntExact(nhwc ? s[3] : s[1]);
         int spatial = Math.toIntExact(nhwc ? s[1] * s[2] : s[2] * s[3]);
         double[] v = x.dup('c').data().asDouble();
-        BlockFloatingPoint.quantizeInPlace(v, n, c, spatial, nhwc, lc.getBlockSize(), lc.getActBits());
+        BlockFloatingPoint.quantizeInPlace(v, n, c, spatial, nhwc, lc.getBlockSize(), lc.getActBits(),
+                lc.isUnsignedActivations());
         return Nd4j.create(v, s, 'c').castTo(type);
     }
 

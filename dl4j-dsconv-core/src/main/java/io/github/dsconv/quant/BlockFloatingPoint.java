@@ -40,6 +40,20 @@ public final class BlockFloatingPoint {
      */
     public static void quantizeInPlace(double[] x, int n, int channels, int spatial, boolean channelsLast,
                                        int blockSize, int actBits) {
+        quantizeInPlace(x, n, channels, spatial, channelsLast, blockSize, actBits, false);
+    }
+
+    /**
+     * Quantizes activations in place, optionally with unsigned blocks: with {@code unsignedBlocks}, a block whose
+     * values are all non-negative (ReLU outputs, raw pixels) spends the sign bit on the mantissa, i.e. keeps
+     * {@code m + 1} magnitude bits, {@code x_q = min(rint(x * 2^(m-e)), 2^(m+1) - 1) * 2^(e-m)} (A8: 0..255, so raw
+     * 8-bit pixels are exact). A block with any negative value is quantized as signed. The choice costs one flag bit
+     * per block beside the exponent. Not in the DSConv paper (ours).
+     *
+     * @see #quantizeInPlace(double[], int, int, int, boolean, int, int)
+     */
+    public static void quantizeInPlace(double[] x, int n, int channels, int spatial, boolean channelsLast,
+                                       int blockSize, int actBits, boolean unsignedBlocks) {
         int m = mantissaBits(actBits);
         if (blockSize <= 0) {
             throw new IllegalArgumentException("blockSize must be positive, got " + blockSize);
@@ -58,21 +72,26 @@ public final class BlockFloatingPoint {
                     int c1 = Math.min(channels, c0 + blockSize);
                     int base = imgBase + p * pStride;
                     int e = Integer.MIN_VALUE;
+                    boolean negative = false;
                     for (int c = c0; c < c1; c++) {
                         double v = x[base + c * cStride];
                         if (v != 0) {
                             e = Math.max(e, Math.getExponent(v));
+                            negative |= v < 0;
                         }
                     }
                     if (e == Integer.MIN_VALUE) {
                         continue; // all-zero block stays zero
                     }
-                    int up = m - 1 - e;
-                    int down = e + 1 - m;
+                    boolean unsigned = unsignedBlocks && !negative;
+                    int up = (unsigned ? m : m - 1) - e;
+                    int down = -up;
+                    double lo = unsigned ? 0 : -maxMag;
+                    double hi = unsigned ? 2 * maxMag + 1 : maxMag;
                     for (int c = c0; c < c1; c++) {
                         int i = base + c * cStride;
                         double mant = Math.rint(Math.scalb(x[i], up));
-                        mant = Math.max(-maxMag, Math.min(maxMag, mant));
+                        mant = Math.max(lo, Math.min(hi, mant));
                         x[i] = Math.scalb(mant, down);
                     }
                 }

@@ -130,6 +130,30 @@ class DSConvConverterTest {
     }
 
     @Test
+    void minCompressionKeepsAnRgbStemInFp32() {
+        ComputationGraph net = TinyNets.residualGraph(6, CNN2DFormat.NCHW);
+        // stem 34x3x3x3: 918 weights = 3672 FP32 bytes; W4 q 459 bytes + 34*9 fp32 alphas 1224 bytes: 2.18x.
+        // b1a 34x34x3x3: 41616 bytes vs 5202 + 34*2*9*2 = 6426 bytes: 6.48x.
+        ConversionPlan plan = ConversionPlan.standard().withMinCompression(3);
+        Converted<ComputationGraph> r = new DSConvConverter(plan).convert(net);
+        assertFalse(r.network().getLayer("stem").conf().getLayer() instanceof DSConvLayer);
+        assertEquals(net.getLayer("stem").params(), r.network().getLayer("stem").params());
+        assertEquals(1, r.report().skipped().size());
+        assertTrue(r.report().skipped().get(0).reason().contains("2.18x"), r.report().skipped().get(0).reason());
+        DSConvLayer b1a = (DSConvLayer) r.network().getLayer("b1a").conf().getLayer();
+        assertEquals(ScalePrecision.FP16, b1a.getScalePrecision());
+        assertTrue(b1a.quantizesActivations());
+        // A plan entry for the layer wins over the rule; 0 converts everything (the old behaviour).
+        ConversionPlan named = new ConversionPlan(LayerSpec.DEFAULT, Map.of("stem", new LayerOverride(false, 8, null,
+                null)), false, true, false, false, false, false, 3);
+        assertInstanceOf(DSConvLayer.class, new DSConvConverter(named).convert(net).network().getLayer("stem").conf()
+                .getLayer());
+        assertTrue(new DSConvConverter(ConversionPlan.standard()).convert(net).report().skipped().isEmpty());
+        assertEquals(3.0, ConversionPlan.fromJson(plan.toJson()).minCompression());
+        assertThrows(IllegalArgumentException.class, () -> ConversionPlan.standard().withMinCompression(-1));
+    }
+
+    @Test
     void roundToNearestBaselineRunsInTheSameLayer() {
         MultiLayerNetwork net = TinyNets.mln(7, CNN2DFormat.NCHW);
         ConversionReport rep = new DSConvConverter(ConversionPlan.uniform(new LayerSpec(4, 8, 32)),

@@ -166,4 +166,32 @@ class BlockFloatingPointTest {
         assertThrows(IllegalArgumentException.class, () -> BlockFloatingPoint.quantizeInPlace(x, 2, 3, 2, true, 2, 8));
         assertThrows(IllegalArgumentException.class, () -> BlockFloatingPoint.mantissaBits(0));
     }
+
+    private static double[] quantizeUnsigned(int actBits, int blockSize, double... x) {
+        double[] v = x.clone();
+        BlockFloatingPoint.quantizeInPlace(v, 1, v.length, 1, false, blockSize, actBits, true);
+        return v;
+    }
+
+    @Test
+    void unsignedBlocksKeepEightBitPixelsExact() {
+        // Signed A8 (m = 7) on {255, 129, 3}: e = 7, scale 2^-1: 127.5 -> 128 -> clamp 127, 64.5 -> 64, 1.5 -> 2;
+        // times 2: {254, 128, 4}. Unsigned A8: scale 2^0, clamp 255: exact.
+        assertArrayEquals(new double[] {254, 128, 4}, quantizeChannels(8, 32, 255, 129, 3), 0.0);
+        assertArrayEquals(new double[] {255, 129, 3}, quantizeUnsigned(8, 32, 255, 129, 3), 0.0);
+        // ReLU-like block {1.0, 0.3, 0}: e = 0, unsigned scale 2^7: 0.3 * 128 = 38.4 -> 38 (signed gives 19/64).
+        assertArrayEquals(new double[] {1.0, 38.0 / 128, 0}, quantizeUnsigned(8, 32, 1.0, 0.3, 0.0), 0.0);
+        // Largest mantissa: 1.999 * 128 = 255.87 -> 256 -> clamp 255.
+        assertArrayEquals(new double[] {255.0 / 128}, quantizeUnsigned(8, 32, 1.999), 0.0);
+    }
+
+    @Test
+    void aBlockWithANegativeValueStaysSigned() {
+        double[] x = {1.0, 0.3, -0.02, 0.5};
+        // Block size 2: {1.0, 0.3} is non-negative (unsigned), {-0.02, 0.5} is signed as before.
+        double[] u = quantizeUnsigned(8, 2, x);
+        double[] s = quantizeChannels(8, 2, x);
+        assertArrayEquals(new double[] {1.0, 38.0 / 128, s[2], s[3]}, u, 0.0);
+        assertArrayEquals(quantizeChannels(8, 32, x), quantizeUnsigned(8, 32, x), 0.0);
+    }
 }

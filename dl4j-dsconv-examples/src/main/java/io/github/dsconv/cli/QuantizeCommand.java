@@ -33,6 +33,16 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--skip-first", description = "Leave the first convolution in FP32.")
     boolean skipFirst;
 
+    @Option(names = "--min-compression", paramLabel = "R", description = "Leave in FP32 every convolution that DSConv"
+            + " would make less than R times smaller (a stem on 1-3 channels: a scale per 1-3 weights). Default 3, or "
+            + "the plan's; 0 converts every convolution.")
+    Double minCompression;
+
+    @Option(names = "--unsigned-activations", description = "BFP blocks whose values are all non-negative (ReLU "
+            + "outputs, raw pixels) get one more mantissa bit (not in the paper; such layers run on the float "
+            + "simulation under --engine integer).")
+    boolean unsignedActivations;
+
     @Option(names = "--plan", description = "Conversion plan JSON (per-layer bits/block/skip).")
     Path plan;
 
@@ -86,7 +96,7 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         QuantizeModel.Options o = new QuantizeModel.Options(in, out, weightBits, actBits, block, skipFirst, plan,
                 method, kdsBias, cds, clipSearch, paramsPrecision, biasCorrect, weightedFit, hessianRound, source,
-                calibration.images, spec);
+                calibration.images, spec, minCompression, unsignedActivations);
         QuantizeModel.Result r = QuantizeModel.run(o);
         System.out.print(r.table());
         System.out.println("recipe: " + r.ptq().recipe().describe() + (r.ptq().calibrationData() == null ? ""

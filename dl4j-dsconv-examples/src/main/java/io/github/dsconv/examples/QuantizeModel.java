@@ -67,11 +67,15 @@ public final class QuantizeModel {
      *                    when a count is given without it, the images are Fashion-MNIST's training split
      * @param calibrationImages images the default recipe reads
      * @param inputSpec   the input the calibration images are handed over as, or null for {@link ModelInputs#of}
+     * @param minCompression leave in FP32 a convolution DSConv would shrink less than this many times, or null for
+     *                    the plan's value ({@link ConversionPlan#DEFAULT_MIN_COMPRESSION} without a plan)
+     * @param unsignedActivations unsigned BFP blocks for non-negative inputs (or the plan's setting)
      */
     public record Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
                           Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch,
                           String paramsPrecision, int biasCorrect, int weightedFit, int hessianRound,
-                          ImageSource calibration, int calibrationImages, InputSpec inputSpec) {
+                          ImageSource calibration, int calibrationImages, InputSpec inputSpec, Double minCompression,
+                          boolean unsignedActivations) {
 
         public Options {
             for (int n : new int[] {biasCorrect, weightedFit, hessianRound}) {
@@ -86,6 +90,10 @@ public final class QuantizeModel {
             if (calibrationImages <= 0) {
                 throw new IllegalArgumentException("--calibration-images must be positive, got " + calibrationImages);
             }
+            if (minCompression != null && (!(minCompression >= 0) || minCompression > 1000)) {
+                throw new IllegalArgumentException("--min-compression must be between 0 and 1000, got "
+                        + minCompression);
+            }
         }
 
         /** Options without calibration data (Fashion-MNIST for any calibration count given). */
@@ -93,7 +101,8 @@ public final class QuantizeModel {
                        Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch,
                        String paramsPrecision, int biasCorrect, int weightedFit, int hessianRound) {
             this(in, out, weightBits, actBits, block, skipFirst, plan, method, kdsBias, cds, clipSearch,
-                    paramsPrecision, biasCorrect, weightedFit, hessianRound, null, Recipe.DEFAULT_IMAGES, null);
+                    paramsPrecision, biasCorrect, weightedFit, hessianRound, null, Recipe.DEFAULT_IMAGES, null, null,
+                    false);
         }
 
         /** The calibration recipe these options ask for. */
@@ -210,9 +219,11 @@ public final class QuantizeModel {
         LayerSpec d = base.defaults();
         LayerSpec spec = new LayerSpec(o.weightBits() == null ? d.weightBits() : o.weightBits(),
                 o.actBits() == null ? d.actBits() : o.actBits(), o.block() == null ? d.blockSize() : o.block());
-        return base.withDefaults(spec).withSkipFirst(base.skipFirst() || o.skipFirst())
+        ConversionPlan p = base.withDefaults(spec).withSkipFirst(base.skipFirst() || o.skipFirst())
                 .withMethod(base.kdsBias() || o.kdsBias(), base.cds() || o.cds(),
-                        base.clippingSearch() || o.clipSearch());
+                        base.clippingSearch() || o.clipSearch())
+                .withUnsignedActivations(base.unsignedActivations() || o.unsignedActivations());
+        return o.minCompression() == null ? p : p.withMinCompression(o.minCompression());
     }
 
     /** The params precision named by {@code fp16} / {@code fp32} (case-insensitive), or fp16 for null. */
