@@ -19,6 +19,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -148,7 +149,11 @@ class DSConvConverterTest {
                 null)), false, true, false, false, false, false, 3);
         assertInstanceOf(DSConvLayer.class, new DSConvConverter(named).convert(net).network().getLayer("stem").conf()
                 .getLayer());
-        assertTrue(new DSConvConverter(ConversionPlan.standard()).convert(net).report().skipped().isEmpty());
+        assertTrue(new DSConvConverter(ConversionPlan.uniform(LayerSpec.DEFAULT)).convert(net).report().skipped()
+                .isEmpty());
+        assertEquals(ConversionPlan.DEFAULT_MIN_COMPRESSION, ConversionPlan.standard().minCompression());
+        assertEquals(List.of("stem"), new DSConvConverter(ConversionPlan.standard()).convert(net).report().skipped()
+                .stream().map(ConversionReport.SkippedLayer::name).toList(), "the library's default keeps the stem");
         assertEquals(3.0, ConversionPlan.fromJson(plan.toJson()).minCompression());
         assertThrows(IllegalArgumentException.class, () -> ConversionPlan.standard().withMinCompression(-1));
     }

@@ -52,8 +52,9 @@ class PostTrainingQuantizerTest {
         PtqResult r = PostTrainingQuantizer.builder().calibrationData(images(64)).build().quantize(g);
         assertEquals(new Recipe(0, 64, 64), r.recipe());
         assertEquals("hessian-rounding(64) + bias-correction(64)", r.recipe().describe());
-        assertEquals(5, r.hessianRounding().size(), "one entry per DSConv layer");
-        assertEquals(5, r.biasCorrections().size());
+        // The default plan keeps the 3-channel stem in FP32 (minCompression 3): four DSConv layers remain.
+        assertEquals(4, r.hessianRounding().size(), "one entry per DSConv layer");
+        assertEquals(4, r.biasCorrections().size());
         INDArray plain = new DSConvConverter(ConversionPlan.standard()).convert(g).network().params();
         assertNotEquals(plain, r.network().params(), "calibration changed the network");
         assertEquals(before, g.params(), "the FP32 network is not modified");
@@ -74,7 +75,7 @@ class PostTrainingQuantizerTest {
                 .build().quantize(fp32());
         assertEquals("bias-correction(8)", r.recipe().describe());
         assertTrue(r.hessianRounding().isEmpty());
-        assertEquals(5, r.biasCorrections().size());
+        assertEquals(4, r.biasCorrections().size());
     }
 
     @Test
