@@ -5,6 +5,7 @@ import io.github.dsconv.engine.Backend;
 import io.github.dsconv.examples.Bench;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -48,13 +49,22 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--no-per-layer", description = "Skip the per-convolution timings.")
     boolean noPerLayer;
 
+    @Option(names = "--data", paramLabel = "fashion-mnist|DIR", description = "Images a model file is fed (the first "
+            + "ones; default fashion-mnist's test split); zoo models get upsampled Fashion-MNIST images.")
+    String data;
+
+    @Mixin
+    PreprocessingOptions preprocessing = new PreprocessingOptions();
+
     @Option(names = "--json", description = "Write the results (one object per batch size, in a list) to this file.")
     Path json;
 
     @Override
     public Integer call() throws Exception {
         Bench.Options o = new Bench.Options(model, batches, new LayerSpec(weightBits, actBits, block), iterations,
-                warmup, backend == null ? null : Backend.parse(backend), !noPerLayer);
+                warmup, backend == null ? null : Backend.parse(backend), !noPerLayer, data == null ? null
+                : io.github.dsconv.data.ImageSources.open(data, io.github.dsconv.data.FashionMnist.Split.TEST,
+                        preprocessing.preprocessing()));
         List<Bench.Result> results;
         try (ProgressBar pb = Progress.bar("bench", Bench.progressSteps(o))) {
             results = Bench.run(o, pb::stepBy);
@@ -69,6 +79,9 @@ final class BenchCommand implements Callable<Integer> {
                                 + "(integer %.2fx that; folded logits vs unfolded %.2e)%n", r.foldedBatchNorms(),
                         r.fp32FoldedImagesPerSec(), r.speedupVsFolded(), r.foldedMaxRelErr());
             }
+            System.out.printf(Locale.ROOT, "  FP32 with oneDNN convolutions (as evaluate runs it): %.2f images/s (%.2fx "
+                    + "DL4J's; integer %.2fx that; logits vs DL4J %.2e)%n", r.fp32OneDnnImagesPerSec(),
+                    r.fp32OneDnnSpeedup(), r.speedupVsOneDnn(), r.fp32OneDnnMaxRelErr());
             if (!r.layers().isEmpty()) {
                 System.out.printf(Locale.ROOT, "  convolutions alone: FP32 %.1f ms, engine %.1f ms per batch (%d on "
                         + "integers, %s sums%s)%n", r.fp32ConvMs(), r.integerConvMs(), r.integerLayers(),

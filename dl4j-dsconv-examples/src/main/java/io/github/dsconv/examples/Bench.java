@@ -5,6 +5,11 @@ import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnist;
+import io.github.dsconv.data.FashionMnistSource;
+import io.github.dsconv.data.ImageSource;
+import io.github.dsconv.data.ModelInputs;
+import io.github.dsconv.data.Preprocessing;
+import io.github.dsconv.engine.Fp32Convolutions;
 import io.github.dsconv.engine.Backend;
 import io.github.dsconv.engine.EngineReport;
 import io.github.dsconv.engine.IntegerEngine;
@@ -58,9 +63,17 @@ public final class Bench {
      * @param warmup     untimed iterations first (default 3)
      * @param backend    integer backend, or null for {@link IntegerEngine#defaultBackend()}
      * @param perLayer   also time every convolution on its own (default true)
+     * @param data       images for a model file, read in the layout the model takes (null: Fashion-MNIST's test
+     *                   split); zoo models always get upsampled Fashion-MNIST images
      */
     public record Options(String model, int[] batches, LayerSpec spec, int iterations, int warmup, Backend backend,
-                          boolean perLayer) {
+                          boolean perLayer, ImageSource data) {
+
+        /** Options on Fashion-MNIST images. */
+        public Options(String model, int[] batches, LayerSpec spec, int iterations, int warmup, Backend backend,
+                       boolean perLayer) {
+            this(model, batches, spec, iterations, warmup, backend, perLayer, null);
+        }
 
         public Options {
             if (model == null || model.isBlank()) {
@@ -146,6 +159,11 @@ public final class Bench {
      * @param foldedBatchNorms       BatchNormalization layers folded in that baseline
      * @param foldedMaxRelErr        the folded FP32 network's logits against the unfolded one's (same measure as
      *                               {@code maxRelErr}; folding rounds once more, so not zero)
+     * @param fp32OneDnnImagesPerSec the FP32 network with its DL4J convolutions run by oneDNN
+     *                               ({@link Fp32Convolutions}, what {@code evaluate} uses), end to end (median)
+     * @param fp32OneDnnSpeedup      {@code fp32OneDnnImagesPerSec / fp32ImagesPerSec}
+     * @param fp32OneDnnMaxRelErr    its logits against DL4J's FP32 ones
+     * @param speedupVsOneDnn        {@code integerImagesPerSec / fp32OneDnnImagesPerSec}
      */
     public record Result(String model, int batch, double fp32ImagesPerSec, double integerImagesPerSec,
                          double speedup, long fp32ConvWeightBytes, long integerConvWeightBytes, double maxRelErr,
@@ -154,7 +172,8 @@ public final class Bench {
                          List<LayerTime> layers, String inputs, int threads, String accumulation,
                          List<String> doubleLayers, List<String> fp32Layers, List<String> fusedBatchNorms,
                          List<String> unfusedBatchNorms, double fp32FoldedImagesPerSec, double speedupVsFolded,
-                         int foldedBatchNorms, double foldedMaxRelErr) {
+                         int foldedBatchNorms, double foldedMaxRelErr, double fp32OneDnnImagesPerSec,
+                         double fp32OneDnnSpeedup, double fp32OneDnnMaxRelErr, double speedupVsOneDnn) {
     }
 
     private Bench() {
@@ -168,24 +187,30 @@ public final class Bench {
                 .network();
         Model baseline = alreadyDsconv ? copy(fp32) : fp32;
         BatchNormFolding.Folded<? extends Model> folded = alreadyDsconv ? null : BatchNormFolding.fold(fp32);
+        Model onednn = copy(baseline);
+        Fp32Convolutions.enable(onednn);
         Backend backend = o.backend() == null ? IntegerEngine.defaultBackend() : o.backend();
         List<Result> out = new ArrayList<>();
         for (int batch : o.batches()) {
-            INDArray x = inputs(o.model(), fp32, batch);
+            INDArray x = inputs(o, fp32, batch);
             IntegerEngine.disable(dsconv);
             INDArray zSim = Logits.of(dsconv, x).castTo(DataType.FLOAT);
             EngineReport rep = IntegerEngine.enable(dsconv, backend);
             INDArray zInt = Logits.of(dsconv, x).castTo(DataType.FLOAT);
             double err = maxRelErr(zInt, zSim);
 
-            List<Runnable> nets = new ArrayList<>(List.of(() -> output(baseline, x), () -> output(dsconv, x)));
+            List<Runnable> nets = new ArrayList<>(List.of(() -> output(baseline, x), () -> output(dsconv, x),
+                    () -> output(onednn, x)));
             if (folded != null) {
                 nets.add(() -> output(folded.network(), x));
             }
             double[] ms = interleavedMedianMs(nets, o, progress);
             double fp32Ms = ms[0];
             double intMs = ms[1];
-            double foldedMs = folded == null ? Double.NaN : ms[2];
+            double onednnMs = ms[2];
+            double foldedMs = folded == null ? Double.NaN : ms[3];
+            double onednnErr = maxRelErr(Logits.of(onednn, x).castTo(DataType.FLOAT),
+                    Logits.of(baseline, x).castTo(DataType.FLOAT));
             double foldedErr = folded == null ? Double.NaN
                     : maxRelErr(Logits.of(folded.network(), x).castTo(DataType.FLOAT),
                             Logits.of(baseline, x).castTo(DataType.FLOAT));
@@ -212,14 +237,16 @@ public final class Bench {
             double fpIps = batch / (fp32Ms / 1e3);
             double intIps = batch / (intMs / 1e3);
             double foldedIps = batch / (foldedMs / 1e3);
+            double onednnIps = batch / (onednnMs / 1e3);
             out.add(new Result(o.model(), batch, fpIps, intIps, intIps / fpIps, rep.fp32ConvWeightBytes(),
                     rep.integerConvWeightBytes(), err, rep.backend().label(),
                     alreadyDsconv ? "float-simulation" : "dl4j-fp32", alreadyDsconv ? null : o.spec(), o.iterations(),
                     o.warmup(), rep.integerLayers().size(), rep.floatLayers(), fp32Conv, intConv, layers,
-                    inputDescription(o.model()), Runtime.getRuntime().availableProcessors(),
+                    inputDescription(o), Runtime.getRuntime().availableProcessors(),
                     rep.accumulation().label(), rep.doubleLayers(), rep.fp32Layers(), rep.fusedBatchNorms(),
                     rep.unfusedBatchNorms(), foldedIps, intIps / foldedIps,
-                    folded == null ? 0 : folded.batchNorms().size(), foldedErr));
+                    folded == null ? 0 : folded.batchNorms().size(), foldedErr, onednnIps, onednnIps / fpIps,
+                    onednnErr, intIps / onednnIps));
         }
         IntegerEngine.disable(dsconv);
         return out;
@@ -265,18 +292,30 @@ public final class Bench {
         return m instanceof ComputationGraph cg ? cg.clone() : ((MultiLayerNetwork) m).clone();
     }
 
-    /** Zoo models: Fashion-MNIST test images upsampled to 224x224x3; files: the Fashion-MNIST test images. */
-    private static INDArray inputs(String model, Model net, int batch) throws IOException {
-        if (ZooModels.NAMES.contains(model.toLowerCase(Locale.ROOT))) {
+    /**
+     * Zoo models: Fashion-MNIST test images upsampled to 224x224x3; files: the first images of {@code o.data()}
+     * (Fashion-MNIST's test split by default) in the layout the model takes.
+     */
+    private static INDArray inputs(Options o, Model net, int batch) throws IOException {
+        if (ZooModels.NAMES.contains(o.model().toLowerCase(Locale.ROOT))) {
             return ZooConversion.inputs(batch);
         }
-        return FashionMnist.load(FashionMnist.Split.TEST, batch).getFeatures();
+        ImageSource data = data(o);
+        if (batch > data.size()) {
+            throw new IllegalArgumentException("--batch " + batch + " is larger than the " + data.size()
+                    + " images of " + data.describe());
+        }
+        return data.features(data.resolve(ModelInputs.of(net)), batch);
     }
 
-    private static String inputDescription(String model) {
-        return ZooModels.NAMES.contains(model.toLowerCase(Locale.ROOT))
+    private static ImageSource data(Options o) {
+        return o.data() != null ? o.data() : new FashionMnistSource(FashionMnist.Split.TEST, Preprocessing.defaults());
+    }
+
+    private static String inputDescription(Options o) {
+        return ZooModels.NAMES.contains(o.model().toLowerCase(Locale.ROOT))
                 ? "Fashion-MNIST test images upsampled 8x to 224x224, gray repeated over 3 channels"
-                : "Fashion-MNIST test images";
+                : data(o).describe();
     }
 
     private static void output(Model m, INDArray x) {

@@ -140,7 +140,8 @@ class CliTest {
             Path dir = Files.createDirectories(shared.resolve("q-resnet"));
             Path out = dir.resolve("q.zip");
             Path json = dir.resolve("q.json");
-            ok("quantize", "--in", resnet, "--out", out, "--weight-bits", 4, "--act-bits", 8, "--block", 32,
+            ok("quantize", "--min-compression", 0,
+                    "--in", resnet, "--out", out, "--weight-bits", 4, "--act-bits", 8, "--block", 32,
                     "--json", json);
             quantizedResnet = out;
             quantizedResnetJson = json;
@@ -293,7 +294,8 @@ class CliTest {
     void quantizeVggConvertsItsFiveConvolutions() throws IOException {
         Path out = tmp.resolve("q.zip");
         Path json = tmp.resolve("q.json");
-        ok("quantize", "--in", vgg, "--out", out, "--weight-bits", 4, "--act-bits", 8, "--block", 32,
+        ok("quantize", "--min-compression", 0,
+                "--in", vgg, "--out", out, "--weight-bits", 4, "--act-bits", 8, "--block", 32,
                 "--json", json);
         JsonNode q = readJson(json);
         assertEquals(5, q.get("convLayers").asInt());
@@ -330,7 +332,8 @@ class CliTest {
     void quantizeWithHessianRoundingReportsEveryLayer() throws IOException {
         Path out = tmp.resolve("hr.zip");
         Path json = tmp.resolve("hr.json");
-        ok("quantize", "--in", vgg, "--out", out, "--weight-bits", 3, "--hessian-round", 64, "--json", json);
+        ok("quantize", "--min-compression", 0,
+                "--in", vgg, "--out", out, "--weight-bits", 3, "--hessian-round", 64, "--json", json);
         JsonNode q = readJson(json);
         List<String> names = new ArrayList<>();
         int replaced = 0;
@@ -343,7 +346,7 @@ class CliTest {
         assertEquals(List.copyOf(VGG_CONVS.keySet()), names);
         assertTrue(replaced >= 4, q.get("hessianRounding")::toString);
         Path plain = tmp.resolve("plain.zip");
-        ok("quantize", "--in", vgg, "--out", plain, "--weight-bits", 3);
+        ok("quantize", "--min-compression", 0, "--in", vgg, "--out", plain, "--weight-bits", 3);
         ok("evaluate", "--model", out, "--limit", 200, "--json", tmp.resolve("hr-eval.json"));
         ok("evaluate", "--model", plain, "--limit", 200, "--json", tmp.resolve("plain-eval.json"));
         double hr = readJson(tmp.resolve("hr-eval.json")).get("top1").asDouble();
@@ -532,7 +535,7 @@ class CliTest {
     void planSkipsOneLayerAndSetsAnotherToSixBits() throws IOException {
         Path plan = tmp.resolve("plan.json");
         Files.writeString(plan, """
-                {"formatVersion": 1, "weightBits": 4, "actBits": 8, "blockSize": 32,
+                {"formatVersion": 1, "weightBits": 4, "actBits": 8, "blockSize": 32, "minCompression": 0,
                  "layers": {"s2b1proj_conv": {"skip": true}, "s3b1a_conv": {"weightBits": 6}}}
                 """);
         Path out = tmp.resolve("out").resolve("p.zip");
@@ -566,6 +569,28 @@ class CliTest {
         assertEquals(16, rows2.get("s1b1a_conv").get("blockSize").asInt());
         assertEquals(6, rows2.get("s3b1a_conv").get("weightBits").asInt());
         assertEquals("ConvolutionLayer", rows2.get("s2b1proj_conv").get("type").asText());
+    }
+
+    /**
+     * The library's default (minCompression 3) keeps a convolution that DSConv would barely shrink in FP32: the
+     * one-channel stem (a scale per weight would make it larger than FP32). Every other convolution is converted.
+     */
+    @Test
+    void byDefaultAOneChannelStemStaysFp32() throws IOException {
+        Path out = tmp.resolve("d.zip");
+        Path json = tmp.resolve("d.json");
+        ok("quantize", "--in", resnet, "--out", out, "--json", json);
+        JsonNode rep = readJson(json);
+        assertEquals(11, rep.get("convLayers").asInt());
+        assertEquals(10, rep.get("replaced").asInt());
+        assertEquals("stem_conv", rep.get("skipped").get(0).get("name").asText());
+        assertTrue(rep.get("skipped").get(0).get("reason").asText().contains("minCompression"),
+                rep.get("skipped").get(0).toString());
+        assertEquals(3.0, rep.get("plan").get("minCompression").asDouble());
+        Map<String, JsonNode> rows = inspectRows(out, tmp.resolve("i.json"));
+        for (String conv : RESNET_CONVS.subList(1, RESNET_CONVS.size())) {
+            assertEquals("DSConvLayer", rows.get(conv).get("type").asText(), conv);
+        }
     }
 
     @Test

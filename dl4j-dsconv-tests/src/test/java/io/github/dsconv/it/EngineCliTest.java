@@ -41,7 +41,10 @@ class EngineCliTest {
     @BeforeAll
     static void quantize() throws IOException {
         w4 = shared.resolve("resnet-w4.zip");
-        ok("quantize", "--in", FP32, "--out", w4, "--weight-bits", 4, "--act-bits", 8, "--block", 32);
+        // Every convolution, the 1-channel stem too (the default would keep it FP32), so that the engine's
+        // direct route for a stem is exercised.
+        ok("quantize", "--in", FP32, "--out", w4, "--weight-bits", 4, "--act-bits", 8, "--block", 32,
+                "--min-compression", 0);
     }
 
     /**

@@ -71,8 +71,9 @@ class KerasCliTest {
         assertTrue(d < 1e-5, "the saved import differs from the reference forward pass by " + d);
 
         Path q = dir.resolve("q.zip");
+        // --min-compression 0: the fixture's 3-channel stem would otherwise stay FP32 (the library's default).
         ok("quantize", "--in", imported, "--out", q, "--weight-bits", bits, "--act-bits", 8, "--block", 32,
-                "--json", dir.resolve("q.json"));
+                "--min-compression", 0, "--json", dir.resolve("q.json"));
         JsonNode qj = readJson(dir.resolve("q.json"));
         assertEquals(2, qj.get("convLayers").asInt());
         assertEquals(2, qj.get("replaced").asInt());

@@ -45,9 +45,10 @@ class PackedCliTest {
         packed16 = shared.resolve("w4.dsconv.zip");
         packed32 = shared.resolve("w4-fp32.dsconv.zip");
         Path json = shared.resolve("w4.dsconv.json");
-        ok("quantize", "--in", MODEL, "--out", zip, "--weight-bits", 4);
-        ok("quantize", "--in", MODEL, "--out", packed16, "--weight-bits", 4, "--json", json);
-        ok("quantize", "--in", MODEL, "--out", packed32, "--weight-bits", 4, "--params-precision", "fp32");
+        ok("quantize", "--min-compression", 0, "--in", MODEL, "--out", zip, "--weight-bits", 4);
+        ok("quantize", "--min-compression", 0, "--in", MODEL, "--out", packed16, "--weight-bits", 4, "--json", json);
+        ok("quantize", "--min-compression", 0, "--in", MODEL, "--out", packed32, "--weight-bits", 4,
+                "--params-precision", "fp32");
         packedJson = readJson(json);
     }
 
