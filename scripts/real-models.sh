@@ -2,8 +2,8 @@
 # The README's real-model table: imports a Keras model, then for each configuration quantizes it (the library's
 # defaults; the calibrated recipe where marked) and evaluates it against the FP32 model on every test image.
 # Usage: scripts/real-models.sh NAME H5 TEST_DIR CALIB_DIR OUT_DIR [PREPROCESSING...]
-#   e.g. scripts/real-models.sh resnet8 ../shared/models/cifar10-resnet8-mlperf-tiny.h5 \
-#        ../shared/data/cifar10/test ../shared/data/cifar10/train-5k docs/real --scale 1
+#   e.g. scripts/real-models.sh resnet8 cifar10-resnet8-mlperf-tiny.h5 cifar10/test cifar10/train-5k docs/real \
+#        --scale 1
 # Writes OUT_DIR/NAME-<config>.json (evaluate's JSON plus the quantize report) and prints one line per config.
 # DSConv models are evaluated on the integer engine (logits bit-identical to the float simulation, faster);
 # LIMIT=N evaluates the first N images only.
