@@ -119,8 +119,8 @@ public final class IntegerConvKernel implements InferenceKernel {
 
     /**
      * True if the layer can run on the integer engine: signed BFP input of 2..8 bits and weights of at most 8 bits
-     * (unsigned BFP blocks, {@link DSConvLayer#isUnsignedActivations()}, are not implemented here yet: such layers
-     * run the float simulation).
+     * (a layer with unsigned BFP blocks, {@link DSConvLayer#isUnsignedActivations()}, is not supported: the engine
+     * has no unsigned 8-bit path, so it runs on the float simulation and the engine report lists it).
      */
     public static boolean supports(DSConvLayer lc) {
         return lc.quantizesActivations() && lc.getActBits() <= 8 && lc.getWeightBits() <= 8

@@ -218,7 +218,8 @@ final class OneDnnConvHelper implements ConvolutionHelper {
             int[] argIds = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
             for (int i = 0; i < 4; i++) {
                 dnnl_memory m = new dnnl_memory();
-                // A placeholder handle; the real buffers are bound before each execution.
+                // Created without a data handle (oneDNN's idiom for reused primitives): each execution binds
+                // that call's buffers with dnnl_memory_set_data_handle.
                 check(dnnl_memory_create(m, mds[i], OneDnn.engine(), (Pointer) null), "dnnl_memory_create");
                 natives.memories[i] = m;
                 args.position(i).arg(argIds[i]).memory(m);
