@@ -30,6 +30,9 @@ public final class ModelFiles {
 
     /** Loads a model file, whichever kind it holds (ModelSerializer zip or packed DSConv file). */
     public static Model load(Path file) throws IOException {
+        if (Files.isDirectory(file)) {
+            throw new IOException(file + ": is a folder, not a model file");
+        }
         if (!Files.isRegularFile(file)) {
             throw new IOException("model file not found: " + file);
         }
@@ -76,7 +79,7 @@ public final class ModelFiles {
         Path target = file.toAbsolutePath();
         Path dir = target.getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+        Path tmp = AtomicFiles.tempFor(target);
         try {
             ModelSerializer.writeModel(model, tmp.toFile(), saveUpdater);
             AtomicFiles.moveIntoPlace(tmp, target);

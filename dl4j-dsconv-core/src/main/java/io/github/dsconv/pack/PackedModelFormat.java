@@ -220,7 +220,7 @@ public final class PackedModelFormat {
         }
         Path target = file.toAbsolutePath();
         Files.createDirectories(target.getParent());
-        Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
+        Path tmp = AtomicFiles.tempFor(target);
         try {
             List<PackedManifest.Entry> entries = new ArrayList<>();
             List<PackedManifest.Segment> segments = new ArrayList<>();
@@ -268,8 +268,9 @@ public final class PackedModelFormat {
                 putEntry(zip, MANIFEST_SHA_ENTRY, (sha256(mbytes) + "\n").getBytes(StandardCharsets.US_ASCII));
                 written = manifest;
             }
-            AtomicFiles.moveIntoPlace(tmp, target);
-            return new Written(target, Files.size(target), convBytes, fp32ConvBytes, otherBytes, written);
+            long size = Files.size(tmp);
+            AtomicFiles.moveIntoPlace(tmp, target); // or staged until an open OutputSet commits
+            return new Written(target, size, convBytes, fp32ConvBytes, otherBytes, written);
         } finally {
             Files.deleteIfExists(tmp);
         }

@@ -17,7 +17,7 @@ import java.util.concurrent.Callable;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Images/s of a model in FP32 and converted to DSConv on the integer engine (oneDNN or Java), "
                 + "median of timed iterations after warm-up, end to end and per convolution.")
-final class BenchCommand implements Callable<Integer> {
+final class BenchCommand implements Callable<Integer>, DeclaresFiles {
 
     @Option(names = "--model", required = true,
             description = "resnet50, vgg16, vgg19, googlenet, densenet121 (full size, random init) or a model file.")
@@ -58,6 +58,26 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "Write the results (one object per batch size, in a list) to this file.")
     Path json;
+
+    @Override
+    public void validate() {
+        OptionChecks.weightBits("--weight-bits", weightBits);
+        OptionChecks.actBits("--act-bits", actBits);
+        OptionChecks.block("--block", block);
+        OptionChecks.eachInRange("--batch", java.util.Arrays.stream(batches).boxed().toList(), 1, 100_000);
+        OptionChecks.range("--iterations", iterations, 1, 1_000_000);
+        OptionChecks.range("--warmup", warmup, 0, 1_000_000);
+    }
+
+    @Override
+    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+        if (model != null && (model.contains("/") || model.contains(".") || java.nio.file.Files.exists(
+                java.nio.file.Path.of(model)))) {
+            files.input("--model", java.nio.file.Path.of(model)); // a file rather than a zoo name
+        }
+        files.output("--json", json);
+        OptionChecks.dataFolder(files, "--data", data);
+    }
 
     @Override
     public Integer call() throws Exception {

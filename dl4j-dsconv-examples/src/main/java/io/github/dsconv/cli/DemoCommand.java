@@ -16,7 +16,7 @@ import java.util.concurrent.Callable;
         description = "Convert the committed small ResNet at W8/W6/W4/W3/W2 with DSConv and with round-to-nearest "
                 + "per-channel weights (both A8 BFP), evaluate on the Fashion-MNIST test set, print a table, "
                 + "write a PNG plot.")
-final class DemoCommand implements Callable<Integer> {
+final class DemoCommand implements Callable<Integer>, DeclaresFiles {
 
     @Option(names = "--model", description = "FP32 model(s) (default: the committed " + Demo.DEFAULT_MODEL + ").",
             split = ",")
@@ -67,6 +67,26 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--all", description = "Run the full accuracy table instead (same as `dsconv table`): every "
             + "committed small family, DSConv W8-W2 and B=16/64/128, RTN per-tensor and per-channel.")
     boolean all;
+
+    @Override
+    public void validate() {
+        OptionChecks.eachInRange("--bits", java.util.Arrays.stream(bits).boxed().toList(), 2, 8);
+        OptionChecks.actBits("--act-bits", actBits);
+        OptionChecks.block("--block", block);
+        OptionChecks.range("--limit", limit, 0, Integer.MAX_VALUE);
+        OptionChecks.range("--batch", batch, 1, 100_000);
+        OptionChecks.range("--calibration-images", calibration.images, 1, 1_000_000);
+    }
+
+    @Override
+    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+        if (models != null) {
+            models.forEach(m -> files.input("--model", m));
+        }
+        files.outputFolder("--plot-dir", plotDir).output("--json", json);
+        OptionChecks.dataFolder(files, "--data", data.data);
+        OptionChecks.dataFolder(files, "--calibration-data", calibration.data);
+    }
 
     @Override
     public Integer call() throws Exception {

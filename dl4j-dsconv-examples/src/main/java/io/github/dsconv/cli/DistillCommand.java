@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
         description = "Adapt a DSConv model to its FP32 original by distillation on unlabelled images "
                 + "(loss T^2 KL(softmax(z_t/T) || softmax(z_s/T)), Adam; q stays fixed). Checkpoints every epoch; "
                 + "top-1 and teacher agreement are reported on the Fashion-MNIST test set.")
-final class DistillCommand implements Callable<Integer> {
+final class DistillCommand implements Callable<Integer>, DeclaresFiles {
 
     @Option(names = "--teacher", required = true, description = "FP32 model file (the teacher).")
     Path teacher;
@@ -100,6 +100,29 @@ final class DistillCommand implements Callable<Integer> {
     Path json;
 
     @Override
+    public void validate() {
+        OptionChecks.range("--epochs", epochs, 1, 100_000);
+        OptionChecks.range("--limit", limit, 0, Integer.MAX_VALUE);
+        OptionChecks.range("--test-limit", testLimit, 0, Integer.MAX_VALUE);
+        OptionChecks.range("--batch", batch, 1, 100_000);
+        OptionChecks.range("--patience", patience, 1, 100_000);
+        OptionChecks.range("--temperature", temperature, 1e-6, 1e6);
+        OptionChecks.range("--lr", lr, 1e-12, 10);
+        OptionChecks.range("--held-out", heldOut, 0, 0.5);
+        OptionChecks.range("--feature-weight", featureWeight, 0, 1e6);
+    }
+
+    @Override
+    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+        files.input("--teacher", teacher).input("--student", student).output("--out", out)
+                .output("the provenance file of --out", out == null ? null : io.github.dsconv.examples.Provenance.fileOf(out)).output("--json", json)
+                .workFolder(checkpoint == null ? "the checkpoint folder" : "--checkpoint", checkpoint != null
+                        ? checkpoint : out.resolveSibling(out.getFileName() + ".checkpoint"));
+        OptionChecks.dataFolder(files, "--data", data);
+        OptionChecks.dataFolder(files, "--test-data", testData);
+    }
+
+    @Override
     public Integer call() throws Exception {
         List<String> features = featureLayers == null ? List.of()
                 : Arrays.stream(featureLayers.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
@@ -126,6 +149,9 @@ final class DistillCommand implements Callable<Integer> {
                         + " %d epoch(s) (kept %d) on %d unlabelled images in %.0f s -> %s%n", r.before().top1(),
                 r.after().top1(), r.before().agreement(), r.after().agreement(), r.testImages(), r.epochs(),
                 r.bestEpoch(), r.images(), r.seconds(), r.out());
+        for (String w : r.warnings()) {
+            System.err.println("dsconv: warning: " + w);
+        }
         JsonOutput.write(json, r);
         return 0;
     }

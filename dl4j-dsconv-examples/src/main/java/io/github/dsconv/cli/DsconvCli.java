@@ -3,7 +3,10 @@ package io.github.dsconv.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import io.github.dsconv.io.OutputSet;
+
 import java.io.PrintWriter;
+import java.util.List;
 
 /**
  * {@code ./dsconv}: train small models (or import Keras ones), convert them to DSConv, evaluate, inspect and run
@@ -25,9 +28,13 @@ public final class DsconvCli implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    /** Builds the command line with the one-line error handler. */
+    /**
+     * Builds the command line: option values and files are checked before a command runs, outputs are committed
+     * only when it succeeds, and every error is one line.
+     */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new DsconvCli());
+        cl.setExecutionStrategy(DsconvCli::executeChecked);
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             PrintWriter err = cmd.getErr();
             err.println("dsconv: error: " + oneLine(ex));
@@ -37,7 +44,61 @@ public final class DsconvCli implements Runnable {
             err.flush();
             return 1;
         });
+        // A usage mistake is one line with a pointer to --help, not picocli's usage dump.
+        cl.setParameterExceptionHandler((ex, args) -> {
+            CommandLine c = ex.getCommandLine();
+            PrintWriter err = c.getErr();
+            String hint = "";
+            if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+                hint = "; did you mean " + String.join(" or ", u.getSuggestions().stream().limit(3).toList()) + "?";
+            }
+            err.println("dsconv: error: " + oneLine(ex) + hint + " (see '" + c.getCommandSpec().qualifiedName()
+                    + " --help')");
+            err.flush();
+            return c.getCommandSpec().exitCodeOnInvalidInput();
+        });
         return cl;
+    }
+
+    /**
+     * Runs the chosen command inside an {@link OutputSet}: options validated and files declared and checked
+     * first, outputs committed together when it returns 0, discarded otherwise.
+     */
+    private static int executeChecked(CommandLine.ParseResult parseResult) {
+        List<CommandLine> chain = parseResult.asCommandLineList();
+        CommandLine last = chain.get(chain.size() - 1);
+        boolean help = chain.stream().anyMatch(c -> c.isUsageHelpRequested() || c.isVersionHelpRequested());
+        if (help || !(last.getCommand() instanceof DeclaresFiles command)) {
+            return new CommandLine.RunLast().execute(parseResult);
+        }
+        OutputSet files;
+        try {
+            command.validate();
+            OutputSet.Builder b = OutputSet.builder().spelling(label -> asWritten(last.getParseResult(), label));
+            command.declare(b);
+            files = b.open();
+        } catch (Exception e) {
+            throw new CommandLine.ExecutionException(last, oneLine(e), e);
+        }
+        try (files) {
+            int code = new CommandLine.RunLast().execute(parseResult);
+            if (code == 0) {
+                files.commit();
+            }
+            return code;
+        } catch (java.io.IOException e) {
+            throw new CommandLine.ExecutionException(last, oneLine(e), e);
+        }
+    }
+
+    /** The text the user gave for an option, before picocli turned it into a value (null if not given). */
+    private static String asWritten(CommandLine.ParseResult pr, String option) {
+        CommandLine.Model.OptionSpec o = pr.matchedOption(option);
+        if (o == null || o.originalStringValues().isEmpty()) {
+            return null;
+        }
+        List<String> v = o.originalStringValues();
+        return v.get(v.size() - 1);
     }
 
     static String oneLine(Throwable ex) {

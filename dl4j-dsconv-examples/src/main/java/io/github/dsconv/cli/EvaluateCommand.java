@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
         description = "Top-1 accuracy on labelled images (the Fashion-MNIST test set, or --data DIR with one "
                 + "subfolder per class); with --reference also top-1 agreement and logits SQNR against the reference"
                 + " (e.g. the FP32 model), on the same images.")
-final class EvaluateCommand implements Callable<Integer> {
+final class EvaluateCommand implements Callable<Integer>, DeclaresFiles {
 
     @Option(names = "--model", required = true, description = "Model file to evaluate.")
     Path model;
@@ -71,6 +71,18 @@ final class EvaluateCommand implements Callable<Integer> {
     record Json(double top1, int images, Double agreement, Double logitsSqnrDb, String engine, String backend,
                 int integerLayers, List<String> floatLayers, String data, List<String> classes, String input,
                 int fp32OneDnnLayers) {
+    }
+
+    @Override
+    public void validate() {
+        OptionChecks.range("--limit", limit, 0, Integer.MAX_VALUE);
+        OptionChecks.range("--batch", batch, 1, 100_000);
+    }
+
+    @Override
+    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+        files.input("--model", model).input("--reference", reference).output("--json", json);
+        OptionChecks.dataFolder(files, "--data", data.data);
     }
 
     @Override

@@ -12,7 +12,7 @@ import java.util.concurrent.Callable;
 @Command(name = "import-keras", mixinStandardHelpOptions = true,
         description = "Import a Keras 2 model saved with model.save(\"m.h5\") into a DL4J model file: Sequential "
                 + "as MultiLayerNetwork, Functional as ComputationGraph; channels_last convolutions stay NHWC.")
-final class ImportKerasCommand implements Callable<Integer> {
+final class ImportKerasCommand implements Callable<Integer>, DeclaresFiles {
 
     @Option(names = "--h5", required = true, description = "Keras HDF5 file (architecture and weights).")
     Path h5;
@@ -22,6 +22,12 @@ final class ImportKerasCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "Write the result as JSON to this file.")
     Path json;
+
+    @Override
+    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+        files.input("--h5", h5).output("--out", out)
+                .output("the provenance file of --out", out == null ? null : io.github.dsconv.examples.Provenance.fileOf(out)).output("--json", json);
+    }
 
     @Override
     public Integer call() throws Exception {

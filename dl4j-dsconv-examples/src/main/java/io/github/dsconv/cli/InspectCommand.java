@@ -13,7 +13,7 @@ import java.util.concurrent.Callable;
 /** {@code dsconv inspect}: lists a model's layers, or dumps one layer's arrays as .npy. */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = "List a model's layers; with --layer and --npy, write that layer's arrays as .npy files.")
-final class InspectCommand implements Callable<Integer> {
+final class InspectCommand implements Callable<Integer>, DeclaresFiles {
 
     @Option(names = "--model", required = true, description = "Model file.")
     Path model;
@@ -26,6 +26,14 @@ final class InspectCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "Write the layer list as JSON to this file.")
     Path json;
+
+    @Override
+    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+        if (npy != null && layer == null) {
+            throw new IllegalArgumentException("--npy needs --layer (which layer's arrays to write)");
+        }
+        files.input("--model", model).outputFolder("--npy", npy).output("--json", json);
+    }
 
     @Override
     public Integer call() throws Exception {

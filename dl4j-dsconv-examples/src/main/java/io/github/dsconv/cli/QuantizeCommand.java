@@ -12,7 +12,7 @@ import java.util.concurrent.Callable;
 @Command(name = "quantize", mixinStandardHelpOptions = true,
         description = "Convert every ConvolutionLayer of a DL4J model to DSConv: without data the paper's conversion;"
                 + " with --calibration-data also Hessian-aware rounding and bias correction on unlabelled images.")
-final class QuantizeCommand implements Callable<Integer> {
+final class QuantizeCommand implements Callable<Integer>, DeclaresFiles {
 
     @Option(names = "--in", required = true, description = "FP32 model file (ModelSerializer zip).")
     Path in;
@@ -86,6 +86,27 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "Write the conversion report as JSON to this file.")
     Path json;
+
+    @Override
+    public void validate() {
+        OptionChecks.weightBits("--weight-bits", weightBits);
+        OptionChecks.actBits("--act-bits", actBits);
+        OptionChecks.block("--block", block);
+        if (minCompression != null) {
+            OptionChecks.range("--min-compression", minCompression, 0, 1e6);
+        }
+        OptionChecks.range("--bias-correct", biasCorrect, 0, 1_000_000);
+        OptionChecks.range("--weighted-fit", weightedFit, 0, 1_000_000);
+        OptionChecks.range("--hessian-round", hessianRound, 0, 1_000_000);
+        OptionChecks.range("--calibration-images", calibration.images, 1, 1_000_000);
+    }
+
+    @Override
+    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+        files.input("--in", in).input("--plan", plan).output("--out", out)
+                .output("the provenance file of --out", out == null ? null : io.github.dsconv.examples.Provenance.fileOf(out)).output("--json", json);
+        OptionChecks.dataFolder(files, "--calibration-data", calibration.data);
+    }
 
     @Override
     public Integer call() throws Exception {

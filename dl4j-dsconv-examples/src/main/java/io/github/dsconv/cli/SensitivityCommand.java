@@ -39,7 +39,7 @@ import java.util.concurrent.Callable;
                 + "and logits SQNR when only its weights are quantized (inputs float) and when only its input is "
                 + "rounded to block floating point (weights FP32); plus all weights, all inputs and both. Layers are "
                 + "ranked by the larger agreement loss. Labels are optional (top-1 is reported when present).")
-final class SensitivityCommand implements Callable<Integer> {
+final class SensitivityCommand implements Callable<Integer>, DeclaresFiles {
 
     /** Version of the JSON this command writes. */
     static final int FORMAT_VERSION = 1;
@@ -106,8 +106,31 @@ final class SensitivityCommand implements Callable<Integer> {
     }
 
     @Override
+    public void validate() {
+        OptionChecks.weightBits("--weight-bits", weightBits);
+        if (actBits == 0) {
+            throw new IllegalArgumentException("--act-bits must be in [2, 16]: sensitivity measures the inputs too");
+        }
+        OptionChecks.actBits("--act-bits", actBits);
+        OptionChecks.block("--block", block);
+        OptionChecks.range("--limit", limit, 0, Integer.MAX_VALUE);
+        OptionChecks.range("--batch", batch, 1, 100_000);
+        OptionChecks.range("--calibration-images", calibrationOptions.images, 1, 1_000_000);
+        if (plot != null && !plot.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
+            throw new IllegalArgumentException("--plot must name a .png file, got " + plot);
+        }
+    }
+
+    @Override
+    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+        files.input("--model", model).output("--json", json).output("--plot", plot);
+        OptionChecks.dataFolder(files, "--data", data.data);
+        OptionChecks.dataFolder(files, "--calibration-data", calibrationOptions.data);
+    }
+
+    @Override
     public Integer call() throws Exception {
-        LayerSpec spec = validate();
+        LayerSpec spec = new LayerSpec(weightBits, actBits, block);
         ImageSource source = data.open(preprocessing);
         ImageSource calibration = calibrationOptions.open(preprocessing);
         int calibrationImages = calibrationOptions.images;
@@ -140,50 +163,6 @@ final class SensitivityCommand implements Callable<Integer> {
             plot(r);
         }
         return 0;
-    }
-
-    /** Checks every option and output path before any work. */
-    private LayerSpec validate() {
-        LayerSpec spec = new LayerSpec(weightBits, actBits, block);
-        if (actBits == 0) {
-            throw new IllegalArgumentException("--act-bits must be in [2, 16]: sensitivity measures the inputs too");
-        }
-        BlockFloatingPoint.mantissaBits(actBits);
-        if (limit < 0) {
-            throw new IllegalArgumentException("--limit must be >= 0, got " + limit);
-        }
-        if (batch <= 0 || batch > 100_000) {
-            throw new IllegalArgumentException("--batch must be between 1 and 100000, got " + batch);
-        }
-        if (calibrationOptions.images <= 0 || calibrationOptions.images > 1_000_000) {
-            throw new IllegalArgumentException("--calibration-images must be between 1 and 1000000, got "
-                    + calibrationOptions.images);
-        }
-        if (!Files.isRegularFile(model)) {
-            throw new IllegalArgumentException("model file not found: " + model);
-        }
-        if (json != null && same(json, model)) {
-            throw new IllegalArgumentException("--json " + json + " is the model file");
-        }
-        if (plot != null && same(plot, model)) {
-            throw new IllegalArgumentException("--plot " + plot + " is the model file");
-        }
-        if (json != null && plot != null && same(json, plot)) {
-            throw new IllegalArgumentException("--json and --plot are the same file " + json);
-        }
-        if (plot != null && !plot.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
-            throw new IllegalArgumentException("--plot must name a .png file, got " + plot);
-        }
-        for (Path out : new Path[] {json, plot}) {
-            if (out != null && Files.isDirectory(out)) {
-                throw new IllegalArgumentException(out + " is a directory");
-            }
-        }
-        return spec;
-    }
-
-    private static boolean same(Path a, Path b) {
-        return a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
     }
 
     private Json json(SensitivityReport r, ImageSource source, InputSpec input, String calibrationDescription) {

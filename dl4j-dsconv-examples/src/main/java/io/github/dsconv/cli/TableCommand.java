@@ -20,7 +20,7 @@ import java.util.concurrent.Callable;
                 + "DSConv with the KDS shift (dsconv-kds-bias) at W8-W2 (B=32); the KDS shift, clipping search and bias "
                 + "correction together (dsconv-kds-clip-bc) at W4-W2; RTN per-tensor and per-channel at W8-W2; all A8 "
                 + "BFP, on the Fashion-MNIST test set. One PNG per family: top-1 vs weight bytes.")
-final class TableCommand implements Callable<Integer> {
+final class TableCommand implements Callable<Integer>, DeclaresFiles {
 
     @Option(names = "--model", split = ",",
             description = "FP32 model(s) (default: every committed models/fmnist-<family>.zip).")
@@ -64,15 +64,31 @@ final class TableCommand implements Callable<Integer> {
     Path fromJson;
 
     @Override
+    public void validate() {
+        OptionChecks.actBits("--act-bits", actBits);
+        OptionChecks.range("--limit", limit, 0, Integer.MAX_VALUE);
+        OptionChecks.range("--batch", batch, 1, 100_000);
+        OptionChecks.range("--calibration-images", calibration.images, 1, 1_000_000);
+        if (fromJson != null && json != null) {
+            throw new IllegalArgumentException("--json and --from-json exclude each other (nothing is evaluated)");
+        }
+    }
+
+    @Override
+    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+        if (models != null) {
+            models.forEach(m -> files.input("--model", m));
+        }
+        files.input("--from-json", fromJson).outputFolder("--plot-dir", plotDir).output("--json", json)
+                .output("--markdown", markdown);
+        OptionChecks.dataFolder(files, "--data", data.data);
+        OptionChecks.dataFolder(files, "--calibration-data", calibration.data);
+    }
+
+    @Override
     public Integer call() throws Exception {
         if (fromJson != null) {
             return redraw();
-        }
-        if (limit < 0) {
-            throw new IllegalArgumentException("--limit must be >= 0, got " + limit);
-        }
-        if (batch <= 0) {
-            throw new IllegalArgumentException("--batch must be positive, got " + batch);
         }
         List<Path> files = models == null || models.isEmpty() ? Demo.committedModels() : models;
         List<Demo.Variant> variants = Demo.tableVariants();
@@ -92,9 +108,6 @@ final class TableCommand implements Callable<Integer> {
     }
 
     private int redraw() throws java.io.IOException {
-        if (json != null) {
-            throw new IllegalArgumentException("--json and --from-json exclude each other (nothing is evaluated)");
-        }
         Demo.Result r = Demo.readResult(fromJson);
         java.nio.file.Files.createDirectories(plotDir);
         for (Demo.ModelResult m : r.models()) {

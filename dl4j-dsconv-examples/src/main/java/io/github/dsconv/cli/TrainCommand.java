@@ -12,7 +12,7 @@ import java.util.concurrent.Callable;
 /** {@code dsconv train}: trains a small architecture on Fashion-MNIST. */
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = "Train a small CNN (28x28x1, with batch norm) on Fashion-MNIST and save it with provenance.")
-final class TrainCommand implements Callable<Integer> {
+final class TrainCommand implements Callable<Integer>, DeclaresFiles {
 
     @Option(names = "--arch", required = true, description = "resnet, vgg, googlenet or densenet")
     String arch;
@@ -41,6 +41,20 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "Write the result as JSON to this file.")
     Path json;
+
+    @Override
+    public void validate() {
+        OptionChecks.range("--epochs", epochs, 0, 100_000);
+        OptionChecks.range("--batch", batch, 1, 100_000);
+        OptionChecks.range("--train-limit", trainLimit, 0, Integer.MAX_VALUE);
+        OptionChecks.range("--test-limit", testLimit, 0, Integer.MAX_VALUE);
+    }
+
+    @Override
+    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+        files.input("--init", init).output("--out", out)
+                .output("the provenance file of --out", out == null ? null : io.github.dsconv.examples.Provenance.fileOf(out)).output("--json", json);
+    }
 
     @Override
     public Integer call() throws Exception {

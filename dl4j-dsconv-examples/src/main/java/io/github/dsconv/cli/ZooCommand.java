@@ -14,7 +14,7 @@ import java.util.concurrent.Callable;
 @Command(name = "zoo", mixinStandardHelpOptions = true,
         description = "Build a full-size model (random init, DL4J pretrained weights, or a weights file), convert "
                 + "every convolution to DSConv and compare outputs with the FP32 model.")
-final class ZooCommand implements Callable<Integer> {
+final class ZooCommand implements Callable<Integer>, DeclaresFiles {
 
     @Option(names = "--model", required = true, description = "resnet50, vgg16, vgg19, googlenet or densenet121.")
     String model;
@@ -50,6 +50,19 @@ final class ZooCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "Write the result as JSON to this file.")
     Path json;
+
+    @Override
+    public void validate() {
+        OptionChecks.weightBits("--weight-bits", weightBits);
+        OptionChecks.actBits("--act-bits", actBits);
+        OptionChecks.block("--block", block);
+        OptionChecks.range("--images", images, 1, 100_000);
+    }
+
+    @Override
+    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+        files.input("--weights", weights).output("--out", out).output("--json", json);
+    }
 
     @Override
     public Integer call() throws Exception {

@@ -120,11 +120,16 @@ public final class DistillModel {
      * @param settings          the distillation settings
      * @param history           every epoch
      * @param out               the adapted model file
+     * @param heldOutCheck      what the held-out check decided: {@code improved} (an epoch beat the student as
+     *                          given), {@code kept-as-given} (none did, so the student is written unchanged) or
+     *                          {@code none} ({@code --held-out 0}: no check was made, the last epoch is written)
+     * @param warnings          what the user should know about the result (also printed on stderr)
      */
     public record Result(int epochs, int images, double seconds, Score before, Score after, int testImages,
                          int trainImages, int heldOutImages, Double heldOutBefore, Double heldOutBest, int bestEpoch,
                          boolean stoppedEarly, int resumedFromEpoch, Map<String, Long> trainableParams,
-                         Map<String, Object> settings, List<EpochStats> history, String out) {
+                         Map<String, Object> settings, List<EpochStats> history, String out,
+                         String heldOutCheck, List<String> warnings) {
     }
 
     private DistillModel() {
@@ -185,9 +190,31 @@ public final class DistillModel {
         Result res = new Result(r.epochsRun(), (int) images.size(0), (System.nanoTime() - t0) / 1e9, before, after,
                 teacherOut.size(), r.trainImages(), r.heldOutImages(), r.heldOutAgreementBefore(),
                 r.heldOutAgreementBest(), r.bestEpoch(), r.stoppedEarly(), r.resumedFromEpoch(), counts,
-                settings(o), r.history(), o.out().toString());
+                settings(o), r.history(), o.out().toString(), heldOutCheck(r), warnings(r, before, after));
         writeProvenance(o, res);
         return res;
+    }
+
+    private static String heldOutCheck(DistillResult r) {
+        return r.heldOutImages() == 0 ? "none" : r.bestEpoch() == 0 ? "kept-as-given" : "improved";
+    }
+
+    /** The warnings of a run: no held-out check, no improvement on it, or a lower test agreement. */
+    static List<String> warnings(DistillResult r, Score before, Score after) {
+        List<String> w = new ArrayList<>();
+        if (r.heldOutImages() == 0) {
+            w.add("--held-out 0: no held-out check was made; the last epoch's parameters are written whether or not "
+                    + "they are better than the student as given");
+        } else if (r.bestEpoch() == 0) {
+            w.add(String.format(java.util.Locale.ROOT, "no epoch improved the agreement with the teacher on the %d "
+                    + "held-out images (%.4f as given); the student is written unchanged", r.heldOutImages(),
+                    r.heldOutAgreementBefore()));
+        }
+        if (after.agreement() < before.agreement()) {
+            w.add(String.format(java.util.Locale.ROOT, "agreement with the teacher on the test images fell from %.4f "
+                    + "to %.4f", before.agreement(), after.agreement()));
+        }
+        return List.copyOf(w);
     }
 
     private static Score score(Model m, DataSetIterator test, Outputs teacherOut) {

@@ -129,7 +129,7 @@ public final class InspectModel {
                 default -> p.getKey();
             };
             Path target = dir.resolve(file + ".npy");
-            Path tmp = Files.createTempFile(dir, "." + file, ".npy.tmp");
+            Path tmp = AtomicFiles.tempFor(target);
             try {
                 Nd4j.writeAsNumpy(p.getValue().dup('c'), tmp.toFile());
                 AtomicFiles.moveIntoPlace(tmp, target);

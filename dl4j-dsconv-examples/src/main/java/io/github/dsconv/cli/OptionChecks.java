@@ -1,0 +1,70 @@
+package io.github.dsconv.cli;
+
+import io.github.dsconv.data.FashionMnistSource;
+import io.github.dsconv.io.OutputSet;
+
+import java.nio.file.Path;
+import java.util.Collection;
+
+/** Range checks of option values, each failing with one line that names the option and the value. */
+final class OptionChecks {
+
+    /** Largest block size accepted on the command line (a block at least the channel count is one block). */
+    static final int MAX_BLOCK = 65_536;
+
+    private OptionChecks() {
+    }
+
+    /** {@code min <= value <= max}, else an error naming the option. */
+    static void range(String option, long value, long min, long max) {
+        if (value < min || value > max) {
+            throw new IllegalArgumentException(option + " must be between " + min + " and " + max + ", got " + value);
+        }
+    }
+
+    /** A finite number in {@code [min, max]}. */
+    static void range(String option, double value, double min, double max) {
+        if (!(value >= min && value <= max)) {
+            throw new IllegalArgumentException(option + " must be a number between " + min + " and " + max + ", got "
+                    + value);
+        }
+    }
+
+    /** Weight bits 2-8 (null = not given). */
+    static void weightBits(String option, Integer bits) {
+        if (bits != null) {
+            range(option, bits, 2, 8);
+        }
+    }
+
+    /** BFP activation bits: 0 (off) or 2-16 (null = not given). */
+    static void actBits(String option, Integer bits) {
+        if (bits != null && bits != 0 && (bits < 2 || bits > 16)) {
+            throw new IllegalArgumentException(option + " must be 0 (off) or between 2 and 16, got " + bits);
+        }
+    }
+
+    /** A block size 1-{@value #MAX_BLOCK} (null = not given). */
+    static void block(String option, Integer block) {
+        if (block != null) {
+            range(option, block, 1, MAX_BLOCK);
+        }
+    }
+
+    /** Every entry of a list option in range, and the list not empty. */
+    static void eachInRange(String option, Collection<Integer> values, long min, long max) {
+        if (values == null || values.isEmpty()) {
+            throw new IllegalArgumentException(option + " needs at least one value");
+        }
+        for (int v : values) {
+            range(option, v, min, max);
+        }
+    }
+
+    /** Declares an image source option that names a folder (not {@value FashionMnistSource#NAME}) as an input. */
+    static void dataFolder(OutputSet.Builder files, String option, String data) {
+        if (data != null && !data.isBlank() && !FashionMnistSource.NAME.equals(data)) {
+            files.inputFolder(option, Path.of(data));
+        }
+    }
+}
