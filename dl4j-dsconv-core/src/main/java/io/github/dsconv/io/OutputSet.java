@@ -37,7 +37,7 @@ public final class OutputSet implements AutoCloseable {
 
     private final List<Declared> files;
     private final List<Declared> folders;
-    private final List<Declared> workFolders;
+    private final List<Declared> workFolders; // grows by scratchFolder()
     private final List<Path> createdFolders = new ArrayList<>();
     private final Map<Path, Path> staged = new LinkedHashMap<>();
     private final OutputSet outer;
@@ -57,6 +57,17 @@ public final class OutputSet implements AutoCloseable {
     /** A builder; declare every input and output, then {@link Builder#open()}. */
     public static Builder builder() {
         return new Builder();
+    }
+
+    /**
+     * Declares, on the set open on this thread (if any), a folder of scratch files that are written at once and
+     * that the caller removes itself (e.g. a measurement's temporary copies). Without an open set it does nothing.
+     */
+    public static void scratchFolder(Path dir) {
+        OutputSet set = OPEN.get();
+        if (set != null) {
+            set.workFolders.add(new Declared("scratch folder", dir, canonical(dir)));
+        }
     }
 
     /** The set open on this thread that declares {@code target}, or null when none is open. */
@@ -252,7 +263,7 @@ public final class OutputSet implements AutoCloseable {
         public Builder input(String label, Path file) {
             if (file != null) {
                 if (!Files.exists(file)) {
-                    problems.add(label + " " + file + ": not found");
+                    problems.add(label + " " + file + ": does not exist");
                 } else if (Files.isDirectory(file)) {
                     problems.add(label + " " + file + ": is a folder, not a file");
                 } else if (!Files.isRegularFile(file)) {
@@ -270,7 +281,7 @@ public final class OutputSet implements AutoCloseable {
         public Builder inputFolder(String label, Path dir) {
             if (dir != null) {
                 if (!Files.exists(dir)) {
-                    problems.add(label + " " + dir + ": not found");
+                    problems.add(label + " " + dir + ": does not exist");
                 } else if (!Files.isDirectory(dir)) {
                     problems.add(label + " " + dir + ": is a file, not a folder");
                 } else {
@@ -389,7 +400,7 @@ public final class OutputSet implements AutoCloseable {
             for (Declared f : files) {
                 AtomicFiles.removeStale(f.path);
             }
-            OutputSet set = new OutputSet(List.copyOf(files), List.copyOf(folders), List.copyOf(workFolders));
+            OutputSet set = new OutputSet(List.copyOf(files), List.copyOf(folders), new ArrayList<>(workFolders));
             for (Declared d : folders) {
                 if (!Files.exists(d.path)) {
                     Files.createDirectory(d.path);

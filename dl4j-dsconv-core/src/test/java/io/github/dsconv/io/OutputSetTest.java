@@ -67,7 +67,7 @@ class OutputSetTest {
         String m = refused(OutputSet.builder().spelling(l -> "some/dir/").output("--out", dir.resolve("some/dir")));
         assertTrue(m.contains("names a folder"), m);
         assertTrue(refused(OutputSet.builder().input("--in", dir.resolve("d"))).contains("is a folder, not a file"));
-        assertTrue(refused(OutputSet.builder().input("--in", dir.resolve("nope.zip"))).contains("not found"));
+        assertTrue(refused(OutputSet.builder().input("--in", dir.resolve("nope.zip"))).contains("does not exist"));
         Path f = file("f", "x");
         assertTrue(refused(OutputSet.builder().outputFolder("--plot-dir", f)).contains("not a folder"));
         assertTrue(refused(OutputSet.builder().inputFolder("--data", f)).contains("is a file, not a folder"));

@@ -110,6 +110,7 @@ final class DistillCommand implements Callable<Integer>, DeclaresFiles {
         OptionChecks.range("--lr", lr, 1e-12, 10);
         OptionChecks.range("--held-out", heldOut, 0, 0.5);
         OptionChecks.range("--feature-weight", featureWeight, 0, 1e6);
+        TrainableGroup.parse(train);
     }
 
     @Override

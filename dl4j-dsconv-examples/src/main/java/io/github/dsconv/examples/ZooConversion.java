@@ -151,6 +151,7 @@ public final class ZooConversion {
     static PackedSizes packedSizes(ComputationGraph fp32, ComputationGraph dsconv, INDArray x)
             throws IOException {
         Path dir = Files.createTempDirectory("dsconv-packed-sizes");
+        io.github.dsconv.io.OutputSet.scratchFolder(dir); // not an output of the command: written at once
         try {
             Path zip = dir.resolve("fp32.zip");
             ModelFiles.save(fp32, zip, false);

@@ -48,6 +48,9 @@ class DistillCliTest {
                 "--out", out.toString(), "--json", json.toString()), err.toString());
         JsonNode j = new ObjectMapper().readTree(json.toFile());
         assertEquals(1, j.get("epochs").asInt());
+        // --held-out 0: nothing was checked, and the run says so (JSON and stderr).
+        assertEquals("none", j.get("heldOutCheck").asText());
+        assertTrue(err.toString().contains("dsconv: warning: --held-out 0: no held-out check was made"), err.toString());
         assertTrue(j.get("images").asInt() > 0 && j.get("images").asInt() <= 400, j.toString());
         assertTrue(j.get("seconds").asDouble() > 0);
         for (String phase : new String[] {"before", "after"}) {
@@ -60,6 +63,26 @@ class DistillCliTest {
         String conv = "s2b1a_conv";
         assertEquals(before.getLayer(conv).getParam("q"), after.getLayer(conv).getParam("q"), "q moved");
         assertNotEquals(before.getLayer(conv).getParam("alpha"), after.getLayer(conv).getParam("alpha"));
+    }
+
+    @Test
+    void aRunThatImprovesNothingKeepsTheStudentAsGivenAndWarns(@TempDir Path dir) throws Exception {
+        Path student = dir.resolve("w4.zip");
+        StringWriter err = new StringWriter();
+        assertEquals(0, run(err, "quantize", "--in", TEACHER.toString(), "--out", student.toString()), err.toString());
+        Path out = dir.resolve("distilled.zip");
+        Path json = dir.resolve("d.json");
+        StringWriter err2 = new StringWriter();
+        // A learning rate too small to change any prediction: no epoch beats the start on the held-out images.
+        assertEquals(0, run(err2, "distill", "--teacher", TEACHER.toString(), "--student", student.toString(),
+                "--epochs", "1", "--limit", "300", "--test-limit", "200", "--held-out", "0.3", "--lr", "1e-12",
+                "--out", out.toString(), "--json", json.toString()), err2.toString());
+        JsonNode j = new ObjectMapper().readTree(json.toFile());
+        assertEquals(0, j.get("bestEpoch").asInt(), j.toString());
+        assertEquals("kept-as-given", j.get("heldOutCheck").asText());
+        assertTrue(j.get("warnings").get(0).asText().contains("the student is written unchanged"), j.toString());
+        assertTrue(err2.toString().contains("dsconv: warning: no epoch improved"), err2.toString());
+        assertEquals(ModelFiles.load(student).params(), ModelFiles.load(out).params());
     }
 
     @Test
