@@ -350,7 +350,7 @@ public final class DSConvConverter {
         long nOut = conv.getNOut();
         long nIn = conv.getNIn();
         long taps = (long) conv.getKernelSize()[0] * conv.getKernelSize()[1];
-        long blocks = (nIn + spec.blockSize() - 1) / spec.blockSize();
+        long blocks = (nIn - 1) / spec.blockSize() + 1; // ceil(nIn / block) without overflow
         long scales = nOut * blocks * taps * (quantizer.fitsShift() ? 2 : 1) + (plan.cds() ? 2 * nOut : 0);
         return (nOut * nIn * taps * spec.weightBits() + 7) / 8 + scales * precision.bytes();
     }
