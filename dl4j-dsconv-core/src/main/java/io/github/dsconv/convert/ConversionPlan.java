@@ -1,30 +1,79 @@
 package io.github.dsconv.convert;
 
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamReadException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.dsconv.quant.BlockFloatingPoint;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.IntPredicate;
 
 /**
  * What to convert and how: default {@link LayerSpec}, per-layer overrides or skips by layer name, and the
  * method switches.
  *
- * <p>The file form (JSON, {@code formatVersion} 1):
+ * <p>The file form (JSON, {@code formatVersion} 1), read by {@link #read} and {@link #parse}, written by
+ * {@link #toJson}:
  * <pre>
  * {"formatVersion": 1, "weightBits": 4, "actBits": 8, "blockSize": 32, "skipFirst": false,
  *  "quantizeNetworkInput": true, "kdsBias": false, "cds": false, "clippingSearch": false,
- *  "unsignedActivations": false, "minCompression": 0,
+ *  "unsignedActivations": false, "minCompression": 3,
  *  "layers": {"stem_conv": {"skip": true}, "s3b1a_conv": {"weightBits": 6, "blockSize": 16}}}
  * </pre>
- * Every field is optional; defaults are those of {@link #standard()}.
+ * Every field is optional; an absent field takes the default of {@link #standard()}.
+ * <table>
+ * <caption>Plan fields</caption>
+ * <tr><th>field</th><th>JSON type</th><th>range</th><th>default</th></tr>
+ * <tr><td>formatVersion</td><td>integer</td><td>1</td><td>1</td></tr>
+ * <tr><td>weightBits</td><td>integer</td><td>2 to 8</td><td>4</td></tr>
+ * <tr><td>actBits</td><td>integer</td><td>0 (float input) or 2 to 16</td><td>8</td></tr>
+ * <tr><td>blockSize</td><td>integer</td><td>1 to {@value LayerSpec#MAX_BLOCK_SIZE}; a block at least as large as
+ *     a layer's input channel count is one block of all of them</td><td>32</td></tr>
+ * <tr><td>skipFirst, kdsBias, cds, clippingSearch, unsignedActivations</td><td>boolean</td><td>true, false</td>
+ *     <td>false</td></tr>
+ * <tr><td>quantizeNetworkInput</td><td>boolean</td><td>true, false</td><td>true</td></tr>
+ * <tr><td>minCompression</td><td>number (integer or decimal)</td><td>finite, &gt;= 0</td>
+ *     <td>{@value #DEFAULT_MIN_COMPRESSION}</td></tr>
+ * <tr><td>layers</td><td>object: layer name -&gt; entry</td><td>names of the network's convolutions</td>
+ *     <td>{}</td></tr>
+ * </table>
+ * A layer entry is an object with the optional fields {@code weightBits}, {@code actBits}, {@code blockSize} (as
+ * above; absent: the plan's value) and {@code skip} (boolean, default false; a skipped layer has no other
+ * field).
+ *
+ * <p>Parsing is strict; each rule below is an error naming the field (and the layer, for layer entries) and the
+ * offending value, never a silently coerced or defaulted value:
+ * <ul>
+ * <li>a value of another JSON type: {@code "yes"} or {@code 1} for a boolean, {@code 4.0}, {@code 1e2} or
+ *     {@code "4"} for an integer, {@code "3"} for a number, {@code null} for anything (leave a field out to get
+ *     its default);</li>
+ * <li>an integer out of its range, including one that does not fit an {@code int} ({@code 4294967298} does not
+ *     wrap to 2);</li>
+ * <li>a key given twice, at the top level, in a layer entry, or a layer named twice;</li>
+ * <li>an unknown field, and text after the plan object;</li>
+ * <li>a formatVersion other than the integer 1.</li>
+ * </ul>
+ * Checks that need the network are made when the plan meets it ({@link #validateFor}, called by
+ * {@link DSConvConverter}): every name in {@code layers} must be a {@code ConvolutionLayer} of the network, and
+ * with {@code skipFirst} an entry for the first convolution must be {@code {"skip": true}}.
  *
  * @param defaults             settings of layers without an override. Defaults to W4A8, B=32.
  * @param layers               per-layer overrides by layer (vertex) name
@@ -60,12 +109,14 @@ public record ConversionPlan(LayerSpec defaults, Map<String, LayerOverride> laye
         if (!(minCompression >= 0) || Double.isInfinite(minCompression)) {
             throw new IllegalArgumentException("minCompression must be a finite number >= 0, got " + minCompression);
         }
+        minCompression += 0.0; // -0.0 -> 0.0
         layers = Map.copyOf(layers == null ? Map.of() : layers);
         for (Map.Entry<String, LayerOverride> e : layers.entrySet()) {
             try {
                 e.getValue().apply(defaults);
             } catch (IllegalArgumentException ex) {
-                throw new IllegalArgumentException("plan entry for layer '" + e.getKey() + "': " + ex.getMessage());
+                throw new IllegalArgumentException("plan entry for layer " + quote(e.getKey()) + ": "
+                        + ex.getMessage());
             }
         }
     }
@@ -136,60 +187,143 @@ public record ConversionPlan(LayerSpec defaults, Map<String, LayerOverride> laye
                 unsignedActivations, ratio);
     }
 
-    /** Reads a plan file; errors name the file and the offending field. */
+    /**
+     * Checks this plan against the network it is applied to: every layer it names must be a convertible convolution
+     * (exactly {@code ConvolutionLayer}), and with {@link #skipFirst} an entry for the first convolution must skip
+     * it (settings for it would be silently ignored or, worse, win over skipFirst).
+     *
+     * @param convolutions     the network's convertible convolutions, in topological order
+     * @param firstConvolution the network's first convolution if it is convertible, else null
+     * @param otherLayers      every other layer, vertex and input of the network by name -&gt; what it is (a class
+     *                         name such as {@code BatchNormalization}, or "network input"), for the messages
+     * @throws IllegalArgumentException naming the layer, and listing (some of) the network's convolutions
+     */
+    public void validateFor(List<String> convolutions, String firstConvolution, Map<String, String> otherLayers) {
+        Set<String> convs = new HashSet<>(convolutions);
+        for (String name : new TreeSet<>(layers.keySet())) {
+            if (convs.contains(name)) {
+                continue;
+            }
+            String kind = otherLayers.get(name);
+            throw new IllegalArgumentException("plan: layer " + quote(name) + (kind == null
+                    ? " is not in this network" : " is " + article(kind) + " " + kind + ", not a ConvolutionLayer")
+                    + "; plan entries name convolutions to convert (" + list(convolutions) + ")");
+        }
+        if (skipFirst && firstConvolution != null) {
+            LayerOverride o = layers.get(firstConvolution);
+            if (o != null && !o.skip()) {
+                throw new IllegalArgumentException("plan: layer " + quote(firstConvolution) + " has settings but "
+                        + "skipFirst (--skip-first) leaves the first convolution in FP32; give it {\"skip\": true}"
+                        + " or drop skipFirst");
+            }
+        }
+    }
+
+    /** {@link #validateFor(List, String, Map)} without descriptions of the network's other layers. */
+    public void validateFor(List<String> convolutions, String firstConvolution) {
+        validateFor(convolutions, firstConvolution, Map.of());
+    }
+
+    /** The names of some convolutions, for a message. */
+    private static String list(List<String> convolutions) {
+        if (convolutions.isEmpty()) {
+            return "this network has no ConvolutionLayer";
+        }
+        int shown = Math.min(convolutions.size(), 12);
+        StringBuilder b = new StringBuilder(convolutions.size() == 1 ? "its convolution: " : "its convolutions: ");
+        for (int i = 0; i < shown; i++) {
+            b.append(i == 0 ? "" : ", ").append(quote(convolutions.get(i)));
+        }
+        if (shown < convolutions.size()) {
+            b.append(", ... (").append(convolutions.size()).append(" in all)");
+        }
+        return b.toString();
+    }
+
+    private static String article(String noun) {
+        return !noun.isEmpty() && "AEIOUaeiou".indexOf(noun.charAt(0)) >= 0 ? "an" : "a";
+    }
+
+    /** Reads a plan file (strictly, see the class comment); errors name the file, the field and the value. */
     public static ConversionPlan read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
             throw new IOException("plan file not found: " + file);
         }
-        JsonNode root;
+        byte[] bytes = Files.readAllBytes(file);
         try {
-            root = new ObjectMapper().readTree(file.toFile());
-        } catch (IOException e) {
-            throw new IOException(file + ": not valid JSON (" + e.getMessage().lines().findFirst().orElse("") + ")", e);
-        }
-        try {
-            return fromJson(root);
+            return fromJson(tree(() -> STRICT.readTree(bytes)));
         } catch (IllegalArgumentException e) {
             throw new IOException(file + ": " + e.getMessage(), e);
         }
     }
 
-    /** Parses the JSON form (see the class comment). */
+    /**
+     * Parses the text of a plan (strictly, see the class comment).
+     *
+     * @throws IllegalArgumentException with a one-line message when the text is not valid JSON, has a duplicate
+     *                                  key, or is not a valid plan
+     */
+    public static ConversionPlan parse(String json) {
+        Objects.requireNonNull(json, "json");
+        return fromJson(tree(() -> STRICT.readTree(json)));
+    }
+
+    /** Parses the JSON form (see the class comment). A tree cannot hold duplicate keys: see {@link #parse}. */
     public static ConversionPlan fromJson(JsonNode root) {
         if (root == null || !root.isObject()) {
-            throw new IllegalArgumentException("a plan must be a JSON object");
+            throw new IllegalArgumentException("a plan must be a JSON object, got "
+                    + (root == null || root.isMissingNode() ? "nothing" : show(root)));
         }
         checkFields(root, FIELDS, "plan");
-        int version = root.path("formatVersion").asInt(FORMAT_VERSION);
-        if (version != FORMAT_VERSION) {
-            throw new IllegalArgumentException("unknown plan formatVersion " + version + " (this version reads "
-                    + FORMAT_VERSION + ")");
+        JsonNode version = root.get("formatVersion");
+        if (version != null) {
+            if (!version.isIntegralNumber()) {
+                throw new IllegalArgumentException("'formatVersion' must be the integer " + FORMAT_VERSION + ", got "
+                        + show(version));
+            }
+            if (!version.canConvertToInt() || version.intValue() != FORMAT_VERSION) {
+                throw new IllegalArgumentException("unknown plan formatVersion " + show(version)
+                        + " (this version reads " + FORMAT_VERSION + ")");
+            }
         }
         LayerSpec d = LayerSpec.DEFAULT;
-        LayerSpec spec = new LayerSpec(intField(root, "weightBits", d.weightBits()),
-                intField(root, "actBits", d.actBits()), intField(root, "blockSize", d.blockSize()));
+        Integer bits = weightBits(root, "");
+        Integer act = actBits(root, "");
+        Integer block = blockSize(root, "");
+        LayerSpec spec = new LayerSpec(bits == null ? d.weightBits() : bits, act == null ? d.actBits() : act,
+                block == null ? d.blockSize() : block);
         Map<String, LayerOverride> layers = new LinkedHashMap<>();
-        JsonNode ln = root.path("layers");
-        if (!ln.isMissingNode()) {
+        JsonNode ln = root.get("layers");
+        if (ln != null) {
             if (!ln.isObject()) {
-                throw new IllegalArgumentException("'layers' must be an object of layer name -> settings");
+                throw new IllegalArgumentException("'layers' must be an object of layer name -> settings, got "
+                        + show(ln));
             }
             Iterator<Map.Entry<String, JsonNode>> it = ln.fields();
             while (it.hasNext()) {
                 Map.Entry<String, JsonNode> e = it.next();
+                String where = "layer " + quote(e.getKey()) + ": ";
                 JsonNode v = e.getValue();
                 if (!v.isObject()) {
-                    throw new IllegalArgumentException("layer '" + e.getKey() + "': settings must be an object");
+                    throw new IllegalArgumentException(where + "settings must be an object, got " + show(v));
                 }
-                checkFields(v, LAYER_FIELDS, "layer '" + e.getKey() + "'");
-                layers.put(e.getKey(), new LayerOverride(v.path("skip").asBoolean(false), optInt(v, "weightBits"),
-                        optInt(v, "actBits"), optInt(v, "blockSize")));
+                checkFields(v, LAYER_FIELDS, "layer " + quote(e.getKey()));
+                boolean skip = bool(v, "skip", false, where);
+                Integer w = weightBits(v, where);
+                Integer a = actBits(v, where);
+                Integer b = blockSize(v, where);
+                if (skip && (w != null || a != null || b != null)) {
+                    throw new IllegalArgumentException(where + "'skip' is true, so "
+                            + (w != null ? "'weightBits'" : a != null ? "'actBits'" : "'blockSize'")
+                            + " would have no effect; remove one or the other");
+                }
+                layers.put(e.getKey(), new LayerOverride(skip, w, a, b));
             }
         }
-        return new ConversionPlan(spec, layers, root.path("skipFirst").asBoolean(false),
-                root.path("quantizeNetworkInput").asBoolean(true), root.path("kdsBias").asBoolean(false),
-                root.path("cds").asBoolean(false), root.path("clippingSearch").asBoolean(false),
-                root.path("unsignedActivations").asBoolean(false), root.path("minCompression").asDouble(DEFAULT_MIN_COMPRESSION));
+        return new ConversionPlan(spec, layers, bool(root, "skipFirst", false, ""),
+                bool(root, "quantizeNetworkInput", true, ""), bool(root, "kdsBias", false, ""),
+                bool(root, "cds", false, ""), bool(root, "clippingSearch", false, ""),
+                bool(root, "unsignedActivations", false, ""), minCompression(root));
     }
 
     /** The JSON form of this plan. */
@@ -227,30 +361,151 @@ public record ConversionPlan(LayerSpec defaults, Map<String, LayerOverride> laye
         return n;
     }
 
+    /**
+     * The plan file reader: duplicate keys and text after the plan are errors, and decimals are kept exact
+     * ({@code 1e400} stays 1E+400 in a message rather than becoming Infinity, {@code 4.0} stays 4.0).
+     */
+    private static final ObjectMapper STRICT = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+            .nodeFactory(JsonNodeFactory.withExactBigDecimals(true))
+            .build();
+
+    private interface Reader {
+        JsonNode read() throws IOException;
+    }
+
+    /** The tree of a plan's text; syntax errors and duplicate keys become one-line IllegalArgumentExceptions. */
+    private static JsonNode tree(Reader reader) {
+        try {
+            return reader.read();
+        } catch (StreamReadException e) {
+            String dup = duplicate(e);
+            throw new IllegalArgumentException(dup != null ? dup : "not valid JSON (" + firstLine(e) + ")", e);
+        } catch (JacksonException e) {
+            throw new IllegalArgumentException("not valid JSON (" + firstLine(e) + ")", e);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read the plan (" + firstLine(e) + ")", e);
+        }
+    }
+
+    private static String firstLine(Exception e) {
+        String m = e instanceof JacksonException j ? j.getOriginalMessage() : e.getMessage();
+        String line = m == null ? "" : m.lines().findFirst().orElse("").strip()
+                .replaceAll("\\[Source: REDACTED \\([^)]*\\); ", "[");
+        return line.isEmpty() ? e.getClass().getSimpleName() : escape(line, 200);
+    }
+
+    /** The message for a duplicate key found by the strict parser, naming the key and where it is; else null. */
+    private static String duplicate(StreamReadException e) {
+        String m = e.getOriginalMessage();
+        JsonParser p = e.getProcessor();
+        if (m == null || !m.startsWith("Duplicate field") || p == null) {
+            return null;
+        }
+        JsonStreamContext ctx = p.getParsingContext();
+        String key = quote(ctx.getCurrentName());
+        JsonStreamContext parent = ctx.getParent();
+        JsonStreamContext grand = parent == null ? null : parent.getParent();
+        if (parent == null || parent.inRoot()) {
+            return "duplicate key " + key;
+        }
+        if (grand != null && grand.inRoot() && "layers".equals(parent.getCurrentName())) {
+            return "'layers': duplicate layer " + key;
+        }
+        if (grand != null && grand.getParent() != null && grand.getParent().inRoot()
+                && "layers".equals(grand.getCurrentName())) {
+            return "layer " + quote(parent.getCurrentName()) + ": duplicate key " + key;
+        }
+        return "duplicate key " + key + " at " + escape(ctx.pathAsPointer().toString(), 200);
+    }
+
     private static void checkFields(JsonNode node, Set<String> allowed, String where) {
         Iterator<String> names = node.fieldNames();
         while (names.hasNext()) {
             String f = names.next();
             if (!allowed.contains(f)) {
-                throw new IllegalArgumentException(where + ": unknown field '" + f + "' (allowed: "
+                throw new IllegalArgumentException(where + ": unknown field " + quote(f) + " (allowed: "
                         + String.join(", ", allowed.stream().sorted().toList()) + ")");
             }
         }
     }
 
-    private static int intField(JsonNode n, String name, int dflt) {
-        Integer v = optInt(n, name);
-        return v == null ? dflt : v;
+    private static Integer weightBits(JsonNode n, String where) {
+        return intField(n, "weightBits", where, v -> v >= LayerSpec.MIN_WEIGHT_BITS && v <= LayerSpec.MAX_WEIGHT_BITS,
+                "an integer in [" + LayerSpec.MIN_WEIGHT_BITS + ", " + LayerSpec.MAX_WEIGHT_BITS + "]");
     }
 
-    private static Integer optInt(JsonNode n, String name) {
+    private static Integer actBits(JsonNode n, String where) {
+        return intField(n, "actBits", where,
+                v -> v == 0 || (v >= BlockFloatingPoint.MIN_BITS && v <= BlockFloatingPoint.MAX_BITS),
+                "0 (float input) or an integer in [" + BlockFloatingPoint.MIN_BITS + ", "
+                        + BlockFloatingPoint.MAX_BITS + "]");
+    }
+
+    private static Integer blockSize(JsonNode n, String where) {
+        return intField(n, "blockSize", where, v -> v >= 1 && v <= LayerSpec.MAX_BLOCK_SIZE,
+                "an integer in [1, " + LayerSpec.MAX_BLOCK_SIZE + "]");
+    }
+
+    /** An optional integer field: absent is null; anything but an in-range integer literal is an error. */
+    private static Integer intField(JsonNode n, String name, String where, IntPredicate ok, String expected) {
         JsonNode v = n.get(name);
-        if (v == null || v.isNull()) {
+        if (v == null) {
             return null;
         }
-        if (!v.isIntegralNumber()) {
-            throw new IllegalArgumentException("'" + name + "' must be an integer, got " + v);
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || !ok.test(v.intValue())) {
+            throw new IllegalArgumentException(where + "'" + name + "' must be " + expected + ", got " + show(v));
         }
-        return v.asInt();
+        return v.intValue();
+    }
+
+    private static boolean bool(JsonNode n, String name, boolean dflt, String where) {
+        JsonNode v = n.get(name);
+        if (v == null) {
+            return dflt;
+        }
+        if (!v.isBoolean()) {
+            throw new IllegalArgumentException(where + "'" + name + "' must be true or false, got " + show(v));
+        }
+        return v.booleanValue();
+    }
+
+    private static double minCompression(JsonNode root) {
+        JsonNode v = root.get("minCompression");
+        if (v == null) {
+            return DEFAULT_MIN_COMPRESSION;
+        }
+        if (!v.isNumber() || !Double.isFinite(v.doubleValue()) || v.doubleValue() < 0) {
+            throw new IllegalArgumentException("'minCompression' must be a finite number >= 0, got " + show(v));
+        }
+        return v.doubleValue();
+    }
+
+    /** A JSON value for a message: its JSON text (strings quoted and escaped), numbers as written, shortened. */
+    private static String show(JsonNode v) {
+        return escape(v.isNumber() ? v.asText() : v.toString(), 80);
+    }
+
+    /** A name for a message, in single quotes, with control characters escaped so the message stays one line. */
+    static String quote(String name) {
+        return "'" + escape(name == null ? "null" : name, 120) + "'";
+    }
+
+    private static String escape(String s, int max) {
+        StringBuilder b = new StringBuilder();
+        s.codePoints().limit(max).forEach(c -> {
+            if (Character.isISOControl(c) || Character.getType(c) == Character.LINE_SEPARATOR
+                    || Character.getType(c) == Character.PARAGRAPH_SEPARATOR) {
+                b.append(String.format("\\u%04x", c));
+            } else {
+                b.appendCodePoint(c);
+            }
+        });
+        if (s.codePointCount(0, s.length()) > max) {
+            b.append("...");
+        }
+        return b.toString();
     }
 }

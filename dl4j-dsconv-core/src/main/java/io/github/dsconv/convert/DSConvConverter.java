@@ -31,7 +31,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
 
 /**
  * Converts the convolutions of a trained network to {@link DSConvLayer}s.
@@ -110,7 +109,7 @@ public final class DSConvConverter {
             org.deeplearning4j.nn.api.Layer old = net.getLayer(i);
             slots.add(new Slot(name, nnc, old.params(), param(old, "W"), param(old, "b")));
         }
-        Plan decided = decide(slots);
+        Plan decided = decide(slots, null);
         MultiLayerNetwork out = new MultiLayerNetwork(conf);
         out.init(fill(slots, decided, net.params().dataType()), false);
         return new Converted<>(out, decided.report(t0));
@@ -136,7 +135,7 @@ public final class DSConvConverter {
                 slots.add(new Slot(name, null, net.getVertex(name).params(), null, null));
             }
         }
-        Plan decided = decide(slots);
+        Plan decided = decide(slots, conf);
         ComputationGraph out = new ComputationGraph(conf);
         out.init(fill(slots, decided, net.params().dataType()), false);
         return new Converted<>(out, decided.report(t0));
@@ -172,9 +171,41 @@ public final class DSConvConverter {
      * The convolutions this converter's plan converts in {@code model}, in topological order, decided exactly as
      * {@link #convert(Model)} decides them but without converting anything.
      *
-     * @throws IllegalArgumentException when the plan names a layer that is not a convertible convolution
+     * @throws IllegalArgumentException when the plan does not fit the network ({@link #validate})
      */
     public List<Target> targets(Model model) {
+        List<Slot> slots = configurationSlots(model);
+        validatePlan(slots, model instanceof ComputationGraph cg ? cg.getConfiguration() : null);
+        List<Target> out = new ArrayList<>();
+        boolean first = true;
+        for (int i = 0; i < slots.size(); i++) {
+            Layer l = slots.get(i).layer();
+            if (!(l instanceof ConvolutionLayer) || l instanceof DSConvLayer) {
+                continue;
+            }
+            boolean isFirst = first;
+            first = false;
+            LayerSpec spec = l.getClass() == ConvolutionLayer.class ? plan.specFor(slots.get(i).name(), isFirst) : null;
+            if (spec != null) {
+                out.add(new Target(slots.get(i).name(), model instanceof MultiLayerNetwork ? i : -1, spec, isFirst));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Checks this converter's plan against {@code model} without converting anything, as {@link #convert(Model)}
+     * does first ({@link ConversionPlan#validateFor}): every layer the plan names must be a convertible convolution,
+     * and with skipFirst an entry for the first convolution must skip it.
+     *
+     * @throws IllegalArgumentException naming the offending layer
+     */
+    public void validate(Model model) {
+        validatePlan(configurationSlots(model), model instanceof ComputationGraph cg ? cg.getConfiguration() : null);
+    }
+
+    /** The layers of a model's configuration, in topological order, without parameters. */
+    private static List<Slot> configurationSlots(Model model) {
         List<Slot> slots = new ArrayList<>();
         if (model instanceof MultiLayerNetwork mln) {
             MultiLayerConfiguration conf = mln.getLayerWiseConfigurations();
@@ -196,22 +227,7 @@ public final class DSConvConverter {
             throw new IllegalArgumentException("unsupported model type " + model.getClass().getName()
                     + " (expected MultiLayerNetwork or ComputationGraph)");
         }
-        checkPlanNames(slots);
-        List<Target> out = new ArrayList<>();
-        boolean first = true;
-        for (int i = 0; i < slots.size(); i++) {
-            Layer l = slots.get(i).layer();
-            if (!(l instanceof ConvolutionLayer) || l instanceof DSConvLayer) {
-                continue;
-            }
-            boolean isFirst = first;
-            first = false;
-            LayerSpec spec = l.getClass() == ConvolutionLayer.class ? plan.specFor(slots.get(i).name(), isFirst) : null;
-            if (spec != null) {
-                out.add(new Target(slots.get(i).name(), model instanceof MultiLayerNetwork ? i : -1, spec, isFirst));
-            }
-        }
-        return out;
+        return slots;
     }
 
     /** One parameterised layer of the source network, in parameter order. */
@@ -236,8 +252,8 @@ public final class DSConvConverter {
         }
     }
 
-    private Plan decide(List<Slot> slots) {
-        checkPlanNames(slots);
+    private Plan decide(List<Slot> slots, ComputationGraphConfiguration graph) {
+        validatePlan(slots, graph);
         Plan p = new Plan();
         boolean first = true;
         for (Slot s : slots) {
@@ -350,35 +366,41 @@ public final class DSConvConverter {
         long nOut = conv.getNOut();
         long nIn = conv.getNIn();
         long taps = (long) conv.getKernelSize()[0] * conv.getKernelSize()[1];
-        long blocks = (nIn + spec.blockSize() - 1) / spec.blockSize();
+        long blocks = (nIn - 1) / spec.blockSize() + 1; // ceil(nIn / block) without overflow
         long scales = nOut * blocks * taps * (quantizer.fitsShift() ? 2 : 1) + (plan.cds() ? 2 * nOut : 0);
         return (nOut * nIn * taps * spec.weightBits() + 7) / 8 + scales * precision.bytes();
     }
 
-    /** Every name the plan mentions must be a convertible convolution of this network. */
-    private void checkPlanNames(List<Slot> slots) {
-        Map<String, Layer> byName = new LinkedHashMap<>();
+    /**
+     * Checks the plan against the network: {@link ConversionPlan#validateFor} with the network's convertible
+     * convolutions, its first convolution (as {@link #decide} counts it) and every other layer, vertex and input.
+     *
+     * @param graph the graph's configuration, for its parameterless vertices and inputs; null for a
+     *              MultiLayerNetwork
+     */
+    private void validatePlan(List<Slot> slots, ComputationGraphConfiguration graph) {
+        List<String> convs = new ArrayList<>();
+        Map<String, String> others = new LinkedHashMap<>();
+        String first = null;
+        boolean seenFirst = false;
         for (Slot s : slots) {
-            byName.put(s.name(), s.layer());
-        }
-        TreeSet<String> convs = new TreeSet<>();
-        for (Slot s : slots) {
-            if (s.layer() != null && s.layer().getClass() == ConvolutionLayer.class) {
+            Layer l = s.layer();
+            if (l != null && l.getClass() == ConvolutionLayer.class) {
                 convs.add(s.name());
+            } else if (l != null) {
+                others.put(s.name(), l.getClass().getSimpleName());
+            }
+            if (!seenFirst && l instanceof ConvolutionLayer && !(l instanceof DSConvLayer)) {
+                seenFirst = true;
+                first = l.getClass() == ConvolutionLayer.class ? s.name() : null;
             }
         }
-        for (String name : plan.layers().keySet()) {
-            Layer l = byName.get(name);
-            if (l == null && !byName.containsKey(name)) {
-                throw new IllegalArgumentException("the plan names layer '" + name + "', which is not a layer with "
-                        + "parameters in this network (convolutions: " + String.join(", ", convs) + ")");
-            }
-            if (l == null || l.getClass() != ConvolutionLayer.class) {
-                throw new IllegalArgumentException("the plan names layer '" + name + "', a "
-                        + (l == null ? "vertex" : l.getClass().getSimpleName())
-                        + "; only ConvolutionLayer can be converted");
-            }
+        if (graph != null) {
+            graph.getVertices().forEach((name, v) -> others.putIfAbsent(name, v instanceof LayerVertex lv
+                    ? lv.getLayerConf().getLayer().getClass().getSimpleName() : v.getClass().getSimpleName()));
+            graph.getNetworkInputs().forEach(name -> others.putIfAbsent(name, "network input"));
         }
+        plan.validateFor(convs, first, others);
     }
 
     /** A parameter of a layer, or null (parameterless layers throw on {@code getParam}). */

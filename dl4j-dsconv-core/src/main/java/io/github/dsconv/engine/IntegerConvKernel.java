@@ -577,7 +577,7 @@ public final class IntegerConvKernel implements InferenceKernel {
             int img = t / nb;
             int blk = t % nb;
             int c0 = blk * bs;
-            int c1 = Math.min(nIn, c0 + bs);
+            int c1 = c0 + Math.min(bs, nIn - c0);
             // The largest magnitude's bits: float magnitudes order as their bit patterns, so its exponent is the
             // largest exponent of the block's nonzero values (0: an all-zero block).
             int[] amax = new int[spatial];
@@ -620,7 +620,7 @@ public final class IntegerConvKernel implements InferenceKernel {
             int base = row * nIn;
             for (int blk = 0; blk < nb; blk++) {
                 int c0 = blk * bs;
-                int c1 = Math.min(nIn, c0 + bs);
+                int c1 = c0 + Math.min(bs, nIn - c0);
                 int e = Integer.MIN_VALUE;
                 for (int c = c0; c < c1; c++) {
                     float v = x[base + c];

@@ -81,6 +81,8 @@ public final class PostTrainingQuantizer {
      */
     public PtqResult quantize(Model fp32) throws IOException {
         long t0 = System.nanoTime();
+        DSConvConverter converter = new DSConvConverter(plan, method.quantizer(plan));
+        converter.validate(fp32); // a plan that does not fit the network fails before any image is read
         INDArray images = null;
         String description = null;
         if (recipe.needsData()) {
@@ -90,7 +92,6 @@ public final class PostTrainingQuantizer {
             images = data.images(fp32, recipe.imagesNeeded());
             description = data.describe();
         }
-        DSConvConverter converter = new DSConvConverter(plan, method.quantizer(plan));
         if (recipe.weightedFitImages() > 0) {
             converter = converter.withChannelWeights(ChannelEnergy.of(fp32, first(images,
                     recipe.weightedFitImages()), batch));

@@ -12,6 +12,11 @@ package io.github.dsconv.quant;
  */
 public final class BlockFloatingPoint {
 
+    /** The fewest activation bits (sign included) a block can have: a sign and one magnitude bit. */
+    public static final int MIN_BITS = 2;
+    /** The most activation bits (sign included). */
+    public static final int MAX_BITS = 16;
+
     private BlockFloatingPoint() {
     }
 
@@ -21,8 +26,9 @@ public final class BlockFloatingPoint {
      * @throws IllegalArgumentException unless {@code 2 <= actBits <= 16}
      */
     public static int mantissaBits(int actBits) {
-        if (actBits < 2 || actBits > 16) {
-            throw new IllegalArgumentException("activation bits must be in [2, 16] (or 0 for off), got " + actBits);
+        if (actBits < MIN_BITS || actBits > MAX_BITS) {
+            throw new IllegalArgumentException("activation bits must be in [" + MIN_BITS + ", " + MAX_BITS
+                    + "] (or 0 for off), got " + actBits);
         }
         return actBits - 1;
     }
@@ -68,8 +74,8 @@ public final class BlockFloatingPoint {
         for (int img = 0; img < n; img++) {
             int imgBase = img * channels * spatial;
             for (int p = 0; p < spatial; p++) {
-                for (int c0 = 0; c0 < channels; c0 += blockSize) {
-                    int c1 = Math.min(channels, c0 + blockSize);
+                for (int c0 = 0, c1; c0 < channels; c0 = c1) {
+                    c1 = c0 + Math.min(blockSize, channels - c0); // no overflow for any positive block
                     int base = imgBase + p * pStride;
                     int e = Integer.MIN_VALUE;
                     boolean negative = false;

@@ -18,9 +18,12 @@ public record BlockLayout(int nIn, int blockSize) {
         }
     }
 
-    /** Number of blocks, {@code ceil(nIn / blockSize)}. */
+    /**
+     * Number of blocks, {@code ceil(nIn / blockSize)}, computed without overflow: a block of at least {@code nIn}
+     * channels (up to {@link Integer#MAX_VALUE}) is one block of all of them.
+     */
     public int nBlocks() {
-        return (nIn + blockSize - 1) / blockSize;
+        return (nIn - 1) / blockSize + 1;
     }
 
     /** Block index of input channel {@code c}. */
@@ -30,11 +33,11 @@ public record BlockLayout(int nIn, int blockSize) {
 
     /** First channel of block {@code b}. */
     public int start(int b) {
-        return b * blockSize;
+        return (int) Math.min(nIn, (long) b * blockSize);
     }
 
     /** One past the last channel of block {@code b}. */
     public int end(int b) {
-        return Math.min(nIn, (b + 1) * blockSize);
+        return (int) Math.min(nIn, (b + 1L) * blockSize);
     }
 }

@@ -113,8 +113,9 @@ public final class HessianRounder {
         float[] beta = kdsBias ? new float[alpha.length] : null;
         int lo = -(1 << (bits - 1));
         int hi = (1 << (bits - 1)) - 1;
-        float[] blockW = new float[blockSize];
-        byte[] qb = new byte[blockSize];
+        int blockMax = Math.min(blockSize, nIn); // a block beyond nIn channels is all of them
+        float[] blockW = new float[blockMax];
+        byte[] qb = new byte[blockMax];
         double[] fit = new double[3];
         float[] ga = new float[nOut];
         float[] gb = new float[nOut];

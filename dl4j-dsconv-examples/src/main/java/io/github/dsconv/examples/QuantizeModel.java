@@ -213,17 +213,43 @@ public final class QuantizeModel {
         return WeightMethod.parse(method).quantizer(plan);
     }
 
-    /** Builds the plan from a plan file (if any) and explicit options (which win). */
+    /**
+     * Builds the plan from a plan file (if any) and explicit options (which win). A value out of range is an error
+     * naming its option ({@code --block: block size must be in [1, 65536], got 2147483647}). Whether the plan fits
+     * the model (its layer names; {@code --skip-first} against an entry for the first convolution) is checked when
+     * the model is converted ({@link io.github.dsconv.convert.DSConvConverter#validate}).
+     */
     public static ConversionPlan plan(Options o) throws IOException {
         ConversionPlan base = o.plan() == null ? ConversionPlan.standard() : ConversionPlan.read(o.plan());
         LayerSpec d = base.defaults();
-        LayerSpec spec = new LayerSpec(o.weightBits() == null ? d.weightBits() : o.weightBits(),
-                o.actBits() == null ? d.actBits() : o.actBits(), o.block() == null ? d.blockSize() : o.block());
+        LayerSpec spec = new LayerSpec(option("--weight-bits", o.weightBits(), d.weightBits(),
+                LayerSpec::requireWeightBits), option("--act-bits", o.actBits(), d.actBits(), LayerSpec::requireActBits),
+                option("--block", o.block(), d.blockSize(), LayerSpec::requireBlockSize));
         ConversionPlan p = base.withDefaults(spec).withSkipFirst(base.skipFirst() || o.skipFirst())
                 .withMethod(base.kdsBias() || o.kdsBias(), base.cds() || o.cds(),
                         base.clippingSearch() || o.clipSearch())
                 .withUnsignedActivations(base.unsignedActivations() || o.unsignedActivations());
-        return o.minCompression() == null ? p : p.withMinCompression(o.minCompression());
+        if (o.minCompression() == null) {
+            return p;
+        }
+        try {
+            return p.withMinCompression(o.minCompression());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--min-compression: " + e.getMessage(), e);
+        }
+    }
+
+    /** An integer option's value (checked, the error naming the option), or the plan's value when not given. */
+    private static int option(String name, Integer value, int planValue, java.util.function.IntConsumer check) {
+        if (value == null) {
+            return planValue;
+        }
+        try {
+            check.accept(value);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
+        }
+        return value;
     }
 
     /** The params precision named by {@code fp16} / {@code fp32} (case-insensitive), or fp16 for null. */

@@ -672,6 +672,37 @@ class CliTest {
         assertFailed(r, dir, "block", "got 0");
     }
 
+    /** A block beyond LayerSpec.MAX_BLOCK_SIZE used to overflow the block count and end in a null data buffer. */
+    @Test
+    void quantizeBlockBeyondTheMaximum() throws IOException {
+        Path dir = outDir("block-max");
+        Run r = cli("quantize", "--in", resnet, "--out", dir.resolve("q.zip"), "--block", Integer.MAX_VALUE,
+                "--json", dir.resolve("q.json"));
+        assertFailed(r, dir, "--block", "65536", "got 2147483647");
+    }
+
+    /** A plan value of the wrong JSON type used to be coerced ("yes" -> false) with exit status 0. */
+    @Test
+    void quantizePlanWithAStringForABoolean() throws IOException {
+        Path dir = outDir("plan-bool");
+        Path plan = inputs().resolve("plan-bool.json");
+        Files.writeString(plan, "{\"formatVersion\": 1, \"layers\": {\"s3b1a_conv\": {\"skip\": \"yes\"}}}");
+        Run r = cli("quantize", "--in", resnet, "--out", dir.resolve("q.zip"), "--plan", plan,
+                "--json", dir.resolve("q.json"));
+        assertFailed(r, dir, "plan-bool.json", "s3b1a_conv", "'skip'", "\"yes\"");
+    }
+
+    /** --skip-first used to lose silently to a plan entry converting the first convolution. */
+    @Test
+    void quantizeSkipFirstAgainstAPlanEntryForTheStem() throws IOException {
+        Path dir = outDir("skip-first-plan");
+        Path plan = inputs().resolve("plan-stem.json");
+        Files.writeString(plan, "{\"formatVersion\": 1, \"layers\": {\"stem_conv\": {\"weightBits\": 8}}}");
+        Run r = cli("quantize", "--in", resnet, "--out", dir.resolve("q.zip"), "--plan", plan, "--skip-first",
+                "--json", dir.resolve("q.json"));
+        assertFailed(r, dir, "stem_conv", "skipFirst");
+    }
+
     @Test
     void quantizePlanNamingUnknownLayer() throws IOException {
         Path dir = outDir("plan-layer");
