@@ -245,6 +245,7 @@ public final class OutputSet implements AutoCloseable {
         private final List<Declared> folders = new ArrayList<>();
         private final List<Declared> workFolders = new ArrayList<>();
         private final List<String> problems = new ArrayList<>();
+        private final List<Declared> awaitingFolder = new ArrayList<>();
         private Function<String, String> spelling = label -> null;
 
         private Builder() {
@@ -310,7 +311,13 @@ public final class OutputSet implements AutoCloseable {
                 problems.add(label + " " + file + ": exists and is not a regular file");
                 return this;
             }
-            if (checkFolder(label, file, file.toAbsolutePath().getParent())) {
+            Path folder = file.toAbsolutePath().getParent();
+            if (folder != null && !Files.exists(folder)) {
+                // Allowed only inside an output folder this run creates (e.g. --json demo-out/demo.json beside
+                // --plot-dir demo-out): decided in open(), when every folder has been declared.
+                files.add(new Declared(label, file, canonical(file)));
+                awaitingFolder.add(files.get(files.size() - 1));
+            } else if (checkFolder(label, file, folder)) {
                 files.add(new Declared(label, file, canonical(file)));
             }
             return this;
@@ -373,6 +380,13 @@ public final class OutputSet implements AutoCloseable {
          * @throws IllegalArgumentException naming the first problem found (one line)
          */
         public OutputSet open() throws IOException {
+            for (Declared f : awaitingFolder) {
+                Path folder = f.canonical.getParent();
+                if (folders.stream().noneMatch(d -> d.canonical.equals(folder))) {
+                    problems.add(f.label + " " + f.path + ": its folder " + f.path.toAbsolutePath().getParent()
+                            + " does not exist");
+                }
+            }
             List<Declared> outs = new ArrayList<>(files);
             outs.addAll(folders);
             outs.addAll(workFolders);

@@ -75,6 +75,19 @@ class OutputSetTest {
     }
 
     @Test
+    void aFileMayGoIntoTheOutputFolderTheRunCreates() throws IOException {
+        Path plots = dir.resolve("demo-out");
+        try (OutputSet set = OutputSet.builder().output("--json", plots.resolve("demo.json"))
+                .outputFolder("--plot-dir", plots).open()) {
+            AtomicFiles.writeString(plots.resolve("demo.json"), "{}");
+            set.commit();
+        }
+        assertEquals("{}", Files.readString(plots.resolve("demo.json")));
+        assertTrue(refused(OutputSet.builder().output("--json", dir.resolve("elsewhere/demo.json"))
+                .outputFolder("--plot-dir", dir.resolve("other"))).contains("does not exist"));
+    }
+
+    @Test
     void nothingAppearsOrChangesUntilCommit() throws IOException {
         Path model = file("o.zip", "old model");
         Path json = dir.resolve("o.json");

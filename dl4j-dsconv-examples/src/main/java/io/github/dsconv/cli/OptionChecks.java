@@ -1,5 +1,6 @@
 package io.github.dsconv.cli;
 
+import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnistSource;
 import io.github.dsconv.io.OutputSet;
 
@@ -8,9 +9,6 @@ import java.util.Collection;
 
 /** Range checks of option values, each failing with one line that names the option and the value. */
 final class OptionChecks {
-
-    /** Largest block size accepted on the command line (a block at least the channel count is one block). */
-    static final int MAX_BLOCK = 65_536;
 
     private OptionChecks() {
     }
@@ -44,10 +42,10 @@ final class OptionChecks {
         }
     }
 
-    /** A block size 1-{@value #MAX_BLOCK} (null = not given). */
+    /** A block size 1-{@value LayerSpec#MAX_BLOCK_SIZE} (null = not given). */
     static void block(String option, Integer block) {
         if (block != null) {
-            range(option, block, 1, MAX_BLOCK);
+            range(option, block, 1, LayerSpec.MAX_BLOCK_SIZE);
         }
     }
 

@@ -538,7 +538,7 @@ class CliTest {
                 {"formatVersion": 1, "weightBits": 4, "actBits": 8, "blockSize": 32, "minCompression": 0,
                  "layers": {"s2b1proj_conv": {"skip": true}, "s3b1a_conv": {"weightBits": 6}}}
                 """);
-        Path out = tmp.resolve("out").resolve("p.zip");
+        Path out = Files.createDirectories(tmp.resolve("out")).resolve("p.zip");
         Path json = tmp.resolve("out").resolve("p.json");
         ok("quantize", "--in", resnet, "--out", out, "--plan", plan, "--json", json);
         JsonNode rep = readJson(json);
@@ -660,7 +660,7 @@ class CliTest {
             Path dir = outDir("bits" + bits);
             Run r = cli("quantize", "--in", resnet, "--out", dir.resolve("q.zip"), "--weight-bits", bits,
                     "--json", dir.resolve("q.json"));
-            assertFailed(r, dir, "weight bits", "got " + bits);
+            assertFailed(r, dir, "--weight-bits", "got " + bits);
         }
     }
 

@@ -113,6 +113,6 @@ class SensitivityCliTest {
         }
         CliTest.Run missing = cli("sensitivity", "--model", tmp.resolve("missing.zip"), "--json", json);
         assertEquals(1, missing.code());
-        assertTrue(missing.err().contains("model file not found"), missing.err());
+        assertTrue(missing.err().contains("--model") && missing.err().contains("does not exist"), missing.err());
     }
 }
