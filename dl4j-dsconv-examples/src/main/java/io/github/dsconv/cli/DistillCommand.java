@@ -26,6 +26,9 @@ import java.util.concurrent.Callable;
                 + "top-1 and teacher agreement are reported on the Fashion-MNIST test set.")
 final class DistillCommand implements Callable<Integer>, DeclaresFiles {
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--teacher", required = true, description = "FP32 model file (the teacher).")
     Path teacher;
 
@@ -150,9 +153,11 @@ final class DistillCommand implements Callable<Integer>, DeclaresFiles {
                         + " %d epoch(s) (kept %d) on %d unlabelled images in %.0f s -> %s%n", r.before().top1(),
                 r.after().top1(), r.before().agreement(), r.after().agreement(), r.testImages(), r.epochs(),
                 r.bestEpoch(), r.images(), r.seconds(), r.out());
+        java.io.PrintWriter err = spec.commandLine().getErr();
         for (String w : r.warnings()) {
-            System.err.println("dsconv: warning: " + w);
+            err.println("dsconv: warning: " + w);
         }
+        err.flush();
         JsonOutput.write(json, r);
         return 0;
     }
