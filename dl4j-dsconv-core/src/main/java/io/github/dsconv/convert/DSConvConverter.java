@@ -1,5 +1,6 @@
 package io.github.dsconv.convert;
 
+import io.github.dsconv.io.ModelChecks;
 import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.layers.DSConvParamInitializer;
 import io.github.dsconv.layers.DSConvParams;
@@ -45,6 +46,9 @@ import java.util.Map;
  * <p>The network's first convolution (first in topological order) keeps its scales in FP32 and quantizes the raw
  * network input only if the plan says so; every other layer stores its scales in FP16, and the in-memory scales
  * are rounded to that precision so that the network computes exactly what a packed file holds.
+ *
+ * <p>Before any work the network is checked ({@link #requireConvertible}): every parameter finite, no DSConv layer
+ * already (a converted network is converted from its FP32 original, not again) and at least one ConvolutionLayer.
  */
 public final class DSConvConverter {
 
@@ -97,10 +101,24 @@ public final class DSConvConverter {
                 + " (expected MultiLayerNetwork or ComputationGraph)");
     }
 
+    /**
+     * Checks that a network can be converted, before any work: initialised, every parameter finite
+     * ({@link ModelChecks#requireFinite}), no DSConv layer yet and at least one ConvolutionLayer.
+     *
+     * @param source where the network came from, starting any message (a file name, or {@code model})
+     * @throws IllegalArgumentException with one line naming the source and what is wrong
+     */
+    public static void requireConvertible(Model net, String source) {
+        requireInitialized(net.params(), "network");
+        ModelChecks.requireFinite(net, source);
+        ModelChecks.requireFp32(net, source, "quantize needs the FP32 model it came from");
+        ModelChecks.requireConvolutions(net, source);
+    }
+
     /** Converts a {@link MultiLayerNetwork}. */
     public Converted<MultiLayerNetwork> convert(MultiLayerNetwork net) {
         long t0 = System.nanoTime();
-        requireInitialized(net.params(), "network");
+        requireConvertible(net, "model");
         MultiLayerConfiguration conf = net.getLayerWiseConfigurations().clone();
         List<Slot> slots = new ArrayList<>();
         for (int i = 0; i < conf.getConfs().size(); i++) {
@@ -118,7 +136,7 @@ public final class DSConvConverter {
     /** Converts a {@link ComputationGraph}. */
     public Converted<ComputationGraph> convert(ComputationGraph net) {
         long t0 = System.nanoTime();
-        requireInitialized(net.params(), "graph");
+        requireConvertible(net, "model");
         ComputationGraphConfiguration conf = cloneConfiguration(net.getConfiguration());
         GraphIndices indices = new ComputationGraph(conf).calculateIndices();
         List<Slot> slots = new ArrayList<>();

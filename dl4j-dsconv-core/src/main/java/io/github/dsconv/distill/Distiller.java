@@ -1,6 +1,7 @@
 package io.github.dsconv.distill;
 
 import io.github.dsconv.eval.Logits;
+import io.github.dsconv.io.ModelChecks;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -100,6 +101,7 @@ public final class Distiller {
      * @param unlabelled images; labels, if present, are ignored
      */
     public DistillResult distill(Model teacher, Model student, DataSetIterator unlabelled) throws IOException {
+        requireTeacherAndStudent(teacher, student);
         return distill(teacher, student, UnlabelledImages.from(unlabelled, 0));
     }
 
@@ -111,9 +113,11 @@ public final class Distiller {
      * @param images  {@code [n, ...]} network inputs, at least 2
      * @return the adapted student and the run's history
      * @throws IOException when a checkpoint cannot be written or read
+     * @throws IllegalArgumentException before any work when {@link #requireTeacherAndStudent} refuses the pair
      */
     public DistillResult distill(Model teacher, Model student, INDArray images) throws IOException {
         long t0 = System.nanoTime();
+        requireTeacherAndStudent(teacher, student);
         if (images.rank() < 2 || images.size(0) < 2) {
             throw new IllegalArgumentException("need at least 2 unlabelled images, got shape "
                     + Arrays.toString(images.shape()));
@@ -222,6 +226,20 @@ public final class Distiller {
         return new DistillResult(out, epochsRun, bestEpoch, stopped && epochsRun < config.epochs(), history,
                 train.length, held.length, before, best, built.trainableParams(), resumedFrom,
                 (System.nanoTime() - t0) / 1e9);
+    }
+
+    /**
+     * Checks a teacher and student before any work: every parameter of both finite, the teacher FP32 (no DSConv
+     * layer) and the student a DSConv model. Distilling into an FP32 "student" would train its batch norms and
+     * biases towards a copy of itself and report success.
+     *
+     * @throws IllegalArgumentException one line naming {@code teacher} or {@code student} and what was found
+     */
+    public static void requireTeacherAndStudent(Model teacher, Model student) {
+        ModelChecks.requireFinite(teacher, "teacher");
+        ModelChecks.requireFinite(student, "student");
+        ModelChecks.requireFp32(teacher, "teacher", "the teacher must be the FP32 model");
+        ModelChecks.requireDsconv(student, "student", "the student must be the DSConv conversion of the teacher");
     }
 
     /**

@@ -19,7 +19,9 @@ import java.util.zip.ZipFile;
  * packed DSConv files ({@link PackedModelFormat}). Loading recognises a packed file by its content (its first zip
  * entry, or its manifest), whatever it is called, tells the two network kinds apart from the stored
  * configuration and turns every failure (missing file, not a zip, no configuration, corrupt coefficients) into an
- * {@link IOException} naming the file. Saving picks the packed format for names ending in {@code .dsconv.zip}
+ * {@link IOException} naming the file. A model that loads is then checked to have only finite parameters
+ * ({@link ModelChecks#requireFinite}), so that no command works on a model with a NaN or an infinity in it. Saving
+ * picks the packed format for names ending in {@code .dsconv.zip}
  * and writes a temporary file beside the target that is moved into place, so a failed save never leaves a
  * partial file.
  */
@@ -28,8 +30,23 @@ public final class ModelFiles {
     private ModelFiles() {
     }
 
-    /** Loads a model file, whichever kind it holds (ModelSerializer zip or packed DSConv file). */
+    /**
+     * Loads a model file, whichever kind it holds (ModelSerializer zip or packed DSConv file), and checks that
+     * every parameter is finite.
+     *
+     * @throws IOException naming the file when it cannot be read or holds a NaN or infinite parameter
+     */
     public static Model load(Path file) throws IOException {
+        Model model = read(file);
+        try {
+            ModelChecks.requireFinite(model, file.toString());
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        return model;
+    }
+
+    private static Model read(Path file) throws IOException {
         if (Files.isDirectory(file)) {
             throw new IOException(file + ": is a folder, not a model file");
         }

@@ -77,10 +77,13 @@ public final class PostTrainingQuantizer {
      * Converts {@code fp32} and runs the recipe on the converted copy.
      *
      * @throws IOException              when calibration images cannot be read
-     * @throws IllegalArgumentException when the network, plan or data do not fit (naming the layer or source)
+     * @throws IllegalArgumentException when the network, plan or data do not fit (naming the layer or source); the
+     *                                  network is checked first ({@link DSConvConverter#requireConvertible}), so a
+     *                                  non-finite parameter or an already converted network costs no data reading
      */
     public PtqResult quantize(Model fp32) throws IOException {
         long t0 = System.nanoTime();
+        DSConvConverter.requireConvertible(fp32, "model");
         DSConvConverter converter = new DSConvConverter(plan, method.quantizer(plan));
         converter.validate(fp32); // a plan that does not fit the network fails before any image is read
         INDArray images = null;

@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
 final class DistillCommand implements Callable<Integer>, DeclaresFiles {
 
     @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+    picocli.CommandLine.Model.CommandSpec commandSpec;
 
     @Option(names = "--teacher", required = true, description = "FP32 model file (the teacher).")
     Path teacher;
@@ -153,7 +153,7 @@ final class DistillCommand implements Callable<Integer>, DeclaresFiles {
                         + " %d epoch(s) (kept %d) on %d unlabelled images in %.0f s -> %s%n", r.before().top1(),
                 r.after().top1(), r.before().agreement(), r.after().agreement(), r.testImages(), r.epochs(),
                 r.bestEpoch(), r.images(), r.seconds(), r.out());
-        java.io.PrintWriter err = spec.commandLine().getErr();
+        java.io.PrintWriter err = commandSpec.commandLine().getErr();
         for (String w : r.warnings()) {
             err.println("dsconv: warning: " + w);
         }

@@ -135,6 +135,8 @@ final class SensitivityCommand implements Callable<Integer>, DeclaresFiles {
         ImageSource calibration = calibrationOptions.open(preprocessing);
         int calibrationImages = calibrationOptions.images;
         Model fp32 = ModelFiles.load(model);
+        io.github.dsconv.io.ModelChecks.requireFp32(fp32, model.toString(), "sensitivity needs the FP32 model");
+        io.github.dsconv.io.ModelChecks.requireConvolutions(fp32, model.toString());
         InputSpec input = source.resolve(DataOptions.specOf(fp32, preprocessing));
         int outputs = ModelInputs.outputs(fp32);
         if (source.labelled() && outputs > 0 && outputs != source.classes().size()) {

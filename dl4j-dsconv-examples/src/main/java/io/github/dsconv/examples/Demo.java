@@ -1,5 +1,6 @@
 package io.github.dsconv.examples;
 
+import io.github.dsconv.io.ModelChecks;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.github.dsconv.calibrate.BiasCorrection;
 import io.github.dsconv.calibrate.HessianRounding;
@@ -356,6 +357,7 @@ public final class Demo {
         int images = 0;
         for (Path file : o.models()) {
             Model fp32 = ModelFiles.load(file);
+            ModelChecks.requireFp32(fp32, file.toString(), "demo converts FP32 models");
             // DL4J's own FP32 convolution is im2col-bound; oneDNN's gives the same results to float rounding.
             Fp32Convolutions.enable(fp32);
             InputSpec input = o.data().resolve(ModelInputs.of(fp32));

@@ -1,5 +1,6 @@
 package io.github.dsconv.examples;
 
+import io.github.dsconv.io.ModelChecks;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.engine.Fp32Convolutions;
@@ -148,7 +149,8 @@ public final class DistillModel {
     }
 
     /**
-     * Loads, scores, distills, scores again and writes the model and its provenance.
+     * Loads, scores, distills, scores again and writes the model and its provenance. The teacher must be an FP32
+     * model and the student a DSConv one, both with finite parameters; a wrong one is refused naming its file.
      *
      * @param o        options
      * @param progress distillation progress (may be null)
@@ -157,6 +159,9 @@ public final class DistillModel {
         long t0 = System.nanoTime();
         Model teacher = ModelFiles.load(o.teacher());
         Model student = ModelFiles.load(o.student());
+        ModelChecks.requireFp32(teacher, o.teacher().toString(), "distill --teacher needs the FP32 model");
+        ModelChecks.requireDsconv(student, o.student().toString(),
+                "distill --student needs the teacher's DSConv conversion (the output of quantize)");
         if (teacher.getClass() != student.getClass()) {
             throw new IllegalArgumentException("teacher is a " + teacher.getClass().getSimpleName()
                     + " but student a " + student.getClass().getSimpleName()

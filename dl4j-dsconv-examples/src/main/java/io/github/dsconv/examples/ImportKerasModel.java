@@ -2,6 +2,7 @@ package io.github.dsconv.examples;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.dsconv.io.AtomicFiles;
+import io.github.dsconv.io.ModelChecks;
 import io.github.dsconv.io.ModelFiles;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
@@ -9,9 +10,12 @@ import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.modelimport.keras.Hdf5Archive;
+import org.deeplearning4j.nn.modelimport.keras.KerasModel;
 import org.deeplearning4j.nn.modelimport.keras.KerasModelImport;
+import org.deeplearning4j.nn.modelimport.keras.KerasSequentialModel;
 import org.deeplearning4j.nn.modelimport.keras.exceptions.InvalidKerasConfigurationException;
 import org.deeplearning4j.nn.modelimport.keras.exceptions.UnsupportedKerasConfigurationException;
+import org.deeplearning4j.nn.modelimport.keras.utils.KerasModelBuilder;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
 import java.io.IOException;
@@ -34,7 +38,10 @@ import java.util.TreeSet;
  * <p>The file is checked before DL4J sees it (exists, HDF5 signature, a {@code model_config} attribute naming a
  * model class), so that the usual mistakes get a one-line message naming the file instead of an HDF5 error stack.
  * The training configuration is not enforced: conversion needs inference only, and a Keras optimizer or loss DL4J
- * cannot map would otherwise block the import (the last Dense layer then stays a {@code DenseLayer}).
+ * cannot map would otherwise block the import (the last Dense layer then stays a {@code DenseLayer}). After DL4J
+ * has read the weights, each one's shape is checked against its layer's configuration ({@link KerasWeightShapes}:
+ * DL4J itself would copy a wrong-sized kernel into part of the layer and leave the rest at its random
+ * initialisation), and the imported model's parameters must all be finite.
  */
 public final class ImportKerasModel {
 
@@ -116,16 +123,38 @@ public final class ImportKerasModel {
         return r;
     }
 
-    /** Imports a Keras HDF5 file as a {@link MultiLayerNetwork} or {@link ComputationGraph}. */
+    /**
+     * Imports a Keras HDF5 file as a {@link MultiLayerNetwork} or {@link ComputationGraph}, checking every weight
+     * array's shape against its layer's configuration ({@link KerasWeightShapes}) and every imported parameter to be
+     * finite ({@link ModelChecks#requireFinite}).
+     *
+     * @throws IOException one line naming the file and what is wrong
+     */
     public static Model importModel(Path h5) throws IOException {
         return importModel(h5, kerasClass(h5));
     }
 
+    /**
+     * DL4J's {@code KerasModelImport.importKerasModelAndWeights} (or its Sequential variant) spelled out, so that
+     * the weight shapes can be checked against the configuration between reading the weights and copying them:
+     * DL4J's copy does not compare shapes (see {@link KerasWeightShapes}).
+     */
     private static Model importModel(Path h5, String kerasClass) throws IOException {
-        try {
-            return kerasClass.equals("Sequential")
-                    ? KerasModelImport.importKerasSequentialModelAndWeights(h5.toString(), false)
-                    : KerasModelImport.importKerasModelAndWeights(h5.toString(), false);
+        boolean sequential = kerasClass.equals("Sequential");
+        Model model;
+        try (KerasModelBuilder b = new KerasModel().modelBuilder().modelHdf5Filename(h5.toString())
+                .enforceTrainingConfig(false)) {
+            if (sequential) {
+                KerasSequentialModel k = b.buildSequential();
+                KerasWeightShapes.checkFile(h5, KerasWeightShapes.confs(k.getMultiLayerConfiguration()));
+                model = k.getMultiLayerNetwork();
+                KerasWeightShapes.checkImported(h5, k, model);
+            } else {
+                KerasModel k = b.buildModel();
+                KerasWeightShapes.checkFile(h5, KerasWeightShapes.confs(k.getComputationGraphConfiguration()));
+                model = k.getComputationGraph();
+                KerasWeightShapes.checkImported(h5, k, model);
+            }
         } catch (UnsupportedKerasConfigurationException e) {
             throw new IOException(h5 + ": not supported by DL4J's Keras import (" + firstLine(e) + ")", e);
         } catch (InvalidKerasConfigurationException e) {
@@ -134,6 +163,12 @@ public final class ImportKerasModel {
             // HDF5 read errors and shape mismatches between config and weights surface as runtime exceptions.
             throw new IOException(h5 + ": cannot import (" + firstLine(e) + ")", e);
         }
+        try {
+            ModelChecks.requireFinite(model, h5.toString());
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        return model;
     }
 
     /**

@@ -266,7 +266,8 @@ public final class QuantizeModel {
     }
 
     /**
-     * Converts and writes; nothing is written if anything fails. An output named {@code *.dsconv.zip} gets the
+     * Converts and writes; nothing is written if anything fails. The input must be an FP32 model with at least one
+     * ConvolutionLayer and only finite parameters ({@link DSConvConverter#requireConvertible}). An output named {@code *.dsconv.zip} gets the
      * packed format ({@link PackedModelFormat}) with the plan and source recorded, any other name a
      * ModelSerializer zip.
      */
@@ -281,6 +282,8 @@ public final class QuantizeModel {
         }
         Recipe recipe = o.recipe();
         Model model = ModelFiles.load(o.in());
+        // Refuse a DSConv model (re-quantizing it would only rewrite its manifest) or one with nothing to convert.
+        DSConvConverter.requireConvertible(model, o.in().toString());
         PostTrainingQuantizer.Builder b = PostTrainingQuantizer.builder().plan(plan)
                 .method(WeightMethod.parse(o.method())).recipe(recipe);
         if (recipe.needsData()) {

@@ -1,5 +1,6 @@
 package io.github.dsconv.examples;
 
+import io.github.dsconv.io.ModelChecks;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.data.InMemoryIterator;
@@ -103,6 +104,7 @@ public final class TrainSmallModel {
         Model model;
         if (o.init() != null) {
             model = ModelFiles.load(o.init());
+            ModelChecks.requireFp32(model, o.init().toString(), "train --init continues training an FP32 model");
             checkSameArch(o, model);
             continuationSchedule(model, iterationsPerEpoch * o.epochs());
         } else {

@@ -1,5 +1,6 @@
 package io.github.dsconv.examples;
 
+import io.github.dsconv.io.ModelChecks;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.Converted;
 import io.github.dsconv.convert.DSConvConverter;
@@ -114,6 +115,7 @@ public final class ZooConversion {
         ComputationGraph fp32;
         if (o.weights() != null) {
             Model m = ModelFiles.load(o.weights());
+            ModelChecks.requireFp32(m, o.weights().toString(), "zoo --weights needs the FP32 model");
             if (!(m instanceof ComputationGraph cg)) {
                 throw new IllegalArgumentException(o.weights() + ": expected a ComputationGraph for " + o.model());
             }

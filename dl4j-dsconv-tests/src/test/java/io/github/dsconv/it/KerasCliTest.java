@@ -15,12 +15,16 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 import static io.github.dsconv.it.CliTest.assertFailed;
@@ -30,6 +34,7 @@ import static io.github.dsconv.it.CliTest.ok;
 import static io.github.dsconv.it.CliTest.readJson;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code dsconv import-keras} end to end: import, quantize, run the result; and every bad input. */
@@ -158,5 +163,39 @@ class KerasCliTest {
         KerasH5.write(h5, "2.4.0", config, f.weights());
         assertFailed(cli("import-keras", "--h5", h5, "--out", out.resolve("m.zip")), out, h5.toString(),
                 "'MyModel'");
+    }
+
+    /**
+     * DL4J's import copies a weight without comparing shapes: a 3x3x8x4 kernel where the configuration says 8
+     * filters used to import "successfully" with 4 output channels left at DL4J's random initialisation.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sequential", "functional"})
+    void aKernelWhoseShapeDisagreesWithItsConfigurationIsRefused(String variant) throws IOException {
+        KerasFixtures f = new KerasFixtures(6, variant.equals("functional"));
+        Map<String, List<KerasH5.Weight>> weights = new LinkedHashMap<>(f.weights());
+        float[] short4 = new float[3 * 3 * KerasFixtures.F1 * 4];
+        Arrays.fill(short4, 0.1f);
+        weights.put("conv2d_1", List.of(new KerasH5.Weight("conv2d_1/kernel:0", new long[] {3, 3, KerasFixtures.F1, 4},
+                short4), weights.get("conv2d_1").get(1)));
+        Path h5 = tmp.resolve(variant + "-short-kernel.h5");
+        KerasH5.write(h5, "2.4.0", f.modelConfig(), weights);
+        String expected = h5 + ": layer 'conv2d_1' weight 'kernel' has shape [3, 3, 8, 4] but its configuration "
+                + "implies [3, 3, 8, 8]";
+        Path out = Files.createDirectories(tmp.resolve("out"));
+        assertFailed(cli("import-keras", "--h5", h5, "--out", out.resolve("m.zip"), "--json", out.resolve("m.json")),
+                out, expected);
+        // The Java API imports through the same check.
+        assertEquals(expected, assertThrows(IOException.class, () -> ImportKerasModel.importModel(h5)).getMessage());
+    }
+
+    @Test
+    void aNanWeightIsRefusedNamingTheLayerAndParameter() throws IOException {
+        KerasFixtures f = new KerasFixtures(8, false);
+        f.gamma[3] = Float.NaN;
+        Path h5 = f.write(tmp.resolve("nan-gamma.h5"));
+        Path out = Files.createDirectories(tmp.resolve("out"));
+        assertFailed(cli("import-keras", "--h5", h5, "--out", out.resolve("m.zip")), out,
+                h5 + ": layer 'batch_normalization' parameter 'gamma' has 1 non-finite value (NaN at [3])");
     }
 }
