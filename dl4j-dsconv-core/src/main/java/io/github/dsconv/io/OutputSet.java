@@ -278,6 +278,17 @@ public final class OutputSet implements AutoCloseable {
             return this;
         }
 
+        /**
+         * A file the run reads if it exists (ignored when null or absent), such as a model's provenance file:
+         * no output may overwrite it.
+         */
+        public Builder inputIfExists(String label, Path file) {
+            if (file != null && Files.exists(file)) {
+                input(label, file);
+            }
+            return this;
+        }
+
         /** An input folder (ignored when null): it must exist and be a folder. */
         public Builder inputFolder(String label, Path dir) {
             if (dir != null) {
@@ -295,6 +306,10 @@ public final class OutputSet implements AutoCloseable {
         /** An output file (ignored when null), written through {@link AtomicFiles} and committed with the set. */
         public Builder output(String label, Path file) {
             if (file == null) {
+                return this;
+            }
+            if (file.toString().isEmpty()) {
+                problems.add(label + ": empty file name");
                 return this;
             }
             String written = spelling.apply(label);

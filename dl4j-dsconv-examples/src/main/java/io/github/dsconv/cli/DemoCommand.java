@@ -81,7 +81,7 @@ final class DemoCommand implements Callable<Integer>, DeclaresFiles {
     @Override
     public void declare(io.github.dsconv.io.OutputSet.Builder files) {
         if (models != null) {
-            models.forEach(m -> files.input("--model", m));
+            models.forEach(m -> OptionChecks.modelInput(files, "--model", m));
         }
         files.outputFolder("--plot-dir", plotDir).output("--json", json);
         OptionChecks.dataFolder(files, "--data", data.data);

@@ -118,8 +118,10 @@ final class DistillCommand implements Callable<Integer>, DeclaresFiles {
 
     @Override
     public void declare(io.github.dsconv.io.OutputSet.Builder files) {
-        files.input("--teacher", teacher).input("--student", student).output("--out", out)
-                .output("the provenance file of --out", out == null ? null : io.github.dsconv.examples.Provenance.fileOf(out)).output("--json", json)
+        OptionChecks.modelOutput(files, "--out", out);
+        OptionChecks.modelInput(files, "--teacher", teacher);
+        OptionChecks.modelInput(files, "--student", student);
+        files.output("--json", json)
                 .workFolder(checkpoint == null ? "the checkpoint folder" : "--checkpoint", checkpoint != null
                         ? checkpoint : out.resolveSibling(out.getFileName() + ".checkpoint"));
         OptionChecks.dataFolder(files, "--data", data);

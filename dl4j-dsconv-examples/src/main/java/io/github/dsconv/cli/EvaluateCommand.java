@@ -81,7 +81,9 @@ final class EvaluateCommand implements Callable<Integer>, DeclaresFiles {
 
     @Override
     public void declare(io.github.dsconv.io.OutputSet.Builder files) {
-        files.input("--model", model).input("--reference", reference).output("--json", json);
+        OptionChecks.modelInput(files, "--model", model);
+        OptionChecks.modelInput(files, "--reference", reference);
+        files.output("--json", json);
         OptionChecks.dataFolder(files, "--data", data.data);
     }
 

@@ -25,8 +25,8 @@ final class ImportKerasCommand implements Callable<Integer>, DeclaresFiles {
 
     @Override
     public void declare(io.github.dsconv.io.OutputSet.Builder files) {
-        files.input("--h5", h5).output("--out", out)
-                .output("the provenance file of --out", out == null ? null : io.github.dsconv.examples.Provenance.fileOf(out)).output("--json", json);
+        OptionChecks.modelOutput(files, "--out", out);
+        files.input("--h5", h5).output("--json", json);
     }
 
     @Override

@@ -32,7 +32,8 @@ final class InspectCommand implements Callable<Integer>, DeclaresFiles {
         if (npy != null && layer == null) {
             throw new IllegalArgumentException("--npy needs --layer (which layer's arrays to write)");
         }
-        files.input("--model", model).outputFolder("--npy", npy).output("--json", json);
+        OptionChecks.modelInput(files, "--model", model);
+        files.outputFolder("--npy", npy).output("--json", json);
     }
 
     @Override

@@ -59,6 +59,22 @@ final class OptionChecks {
         }
     }
 
+    /** Declares a model file the run reads, and its provenance file when it has one (read for its architecture). */
+    static void modelInput(OutputSet.Builder files, String option, Path model) {
+        if (model != null) {
+            files.input(option, model).inputIfExists("the provenance file of " + option,
+                    io.github.dsconv.examples.Provenance.fileOf(model));
+        }
+    }
+
+    /** Declares a model file the run writes and the provenance file written beside it. */
+    static void modelOutput(OutputSet.Builder files, String option, Path model) {
+        if (model != null) {
+            files.output(option, model).output("the provenance file of " + option,
+                    io.github.dsconv.examples.Provenance.fileOf(model));
+        }
+    }
+
     /** Declares an image source option that names a folder (not {@value FashionMnistSource#NAME}) as an input. */
     static void dataFolder(OutputSet.Builder files, String option, String data) {
         if (data != null && !data.isBlank() && !FashionMnistSource.NAME.equals(data)) {

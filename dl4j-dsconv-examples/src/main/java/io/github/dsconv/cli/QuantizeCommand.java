@@ -103,8 +103,9 @@ final class QuantizeCommand implements Callable<Integer>, DeclaresFiles {
 
     @Override
     public void declare(io.github.dsconv.io.OutputSet.Builder files) {
-        files.input("--in", in).input("--plan", plan).output("--out", out)
-                .output("the provenance file of --out", out == null ? null : io.github.dsconv.examples.Provenance.fileOf(out)).output("--json", json);
+        OptionChecks.modelOutput(files, "--out", out);
+        OptionChecks.modelInput(files, "--in", in);
+        files.input("--plan", plan).output("--json", json);
         OptionChecks.dataFolder(files, "--calibration-data", calibration.data);
     }
 

@@ -123,7 +123,8 @@ final class SensitivityCommand implements Callable<Integer>, DeclaresFiles {
 
     @Override
     public void declare(io.github.dsconv.io.OutputSet.Builder files) {
-        files.input("--model", model).output("--json", json).output("--plot", plot);
+        OptionChecks.modelInput(files, "--model", model);
+        files.output("--json", json).output("--plot", plot);
         OptionChecks.dataFolder(files, "--data", data.data);
         OptionChecks.dataFolder(files, "--calibration-data", calibrationOptions.data);
     }

@@ -77,7 +77,7 @@ final class TableCommand implements Callable<Integer>, DeclaresFiles {
     @Override
     public void declare(io.github.dsconv.io.OutputSet.Builder files) {
         if (models != null) {
-            models.forEach(m -> files.input("--model", m));
+            models.forEach(m -> OptionChecks.modelInput(files, "--model", m));
         }
         files.input("--from-json", fromJson).outputFolder("--plot-dir", plotDir).output("--json", json)
                 .output("--markdown", markdown);

@@ -52,8 +52,9 @@ final class TrainCommand implements Callable<Integer>, DeclaresFiles {
 
     @Override
     public void declare(io.github.dsconv.io.OutputSet.Builder files) {
-        files.input("--init", init).output("--out", out)
-                .output("the provenance file of --out", out == null ? null : io.github.dsconv.examples.Provenance.fileOf(out)).output("--json", json);
+        OptionChecks.modelOutput(files, "--out", out);
+        OptionChecks.modelInput(files, "--init", init);
+        files.output("--json", json);
     }
 
     @Override

@@ -61,7 +61,8 @@ final class ZooCommand implements Callable<Integer>, DeclaresFiles {
 
     @Override
     public void declare(io.github.dsconv.io.OutputSet.Builder files) {
-        files.input("--weights", weights).output("--out", out).output("--json", json);
+        OptionChecks.modelInput(files, "--weights", weights);
+        files.output("--out", out).output("--json", json);
     }
 
     @Override
