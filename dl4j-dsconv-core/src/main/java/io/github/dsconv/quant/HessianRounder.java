@@ -16,7 +16,7 @@ import org.apache.commons.math3.linear.RealMatrix;
  * Alistarh, NeurIPS 2022; Frantar et al., ICLR 2023): the kernel's columns (input channel and tap) are quantized
  * one at a time, and each rounding error is spread over the columns not yet quantized, in proportion to the
  * inverse Hessian, so that they compensate it. Neither paper is DSConv's; this is an addition of this project
- * (see the README, "differences from the spec").
+ * (see docs/method.md, "Hessian-aware rounding").
  *
  * <p>DSConv's blocks are GPTQ's "groups": the columns are ordered {@code (ky, kx, c)}, so each block of {@code B}
  * input channels at one tap is a run of consecutive columns. When the sweep reaches a block, the block's scale is
