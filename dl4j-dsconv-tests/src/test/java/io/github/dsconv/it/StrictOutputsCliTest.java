@@ -110,7 +110,13 @@ class StrictOutputsCliTest {
             String line = refused("quantize", "--in", model, "--out", out);
             assertTrue(line.contains("--out") && line.contains("same file as --in"), line);
         }
-        String line = refused("quantize", "--in", model, "--out", dir.resolve("o.zip"), "--plan", dir.resolve("o.zip"));
+        // A model's provenance file is read with it (its architecture): no output may replace it either.
+        Files.writeString(dir.resolve("m.zip.provenance.json"), "{\"arch\": \"resnet\"}");
+        String line = refused("quantize", "--in", model, "--out", dir.resolve("m.zip.provenance.json"));
+        assertTrue(line.contains("same file as the provenance file of --in"), line);
+        line = refused("quantize", "--in", model, "--out", "");
+        assertTrue(line.contains("--out") && line.contains("empty"), line);
+        line = refused("quantize", "--in", model, "--out", dir.resolve("o.zip"), "--plan", dir.resolve("o.zip"));
         assertTrue(line.contains("--plan") && line.contains("does not exist"), line);
     }
 
