@@ -267,9 +267,9 @@ public final class QuantizeModel {
 
     /**
      * Converts and writes; nothing is written if anything fails. The input must be an FP32 model with at least one
-     * ConvolutionLayer and only finite parameters ({@link DSConvConverter#requireConvertible}). An output named {@code *.dsconv.zip} gets the
-     * packed format ({@link PackedModelFormat}) with the plan and source recorded, any other name a
-     * ModelSerializer zip.
+     * ConvolutionLayer and only finite parameters ({@link DSConvConverter#requireConvertible}). An output named
+     * {@code *.dsconv.zip} gets the packed format ({@link PackedModelFormat}) with the plan and source recorded,
+     * any other name a ModelSerializer zip.
      */
     public static Result run(Options o) throws IOException {
         ConversionPlan plan = plan(o);
@@ -284,6 +284,13 @@ public final class QuantizeModel {
         Model model = ModelFiles.load(o.in());
         // Refuse a DSConv model (re-quantizing it would only rewrite its manifest) or one with nothing to convert.
         DSConvConverter.requireConvertible(model, o.in().toString());
+        if (o.plan() != null) {
+            try { // a plan entry for a layer this network lacks: name the plan file, not just "plan"
+                new DSConvConverter(plan).validate(model);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(o.plan() + ": " + e.getMessage().replaceFirst("^plan: ", ""), e);
+            }
+        }
         PostTrainingQuantizer.Builder b = PostTrainingQuantizer.builder().plan(plan)
                 .method(WeightMethod.parse(o.method())).recipe(recipe);
         if (recipe.needsData()) {
