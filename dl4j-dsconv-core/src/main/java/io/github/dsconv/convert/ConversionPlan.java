@@ -181,6 +181,12 @@ public record ConversionPlan(LayerSpec defaults, Map<String, LayerOverride> laye
                 unsigned, minCompression);
     }
 
+    /** A copy with these per-layer entries instead of this plan's. */
+    public ConversionPlan withLayers(Map<String, LayerOverride> entries) {
+        return new ConversionPlan(defaults, entries, skipFirst, quantizeNetworkInput, kdsBias, cds, clippingSearch,
+                unsignedActivations, minCompression);
+    }
+
     /** A copy with {@code minCompression} set. */
     public ConversionPlan withMinCompression(double ratio) {
         return new ConversionPlan(defaults, layers, skipFirst, quantizeNetworkInput, kdsBias, cds, clippingSearch,
