@@ -562,7 +562,7 @@ class CliTest {
         }
 
         // explicit options win over the plan's defaults, the per-layer override still applies
-        Path out2 = tmp.resolve("out2").resolve("p.zip");
+        Path out2 = Files.createDirectories(tmp.resolve("out2")).resolve("p.zip");
         ok("quantize", "--in", resnet, "--out", out2, "--plan", plan, "--weight-bits", 3, "--block", 16);
         Map<String, JsonNode> rows2 = inspectRows(out2, tmp.resolve("i2.json"));
         assertEquals(3, rows2.get("s1b1a_conv").get("weightBits").asInt());
