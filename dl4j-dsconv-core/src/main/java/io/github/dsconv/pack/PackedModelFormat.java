@@ -2,10 +2,10 @@ package io.github.dsconv.pack;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.dsconv.convert.ConversionPlan;
-import io.github.dsconv.io.AtomicFiles;
+import io.github.dsconv.files.AtomicFiles;
+import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.pack.PackedContainer.BadFileException;
 import io.github.dsconv.pack.PackedLayout.Slot;
-import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.quant.ScalePrecision;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;

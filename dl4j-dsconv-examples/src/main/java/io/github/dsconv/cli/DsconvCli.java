@@ -3,7 +3,7 @@ package io.github.dsconv.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-import io.github.dsconv.io.OutputSet;
+import io.github.dsconv.files.OutputSet;
 
 import java.io.PrintWriter;
 import java.util.List;

@@ -2,7 +2,7 @@ package io.github.dsconv.cli;
 
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnistSource;
-import io.github.dsconv.io.OutputSet;
+import io.github.dsconv.files.OutputSet;
 
 import java.nio.file.Path;
 import java.util.Collection;

@@ -122,7 +122,7 @@ final class SensitivityCommand implements Callable<Integer>, DeclaresFiles {
     }
 
     @Override
-    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+    public void declare(io.github.dsconv.files.OutputSet.Builder files) {
         OptionChecks.modelInput(files, "--model", model);
         files.output("--json", json).output("--plot", plot);
         OptionChecks.dataFolder(files, "--data", data.data);

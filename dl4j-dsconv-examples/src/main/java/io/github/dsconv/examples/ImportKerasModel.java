@@ -1,7 +1,7 @@
 package io.github.dsconv.examples;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.github.dsconv.io.AtomicFiles;
+import io.github.dsconv.files.AtomicFiles;
 import io.github.dsconv.io.ModelChecks;
 import io.github.dsconv.io.ModelFiles;
 import org.deeplearning4j.nn.api.Model;

@@ -6,7 +6,7 @@ import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.data.InMemoryIterator;
 import io.github.dsconv.eval.Accuracy;
 import io.github.dsconv.eval.Networks;
-import io.github.dsconv.io.AtomicFiles;
+import io.github.dsconv.files.AtomicFiles;
 import io.github.dsconv.io.ModelFiles;
 import io.github.dsconv.models.SmallFamilies;
 import io.github.dsconv.models.SmallModels;
