@@ -1,11 +1,12 @@
 package io.github.dsconv.pack;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.files.AtomicFiles;
 import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.pack.PackedContainer.BadFileException;
 import io.github.dsconv.pack.PackedLayout.Slot;
+import io.github.dsconv.provenance.Provenance;
+import io.github.dsconv.provenance.Recordable;
 import io.github.dsconv.quant.ScalePrecision;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -19,7 +20,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.ZipException;
@@ -76,8 +76,8 @@ public final class PackedModelFormat {
     public static final int FORMAT_VERSION = PackedContainer.FORMAT_VERSION;
     /** The file name suffix that selects this format when saving. */
     public static final String SUFFIX = ".dsconv.zip";
-    /** Library name and version recorded in the provenance. */
-    public static final String LIBRARY = "dl4j-dsconv 0.1.0 (deeplearning4j 1.0.0-M2.1)";
+    /** Library name and version recorded in the provenance ({@link Provenance#LIBRARY}). */
+    public static final String LIBRARY = Provenance.LIBRARY;
 
     static final String MARKER_ENTRY = PackedContainer.MARKER_ENTRY;
     static final String MANIFEST_ENTRY = PackedContainer.MANIFEST_ENTRY;
@@ -112,8 +112,8 @@ public final class PackedModelFormat {
             return new Options(p, plan, source);
         }
 
-        /** A copy recording this plan. */
-        public Options withPlan(ConversionPlan p) {
+        /** A copy recording this plan (a {@code ConversionPlan}) by its JSON form. */
+        public Options withPlan(Recordable p) {
             return new Options(paramsPrecision, p == null ? null : p.toJson(), source);
         }
 
@@ -196,8 +196,7 @@ public final class PackedModelFormat {
                 }
                 manifest = new PackedManifest(FORMAT_VERSION, net.kind(), DataType.FLOAT.name(),
                         flat.length(), options.paramsPrecision().name(), options.plan(),
-                        new PackedManifest.Provenance(LIBRARY, options.source(), Instant.now().toString(),
-                                PackedLayout.weightBits(slots)),
+                        PackedManifest.Provenance.of(options.source(), PackedLayout.weightBits(slots)),
                         segments, zip.entries());
                 zip.finish(manifest);
             }
