@@ -63,7 +63,7 @@ final class OptionChecks {
     static void modelInput(OutputSet.Builder files, String option, Path model) {
         if (model != null) {
             files.input(option, model).inputIfExists("the provenance file of " + option,
-                    io.github.dsconv.examples.Provenance.fileOf(model));
+                    io.github.dsconv.provenance.Provenance.fileOf(model));
         }
     }
 
@@ -71,7 +71,7 @@ final class OptionChecks {
     static void modelOutput(OutputSet.Builder files, String option, Path model) {
         if (model != null) {
             files.output(option, model).output("the provenance file of " + option,
-                    io.github.dsconv.examples.Provenance.fileOf(model));
+                    io.github.dsconv.provenance.Provenance.fileOf(model));
         }
     }
 
