@@ -160,7 +160,8 @@ public final class HessianRounding {
 
     /**
      * Adds {@code sum x x^T} over the im2col patches of one batch of layer inputs to {@code h} ({@code x} in
-     * {@link HessianRoundingSolver#column} order, zeros where a tap falls in the padding); returns the number of patches.
+     * {@link HessianRoundingSolver#column} order, zeros where a tap falls in the padding); returns the number of
+     * patches.
      */
     static long accumulate(DSConvRuntime rt, INDArray input, double[] h) {
         ConvGeometry g = ConvGeometry.of(rt, input.shape());
@@ -237,7 +238,8 @@ public final class HessianRounding {
             DSConvParams.write(lc, rt.paramTable(), qk, null);
             rt.invalidateCache();
         }
-        return new LayerResult(name, HessianRoundingSolver.columns(shape), db(signal, before), db(signal, after), replace);
+        return new LayerResult(name, HessianRoundingSolver.columns(shape), db(signal, before), db(signal, after),
+                replace);
     }
 
     private static double db(double signal, double noise) {

@@ -52,7 +52,8 @@ class HessianRoundingTest {
             INDArray y = acts.get(name).castTo(DataType.DOUBLE);
             if (fp32.getLayer(name).getParam("b") != null) {
                 INDArray b = fp32.getLayer(name).getParam("b").castTo(DataType.DOUBLE).reshape(
-                        f == CNN2DFormat.NCHW ? new long[] {1, shape.nOut(), 1, 1} : new long[] {1, 1, 1, shape.nOut()});
+                        f == CNN2DFormat.NCHW ? new long[] {1, shape.nOut(), 1, 1}
+                                : new long[] {1, 1, 1, shape.nOut()});
                 y = y.sub(b);
             }
             long positions = y.length() / shape.nOut();

@@ -81,7 +81,8 @@ class HessianRoundingSolverTest {
         for (boolean kds : new boolean[] {false, true}) {
             for (boolean clip : new boolean[] {false, true}) {
                 QuantizedKernel vqk = new VqkQuantizer(kds, clip).quantize(w, shape, 3, 4);
-                QuantizedKernel hr = new HessianRoundingSolver(kds, clip).quantize(w, shape, 3, 4, h, ScalePrecision.FP16);
+                QuantizedKernel hr = new HessianRoundingSolver(kds, clip)
+                        .quantize(w, shape, 3, 4, h, ScalePrecision.FP16);
                 double eV = HessianRoundingSolver.outputError(w, vqk.reconstruct(), shape, h);
                 double eH = HessianRoundingSolver.outputError(w, hr.reconstruct(), shape, h);
                 assertTrue(eH < 0.5 * eV, "kds " + kds + " clip " + clip + ": " + eH + " vs VQK " + eV);
