@@ -4,7 +4,7 @@ import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.layers.DSConvParams;
 import io.github.dsconv.layers.DSConvRuntime;
 import io.github.dsconv.layers.HostCopies;
-import io.github.dsconv.quant.HessianRounder;
+import io.github.dsconv.quant.HessianRoundingSolver;
 import io.github.dsconv.quant.KernelShape;
 import io.github.dsconv.quant.QuantizedKernel;
 import org.deeplearning4j.nn.api.Model;
@@ -19,7 +19,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Re-quantizes every DSConv layer of a converted network with {@link HessianRounder}: each layer's input second
+ * The network-level Hessian-aware rounding step of calibration: re-quantizes every DSConv layer of a converted
+ * network with the per-layer {@link HessianRoundingSolver}. Each layer's input second
  * moment {@code H = E[x x^T]} over im2col patches is measured on unlabelled images through the FP32 network, and
  * the layer's {@code q}, {@code alpha} (and KDS {@code beta}) are replaced by the rounding that minimises the
  * expected output error {@code tr(E H E^T)} instead of the kernel's L2 error. A layer keeps its current kernel
@@ -27,7 +28,7 @@ import java.util.Map;
  * always did). Labels are never read.
  *
  * <p>Not in the DSConv paper nor in spec section 1: an addition of this project (AdaRound's objective, GPTQ's
- * solver; see {@link HessianRounder}), applied only when asked for ({@code quantize --hessian-round N}). Run it
+ * solver; see {@link HessianRoundingSolver}), applied only when asked for ({@code quantize --hessian-round N}). Run it
  * on a freshly converted network, before {@link BiasCorrection} (which then removes the mean shift the new
  * rounding leaves): it rewrites {@code q} and the scales and resets CDS to the identity. The Hessians are those
  * of the FP32 network's inputs (one shot, like bias correction), not of the partly quantized network's, and leave
@@ -159,7 +160,8 @@ public final class HessianRounding {
 
     /**
      * Adds {@code sum x x^T} over the im2col patches of one batch of layer inputs to {@code h} ({@code x} in
-     * {@link HessianRounder#column} order, zeros where a tap falls in the padding); returns the number of patches.
+     * {@link HessianRoundingSolver#column} order, zeros where a tap falls in the padding); returns the number of
+     * patches.
      */
     static long accumulate(DSConvRuntime rt, INDArray input, double[] h) {
         ConvGeometry g = ConvGeometry.of(rt, input.shape());
@@ -223,20 +225,21 @@ public final class HessianRounding {
         float[] current = HostCopies.floats(rt.effectiveKernel(false).castTo(DataType.FLOAT));
         QuantizedKernel qk;
         try {
-            qk = new HessianRounder(lc.isKdsBias(), clippingSearch).quantize(w, shape, lc.getWeightBits(),
+            qk = new HessianRoundingSolver(lc.isKdsBias(), clippingSearch).quantize(w, shape, lc.getWeightBits(),
                     lc.getBlockSize(), h, lc.getScalePrecision());
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("layer '" + name + "': " + e.getMessage(), e);
         }
-        double signal = HessianRounder.outputError(w, new float[w.length], shape, h);
-        double before = HessianRounder.outputError(w, current, shape, h);
-        double after = HessianRounder.outputError(w, qk.reconstruct(), shape, h);
+        double signal = HessianRoundingSolver.outputError(w, new float[w.length], shape, h);
+        double before = HessianRoundingSolver.outputError(w, current, shape, h);
+        double after = HessianRoundingSolver.outputError(w, qk.reconstruct(), shape, h);
         boolean replace = after < before;
         if (replace) {
             DSConvParams.write(lc, rt.paramTable(), qk, null);
             rt.invalidateCache();
         }
-        return new LayerResult(name, HessianRounder.columns(shape), db(signal, before), db(signal, after), replace);
+        return new LayerResult(name, HessianRoundingSolver.columns(shape), db(signal, before), db(signal, after),
+                replace);
     }
 
     private static double db(double signal, double noise) {

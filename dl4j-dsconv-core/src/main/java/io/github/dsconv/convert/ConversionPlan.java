@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.dsconv.provenance.Recordable;
 import io.github.dsconv.quant.BlockFloatingPoint;
 
 import java.io.IOException;
@@ -94,7 +95,7 @@ import java.util.function.IntPredicate;
  */
 public record ConversionPlan(LayerSpec defaults, Map<String, LayerOverride> layers, boolean skipFirst,
                              boolean quantizeNetworkInput, boolean kdsBias, boolean cds, boolean clippingSearch,
-                             boolean unsignedActivations, double minCompression) {
+                             boolean unsignedActivations, double minCompression) implements Recordable {
 
     /** The file format version this code reads and writes. */
     public static final int FORMAT_VERSION = 1;
@@ -332,7 +333,8 @@ public record ConversionPlan(LayerSpec defaults, Map<String, LayerOverride> laye
                 bool(root, "unsignedActivations", false, ""), minCompression(root));
     }
 
-    /** The JSON form of this plan. */
+    /** The JSON form of this plan (the plan file's form; a packed manifest records it too). */
+    @Override
     public ObjectNode toJson() {
         ObjectMapper m = new ObjectMapper();
         ObjectNode n = m.createObjectNode();

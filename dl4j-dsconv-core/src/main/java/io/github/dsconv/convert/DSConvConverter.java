@@ -34,7 +34,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Converts the convolutions of a trained network to {@link DSConvLayer}s.
+ * The rewriter: converts the convolutions of a trained network to {@link DSConvLayer}s.
  *
  * <p>Every layer whose configuration is exactly DL4J's {@link ConvolutionLayer} (NCHW or NHWC) becomes a DSConv
  * layer with the same geometry, activation and bias, and its kernel quantized by the {@link KernelQuantizer}

@@ -1,5 +1,6 @@
 package io.github.dsconv.io;
 
+import io.github.dsconv.files.AtomicFiles;
 import io.github.dsconv.pack.PackedModelFormat;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;

@@ -34,7 +34,10 @@ public record PackedManifest(int formatVersion, String modelKind, String dataTyp
     }
 
     /**
-     * How the file was made.
+     * How the file was made: the fields every provenance record shares ({@code library}, {@code source},
+     * {@code created}, see {@link io.github.dsconv.provenance.Provenance}) and the DSConv weight bits. A record
+     * of its own rather than a {@code Provenance} object because the manifest is read strictly (unknown fields
+     * are an error) and its field order is part of the format's bytes.
      *
      * @param library    library name and version that wrote the file
      * @param source     file name of the model it was packed from, or {@code null}
@@ -45,6 +48,12 @@ public record PackedManifest(int formatVersion, String modelKind, String dataTyp
         public Provenance {
             weightBits = weightBits == null ? Map.of() : java.util.Collections.unmodifiableMap(
                     new java.util.LinkedHashMap<>(weightBits));
+        }
+
+        /** This library's provenance for a file written now. */
+        public static Provenance of(String source, Map<String, Integer> weightBits) {
+            return new Provenance(io.github.dsconv.provenance.Provenance.LIBRARY, source,
+                    io.github.dsconv.provenance.Provenance.now(), weightBits);
         }
     }
 

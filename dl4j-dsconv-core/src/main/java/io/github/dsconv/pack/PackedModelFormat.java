@@ -1,56 +1,29 @@
 package io.github.dsconv.pack;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import io.github.dsconv.convert.ConversionPlan;
-import io.github.dsconv.io.AtomicFiles;
+import io.github.dsconv.files.AtomicFiles;
 import io.github.dsconv.layers.DSConvLayer;
-import io.github.dsconv.layers.DSConvParamInitializer;
-import io.github.dsconv.quant.Half;
+import io.github.dsconv.pack.PackedContainer.BadFileException;
+import io.github.dsconv.pack.PackedLayout.Slot;
+import io.github.dsconv.provenance.Provenance;
+import io.github.dsconv.provenance.Recordable;
 import io.github.dsconv.quant.ScalePrecision;
-import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
-import org.deeplearning4j.nn.conf.layers.wrapper.BaseWrapperLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.graph.vertex.GraphVertex;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
-import java.io.BufferedOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Enumeration;
-import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
-import java.util.zip.CRC32;
-import java.util.zip.ZipEntry;
 import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
-import java.util.zip.ZipOutputStream;
 
 /**
  * The packed DSConv model file, {@code *.dsconv.zip} (format version 1): a converted network stored at the
@@ -91,31 +64,26 @@ import java.util.zip.ZipOutputStream;
  * entry set and every entry's size and SHA-256, so a truncated or corrupt file fails with a one-line
  * {@link IOException} naming the file instead of loading as a different model. Writing goes to a temporary
  * file that is moved into place.
+ *
+ * <p>This class is the public face of the format; the work is split by concern: {@link PackedContainer} (the zip,
+ * marker, manifest and checksums), {@link ParamCodec} (the fp32, fp16 and bit-packed integer encodings) and
+ * {@link PackedLayout} (which slice of DL4J's flat parameter vector is which parameter, and at what precision
+ * it is stored).
  */
 public final class PackedModelFormat {
 
     /** The format version this code writes and the only one it reads. */
-    public static final int FORMAT_VERSION = 1;
+    public static final int FORMAT_VERSION = PackedContainer.FORMAT_VERSION;
     /** The file name suffix that selects this format when saving. */
     public static final String SUFFIX = ".dsconv.zip";
-    /** Library name and version recorded in the provenance. */
-    public static final String LIBRARY = "dl4j-dsconv 0.1.0 (deeplearning4j 1.0.0-M2.1)";
+    /** Library name and version recorded in the provenance ({@link Provenance#LIBRARY}). */
+    public static final String LIBRARY = Provenance.LIBRARY;
 
-    static final String MARKER_ENTRY = "dsconv.format";
-    static final byte[] MARKER = "dsconv packed model\n".getBytes(StandardCharsets.US_ASCII);
-    static final String MANIFEST_ENTRY = "dsconv.manifest.json";
-    static final String MANIFEST_SHA_ENTRY = "dsconv.manifest.sha256";
-    static final String NETWORK_ENTRY = "network.json";
+    static final String MARKER_ENTRY = PackedContainer.MARKER_ENTRY;
+    static final String MANIFEST_ENTRY = PackedContainer.MANIFEST_ENTRY;
+    static final String MANIFEST_SHA_ENTRY = PackedContainer.MANIFEST_SHA_ENTRY;
+    static final String NETWORK_ENTRY = PackedContainer.NETWORK_ENTRY;
     static final String PARAMS_PREFIX = "params/";
-
-    private static final String MLN = "MultiLayerNetwork";
-    private static final String CG = "ComputationGraph";
-    private static final long MAX_MANIFEST_BYTES = 64L << 20;
-    private static final byte[] ZIP_LOCAL_HEADER = {'P', 'K', 3, 4};
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(SerializationFeature.INDENT_OUTPUT)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     private PackedModelFormat() {
     }
@@ -144,8 +112,8 @@ public final class PackedModelFormat {
             return new Options(p, plan, source);
         }
 
-        /** A copy recording this plan. */
-        public Options withPlan(ConversionPlan p) {
+        /** A copy recording this plan (a {@code ConversionPlan}) by its JSON form. */
+        public Options withPlan(Recordable p) {
             return new Options(paramsPrecision, p == null ? null : p.toJson(), source);
         }
 
@@ -178,25 +146,12 @@ public final class PackedModelFormat {
 
     /** Whether a file starts like a packed model: a zip whose first entry is {@code dsconv.format}. */
     public static boolean isPacked(Path file) {
-        byte[] head = new byte[30 + MARKER_ENTRY.length()];
-        try (InputStream in = Files.newInputStream(file)) {
-            if (in.readNBytes(head, 0, head.length) != head.length) {
-                return false;
-            }
-        } catch (IOException e) {
-            return false;
-        }
-        if (!Arrays.equals(head, 0, 4, ZIP_LOCAL_HEADER, 0, 4)) {
-            return false;
-        }
-        int nameLen = (head[26] & 0xff) | (head[27] & 0xff) << 8;
-        return nameLen == MARKER_ENTRY.length() && new String(head, 30, nameLen, StandardCharsets.US_ASCII)
-                .equals(MARKER_ENTRY);
+        return PackedContainer.isPacked(file);
     }
 
     /** Whether an open zip holds a packed model's marker or manifest (for files whose first bytes are damaged). */
     public static boolean looksPacked(ZipFile zip) {
-        return zip.getEntry(MARKER_ENTRY) != null || zip.getEntry(MANIFEST_ENTRY) != null;
+        return PackedContainer.looksPacked(zip);
     }
 
     // -------------------------------------------------------------------------------------------------------
@@ -209,45 +164,25 @@ public final class PackedModelFormat {
      *                                  not an integer of the layer's bit width
      */
     public static Written write(Model model, Path file, Options options) throws IOException {
-        Network net = Network.of(model);
-        List<Slot> slots = layout(net, options.paramsPrecision());
-        INDArray flat = flatParams(net);
-        Map<String, Integer> bits = new LinkedHashMap<>();
-        for (Slot s : slots) {
-            if (s.dsconv() != null) {
-                bits.putIfAbsent(s.layer(), s.dsconv().getWeightBits());
-            }
-        }
+        PackedLayout.Network net = PackedLayout.Network.of(model);
+        List<Slot> slots = PackedLayout.slots(net, options.paramsPrecision());
+        INDArray flat = PackedLayout.flatParams(net);
         Path target = file.toAbsolutePath();
         Files.createDirectories(target.getParent());
         Path tmp = AtomicFiles.tempFor(target);
         try {
-            List<PackedManifest.Entry> entries = new ArrayList<>();
             List<PackedManifest.Segment> segments = new ArrayList<>();
             long convBytes = 0;
             long fp32ConvBytes = 0;
             long otherBytes = 0;
-            PackedManifest written;
-            try (OutputStream fos = Files.newOutputStream(tmp);
-                 ZipOutputStream zip = new ZipOutputStream(new BufferedOutputStream(fos, 1 << 16))) {
-                ZipEntry marker = new ZipEntry(MARKER_ENTRY);
-                marker.setMethod(ZipEntry.STORED);
-                marker.setSize(MARKER.length);
-                marker.setCompressedSize(MARKER.length);
-                CRC32 crc = new CRC32();
-                crc.update(MARKER);
-                marker.setCrc(crc.getValue());
-                zip.putNextEntry(marker);
-                zip.write(MARKER);
-                zip.closeEntry();
-
-                entries.add(putEntry(zip, NETWORK_ENTRY, net.configJson().getBytes(StandardCharsets.UTF_8)));
+            PackedManifest manifest;
+            try (PackedContainer.Writer zip = PackedContainer.Writer.create(tmp)) {
+                zip.put(NETWORK_ENTRY, net.configJson().getBytes(StandardCharsets.UTF_8));
                 for (int i = 0; i < slots.size(); i++) {
                     Slot s = slots.get(i);
-                    float[] v = slice(flat, s);
-                    Encoded enc = encode(s, v);
+                    ParamCodec.Encoded enc = ParamCodec.encode(s.layer(), s.bits(), s.precision(), s.values(flat));
                     String name = String.format(java.util.Locale.ROOT, "%s%04d", PARAMS_PREFIX, i);
-                    entries.add(putEntry(zip, name, enc.bytes()));
+                    zip.put(name, enc.bytes());
                     segments.add(new PackedManifest.Segment(s.layer(), s.param(), s.offset(), s.length(),
                             enc.encoding(), name));
                     if (s.convKernel()) {
@@ -259,18 +194,15 @@ public final class PackedModelFormat {
                         otherBytes += enc.bytes().length;
                     }
                 }
-                PackedManifest manifest = new PackedManifest(FORMAT_VERSION, net.kind(), DataType.FLOAT.name(),
+                manifest = new PackedManifest(FORMAT_VERSION, net.kind(), DataType.FLOAT.name(),
                         flat.length(), options.paramsPrecision().name(), options.plan(),
-                        new PackedManifest.Provenance(LIBRARY, options.source(), Instant.now().toString(), bits),
-                        segments, entries);
-                byte[] mbytes = JSON.writeValueAsBytes(manifest);
-                putEntry(zip, MANIFEST_ENTRY, mbytes);
-                putEntry(zip, MANIFEST_SHA_ENTRY, (sha256(mbytes) + "\n").getBytes(StandardCharsets.US_ASCII));
-                written = manifest;
+                        PackedManifest.Provenance.of(options.source(), PackedLayout.weightBits(slots)),
+                        segments, zip.entries());
+                zip.finish(manifest);
             }
             long size = Files.size(tmp);
             AtomicFiles.moveIntoPlace(tmp, target); // or staged until an open OutputSet commits
-            return new Written(target, size, convBytes, fp32ConvBytes, otherBytes, written);
+            return new Written(target, size, convBytes, fp32ConvBytes, otherBytes, manifest);
         } finally {
             Files.deleteIfExists(tmp);
         }
@@ -281,119 +213,15 @@ public final class PackedModelFormat {
      * values rounded half to even, everything else unchanged). A loaded file has these parameters.
      */
     public static INDArray storedParams(Model model, ScalePrecision paramsPrecision) {
-        Network net = Network.of(model);
-        INDArray flat = flatParams(net);
+        PackedLayout.Network net = PackedLayout.Network.of(model);
+        INDArray flat = PackedLayout.flatParams(net);
         INDArray out = Nd4j.create(DataType.FLOAT, 1, flat.length());
-        for (Slot s : layout(net, paramsPrecision)) {
-            Encoded e = encode(s, slice(flat, s));
+        for (Slot s : PackedLayout.slots(net, paramsPrecision)) {
+            ParamCodec.Encoded e = ParamCodec.encode(s.layer(), s.bits(), s.precision(), s.values(flat));
             out.get(NDArrayIndex.point(0), NDArrayIndex.interval(s.offset(), s.offset() + s.length()))
-                    .assign(Nd4j.createFromArray(decode(e.encoding(), e.bytes(), (int) s.length())));
+                    .assign(Nd4j.createFromArray(ParamCodec.decode(e.encoding(), e.bytes(), (int) s.length())));
         }
         return out;
-    }
-
-    private static PackedManifest.Entry putEntry(ZipOutputStream zip, String name, byte[] bytes) throws IOException {
-        zip.putNextEntry(new ZipEntry(name));
-        zip.write(bytes);
-        zip.closeEntry();
-        return new PackedManifest.Entry(name, bytes.length, sha256(bytes));
-    }
-
-    private static INDArray flatParams(Network net) {
-        INDArray p = net.model().params();
-        if (p.dataType() != DataType.FLOAT) {
-            throw new IllegalArgumentException("the packed format stores FLOAT networks; this one has "
-                    + p.dataType() + " parameters");
-        }
-        return p.reshape(p.length());
-    }
-
-    private static float[] slice(INDArray flat, Slot s) {
-        return flat.get(NDArrayIndex.interval(s.offset(), s.offset() + s.length())).toFloatVector();
-    }
-
-    private record Encoded(String encoding, byte[] bytes) {
-    }
-
-    private static Encoded encode(Slot s, float[] v) {
-        if (s.bits() > 0) {
-            byte[] q = new byte[v.length];
-            int lo = BitPacker.minValue(s.bits());
-            int hi = BitPacker.maxValue(s.bits());
-            for (int i = 0; i < v.length; i++) {
-                float f = v[i];
-                if (f != Math.rint(f) || f < lo || f > hi) {
-                    throw new IllegalArgumentException("layer '" + s.layer() + "': q[" + i + "] = " + f
-                            + " is not a " + s.bits() + "-bit integer in [" + lo + ", " + hi + "]");
-                }
-                q[i] = (byte) f;
-            }
-            return new Encoded("int" + s.bits(), BitPacker.pack(q, s.bits()));
-        }
-        if (s.precision() == ScalePrecision.FP16) {
-            ByteBuffer b = ByteBuffer.allocate(2 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-            boolean overflow = false;
-            for (float f : v) {
-                short h = Half.fromFloat(f);
-                if (Float.isFinite(f) && Float.isInfinite(Half.toFloat(h))) {
-                    overflow = true;
-                    break;
-                }
-                b.putShort(h);
-            }
-            if (!overflow) {
-                return new Encoded("fp16", b.array());
-            }
-        }
-        ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-        for (float f : v) {
-            b.putFloat(f);
-        }
-        return new Encoded("fp32", b.array());
-    }
-
-    private static float[] decode(String encoding, byte[] bytes, int n) {
-        float[] out = new float[n];
-        switch (encoding) {
-            case "fp16" -> {
-                requireLength(bytes, 2L * n, encoding);
-                ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-                for (int i = 0; i < n; i++) {
-                    out[i] = Half.toFloat(b.getShort());
-                }
-            }
-            case "fp32" -> {
-                requireLength(bytes, 4L * n, encoding);
-                ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-                for (int i = 0; i < n; i++) {
-                    out[i] = b.getFloat();
-                }
-            }
-            default -> {
-                byte[] q = BitPacker.unpack(bytes, intBits(encoding), n);
-                for (int i = 0; i < n; i++) {
-                    out[i] = q[i];
-                }
-            }
-        }
-        return out;
-    }
-
-    private static int intBits(String encoding) {
-        if (encoding.length() == 4 && encoding.startsWith("int")) {
-            int b = encoding.charAt(3) - '0';
-            if (b >= BitPacker.MIN_BITS && b <= BitPacker.MAX_BITS) {
-                return b;
-            }
-        }
-        throw new IllegalArgumentException("unknown encoding '" + encoding + "'");
-    }
-
-    private static void requireLength(byte[] bytes, long expected, String encoding) {
-        if (bytes.length != expected) {
-            throw new IllegalArgumentException(encoding + " segment has " + bytes.length + " bytes, expected "
-                    + expected);
-        }
     }
 
     // -------------------------------------------------------------------------------------------------------
@@ -417,73 +245,23 @@ public final class PackedModelFormat {
             throw new IOException("model file not found: " + file);
         }
         try (ZipFile zip = new ZipFile(file.toFile())) {
-            return read(zip, build);
+            return read(PackedContainer.open(zip), build);
         } catch (BadFileException e) {
             throw new IOException(file + ": " + e.getMessage(), e);
         } catch (ZipException e) {
             throw new IOException(file + ": truncated or corrupt packed model (not a readable zip: "
-                    + firstLine(e) + ")", e);
+                    + PackedContainer.firstLine(e) + ")", e);
         } catch (IOException | RuntimeException e) {
-            throw new IOException(file + ": corrupt packed model (" + firstLine(e) + ")", e);
+            throw new IOException(file + ": corrupt packed model (" + PackedContainer.firstLine(e) + ")", e);
         }
     }
 
-    /** A problem with the file's content, worded for the user. */
-    private static final class BadFileException extends IOException {
-        BadFileException(String message) {
-            super(message);
-        }
-
-        BadFileException(String message, Throwable cause) {
-            super(message, cause);
-        }
-    }
-
-    private static Loaded read(ZipFile zip, boolean build) throws IOException {
-        ZipEntry markerEntry = zip.getEntry(MARKER_ENTRY);
-        if (markerEntry == null || !Arrays.equals(MARKER, readEntry(zip, markerEntry, MARKER.length))) {
-            throw new BadFileException("not a packed DSConv model (missing or bad " + MARKER_ENTRY + " marker)");
-        }
-        ZipEntry me = zip.getEntry(MANIFEST_ENTRY);
-        if (me == null) {
-            throw new BadFileException("corrupt packed model (no " + MANIFEST_ENTRY + ")");
-        }
-        byte[] mbytes = readEntry(zip, me, MAX_MANIFEST_BYTES);
-        JsonNode tree;
-        try {
-            tree = JSON.readTree(mbytes);
-        } catch (JsonProcessingException e) {
-            throw new BadFileException("corrupt packed model (manifest is not valid JSON)", e);
-        }
-        ZipEntry se = zip.getEntry(MANIFEST_SHA_ENTRY);
-        if (se != null) {
-            String want = new String(readEntry(zip, se, 256), StandardCharsets.US_ASCII);
-            if (!want.equals(sha256(mbytes) + "\n")) {
-                throw new BadFileException("corrupt packed model (manifest checksum mismatch)");
-            }
-        }
-        JsonNode v = tree == null ? null : tree.get("formatVersion");
-        if (v == null || !v.isInt()) {
-            throw new BadFileException("corrupt packed model (manifest has no integer formatVersion)");
-        }
-        if (v.intValue() != FORMAT_VERSION) {
-            throw new BadFileException("unsupported packed format version " + v.intValue() + " (this build reads "
-                    + FORMAT_VERSION + ")");
-        }
-        if (se == null) {
-            throw new BadFileException("corrupt packed model (no " + MANIFEST_SHA_ENTRY + ")");
-        }
-        PackedManifest m;
-        try {
-            m = JSON.treeToValue(tree, PackedManifest.class);
-        } catch (JsonProcessingException | IllegalArgumentException e) {
-            throw new BadFileException("corrupt packed model (bad manifest: " + firstLine(e) + ")", e);
-        }
-        Map<String, PackedManifest.Entry> entries = checkEntrySet(zip, m);
-        byte[] conf = verified(zip, entries.get(NETWORK_ENTRY));
+    private static Loaded read(PackedContainer.Contents zip, boolean build) throws IOException {
+        PackedManifest m = zip.manifest();
+        byte[] conf = zip.verified(NETWORK_ENTRY);
         if (!build) {
             for (PackedManifest.Segment s : m.segments()) {
-                verified(zip, entries.get(s.entry()));
+                zip.verified(s.entry());
             }
             return new Loaded(m, null);
         }
@@ -496,218 +274,33 @@ public final class PackedModelFormat {
         } catch (IllegalArgumentException e) {
             throw new BadFileException("corrupt packed model (params precision '" + m.paramsPrecision() + "')");
         }
-        Network net = Network.fromJson(m.modelKind(), new String(conf, StandardCharsets.UTF_8));
+        PackedLayout.Network net = PackedLayout.Network.fromJson(m.modelKind(),
+                new String(conf, StandardCharsets.UTF_8));
         INDArray flat = Nd4j.create(DataType.FLOAT, 1, m.numParams());
         net.init(flat);
-        List<Slot> slots = layout(net, pp);
+        List<Slot> slots = PackedLayout.slots(net, pp);
         if (slots.size() != m.segments().size()) {
             throw new BadFileException("corrupt packed model (" + m.segments().size() + " parameter segments, the"
                     + " network has " + slots.size() + ")");
         }
+        // the rebuilt network's layout must be the one the file was written with, segment by segment
         INDArray row = flat.reshape(flat.length());
         for (int i = 0; i < slots.size(); i++) {
             Slot s = slots.get(i);
             PackedManifest.Segment g = m.segments().get(i);
-            String expected = s.bits() > 0 ? "int" + s.bits() : s.precision() == ScalePrecision.FP16 ? "fp16" : "fp32";
-            boolean encodingOk = g.encoding().equals(expected) || (expected.equals("fp16") && g.encoding().equals(
-                    "fp32"));
             if (!g.layer().equals(s.layer()) || !g.param().equals(s.param()) || g.offset() != s.offset()
-                    || g.length() != s.length() || !encodingOk) {
+                    || g.length() != s.length() || !ParamCodec.accepts(s.encoding(), g.encoding())) {
                 throw new BadFileException("corrupt packed model (segment " + i + " " + g.layer() + "/" + g.param()
                         + " does not match the network's " + s.layer() + "/" + s.param() + ")");
             }
-            float[] values = decode(g.encoding(), verified(zip, entries.get(g.entry())), (int) g.length());
+            float[] values = ParamCodec.decode(g.encoding(), zip.verified(g.entry()), (int) g.length());
             row.get(NDArrayIndex.interval(s.offset(), s.offset() + s.length())).assign(Nd4j.createFromArray(values));
         }
         return new Loaded(m, net.model());
     }
 
-    private static Map<String, PackedManifest.Entry> checkEntrySet(ZipFile zip, PackedManifest m)
-            throws BadFileException {
-        Map<String, PackedManifest.Entry> byName = new LinkedHashMap<>();
-        for (PackedManifest.Entry e : m.entries()) {
-            if (byName.put(e.name(), e) != null) {
-                throw new BadFileException("corrupt packed model (entry " + e.name() + " listed twice)");
-            }
-        }
-        if (!byName.containsKey(NETWORK_ENTRY)) {
-            throw new BadFileException("corrupt packed model (manifest lists no " + NETWORK_ENTRY + ")");
-        }
-        for (PackedManifest.Segment s : m.segments()) {
-            if (!byName.containsKey(s.entry())) {
-                throw new BadFileException("corrupt packed model (segment entry " + s.entry() + " not listed)");
-            }
-        }
-        Set<String> expected = new TreeSet<>(byName.keySet());
-        expected.addAll(List.of(MARKER_ENTRY, MANIFEST_ENTRY, MANIFEST_SHA_ENTRY));
-        Set<String> actual = new TreeSet<>();
-        Enumeration<? extends ZipEntry> en = zip.entries();
-        while (en.hasMoreElements()) {
-            actual.add(en.nextElement().getName());
-        }
-        if (!actual.equals(expected)) {
-            Set<String> missing = new TreeSet<>(expected);
-            missing.removeAll(actual);
-            Set<String> extra = new TreeSet<>(actual);
-            extra.removeAll(expected);
-            throw new BadFileException("corrupt packed model (entries missing: " + missing + ", unexpected: "
-                    + extra + ")");
-        }
-        return byName;
-    }
-
-    private static byte[] verified(ZipFile zip, PackedManifest.Entry e) throws IOException {
-        ZipEntry ze = zip.getEntry(e.name());
-        byte[] b = readEntry(zip, ze, e.bytes());
-        if (b.length != e.bytes() || !sha256(b).equals(e.sha256())) {
-            throw new BadFileException("corrupt packed model (checksum mismatch in " + e.name() + ")");
-        }
-        return b;
-    }
-
-    /** Reads an entry, at most {@code limit} bytes plus one (so an oversized entry shows as too long). */
-    private static byte[] readEntry(ZipFile zip, ZipEntry e, long limit) throws IOException {
-        try (InputStream in = zip.getInputStream(e)) {
-            return in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
-        }
-    }
-
+    /** SHA-256 of some bytes, lower-case hex (as the manifest records it). */
     static String sha256(byte[] b) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static String firstLine(Throwable e) {
-        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-        int nl = m.indexOf('\n');
-        return (nl < 0 ? m : m.substring(0, nl)).strip();
-    }
-
-    // -------------------------------------------------------------------------------------------------------
-    // layout
-
-    /**
-     * One parameter's place in the flat vector and its storage.
-     *
-     * @param bits      packed integer bits (DSConv {@code q}), or 0 for a float parameter
-     * @param precision float storage precision when {@code bits == 0}
-     * @param dsconv    the DSConv layer configuration, or {@code null}
-     * @param convKernel part of a convolution kernel (DSConv {@code q} and scales, or an unconverted kernel)
-     * @param kernelWeights one value per kernel weight (DSConv {@code q} or an unconverted kernel)
-     */
-    private record Slot(String layer, String param, long offset, long length, int bits, ScalePrecision precision,
-                        DSConvLayer dsconv, boolean convKernel, boolean kernelWeights) {
-    }
-
-    private static List<Slot> layout(Network net, ScalePrecision paramsPrecision) {
-        List<Slot> slots = new ArrayList<>();
-        INDArray flat = net.model().params();
-        long offset = 0;
-        for (Map.Entry<String, Layer> e : net.layers()) {
-            Layer layer = e.getValue();
-            org.deeplearning4j.nn.conf.layers.Layer conf = layer.conf().getLayer();
-            while (conf instanceof BaseWrapperLayer w) {
-                conf = w.getUnderlying();
-            }
-            for (Map.Entry<String, INDArray> p : layer.paramTable().entrySet()) {
-                String key = p.getKey();
-                INDArray view = p.getValue();
-                long len = view.length();
-                if (flat != null && view.data() == flat.data() && view.offset() - flat.offset() != offset) {
-                    throw new IllegalStateException("parameter " + e.getKey() + "/" + key + " is at offset "
-                            + (view.offset() - flat.offset()) + " of the flat vector, expected " + offset);
-                }
-                Slot s;
-                if (conf instanceof DSConvLayer ds) {
-                    switch (key) {
-                        case DSConvParamInitializer.Q_KEY ->
-                                s = new Slot(e.getKey(), key, offset, len, ds.getWeightBits(), null, ds, true, true);
-                        case DSConvParamInitializer.BIAS_KEY ->
-                                s = new Slot(e.getKey(), key, offset, len, 0, paramsPrecision, ds, false, false);
-                        default ->
-                                s = new Slot(e.getKey(), key, offset, len, 0, ds.getScalePrecision(), ds, true, false);
-                    }
-                } else if (conf instanceof ConvolutionLayer c && c.initializer().isWeightParam(c, key)) {
-                    s = new Slot(e.getKey(), key, offset, len, 0, ScalePrecision.FP32, null, true, true);
-                } else {
-                    s = new Slot(e.getKey(), key, offset, len, 0, paramsPrecision, null, false, false);
-                }
-                slots.add(s);
-                offset += len;
-            }
-        }
-        long total = flat == null ? 0 : flat.length();
-        if (offset != total) {
-            throw new IllegalStateException("layer parameters add up to " + offset + " values, the network has "
-                    + total);
-        }
-        return slots;
-    }
-
-    /** A MultiLayerNetwork or ComputationGraph behind one face. */
-    private record Network(Model model) {
-
-        static Network of(Model model) {
-            if (!(model instanceof MultiLayerNetwork) && !(model instanceof ComputationGraph)) {
-                throw new IllegalArgumentException("the packed format stores a MultiLayerNetwork or"
-                        + " ComputationGraph, not " + (model == null ? "null" : model.getClass().getSimpleName()));
-            }
-            return new Network(model);
-        }
-
-        static Network fromJson(String kind, String json) throws BadFileException {
-            try {
-                return switch (kind) {
-                    case MLN -> new Network(new MultiLayerNetwork(MultiLayerConfiguration.fromJson(json)));
-                    case CG -> new Network(new ComputationGraph(ComputationGraphConfiguration.fromJson(json)));
-                    default -> throw new BadFileException("corrupt packed model (unknown model kind '" + kind + "')");
-                };
-            } catch (RuntimeException e) {
-                throw new BadFileException("corrupt packed model (bad network configuration: " + firstLine(e) + ")",
-                        e);
-            }
-        }
-
-        String kind() {
-            return model instanceof MultiLayerNetwork ? MLN : CG;
-        }
-
-        String configJson() {
-            return model instanceof MultiLayerNetwork m ? m.getLayerWiseConfigurations().toJson()
-                    : ((ComputationGraph) model).getConfiguration().toJson();
-        }
-
-        void init(INDArray params) {
-            if (model instanceof MultiLayerNetwork m) {
-                m.init(params, false);
-            } else {
-                ((ComputationGraph) model).init(params, false);
-            }
-        }
-
-        /** Layers with their names, in the order of the flat parameter vector. */
-        List<Map.Entry<String, Layer>> layers() {
-            List<Map.Entry<String, Layer>> out = new ArrayList<>();
-            if (model instanceof MultiLayerNetwork m) {
-                Layer[] ls = m.getLayers();
-                for (int i = 0; i < ls.length; i++) {
-                    String name = ls[i].conf().getLayer().getLayerName();
-                    out.add(Map.entry(name == null ? "layer" + i : name, ls[i]));
-                }
-            } else {
-                ComputationGraph g = (ComputationGraph) model;
-                GraphVertex[] vs = g.getVertices();
-                for (int idx : g.topologicalSortOrder()) {
-                    GraphVertex v = vs[idx];
-                    if (v.hasLayer()) {
-                        out.add(Map.entry(v.getVertexName(), v.getLayer()));
-                    }
-                }
-            }
-            return out;
-        }
+        return PackedContainer.sha256(b);
     }
 }

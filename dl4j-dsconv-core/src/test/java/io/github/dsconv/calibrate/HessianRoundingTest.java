@@ -3,7 +3,7 @@ package io.github.dsconv.calibrate;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerSpec;
-import io.github.dsconv.quant.HessianRounder;
+import io.github.dsconv.quant.HessianRoundingSolver;
 import io.github.dsconv.quant.KernelShape;
 import io.github.dsconv.testutil.TinyNets;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
@@ -48,11 +48,12 @@ class HessianRoundingTest {
             INDArray w = fp32.getLayer(name).getParam("W");
             KernelShape shape = KernelShape.of(w.shape());
             float[] wf = w.dup('c').data().asFloat();
-            double predicted = HessianRounder.outputError(wf, new float[wf.length], shape, h.get(name));
+            double predicted = HessianRoundingSolver.outputError(wf, new float[wf.length], shape, h.get(name));
             INDArray y = acts.get(name).castTo(DataType.DOUBLE);
             if (fp32.getLayer(name).getParam("b") != null) {
                 INDArray b = fp32.getLayer(name).getParam("b").castTo(DataType.DOUBLE).reshape(
-                        f == CNN2DFormat.NCHW ? new long[] {1, shape.nOut(), 1, 1} : new long[] {1, 1, 1, shape.nOut()});
+                        f == CNN2DFormat.NCHW ? new long[] {1, shape.nOut(), 1, 1}
+                                : new long[] {1, 1, 1, shape.nOut()});
                 y = y.sub(b);
             }
             long positions = y.length() / shape.nOut();

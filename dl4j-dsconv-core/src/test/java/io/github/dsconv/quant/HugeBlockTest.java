@@ -57,8 +57,8 @@ class HugeBlockTest {
         for (int i = 0; i < k; i++) {
             h[i * k + i] = 1 + i % 3;
         }
-        QuantizedKernel hRef = new HessianRounder(false, false).quantize(w, s, 4, 16, h, ScalePrecision.FP16);
-        QuantizedKernel hHuge = new HessianRounder(false, false).quantize(w, s, 4, Integer.MAX_VALUE, h,
+        QuantizedKernel hRef = new HessianRoundingSolver(false, false).quantize(w, s, 4, 16, h, ScalePrecision.FP16);
+        QuantizedKernel hHuge = new HessianRoundingSolver(false, false).quantize(w, s, 4, Integer.MAX_VALUE, h,
                 ScalePrecision.FP16);
         assertArrayEquals(hRef.q(), hHuge.q());
         assertArrayEquals(hRef.alpha(), hHuge.alpha());

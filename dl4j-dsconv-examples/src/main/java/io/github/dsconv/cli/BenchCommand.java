@@ -70,7 +70,7 @@ final class BenchCommand implements Callable<Integer>, DeclaresFiles {
     }
 
     @Override
-    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+    public void declare(io.github.dsconv.files.OutputSet.Builder files) {
         if (model != null && (model.contains("/") || model.contains(".") || java.nio.file.Files.exists(
                 java.nio.file.Path.of(model)))) {
             files.input("--model", java.nio.file.Path.of(model)); // a file rather than a zoo name

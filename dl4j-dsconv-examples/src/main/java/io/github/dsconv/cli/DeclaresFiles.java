@@ -1,6 +1,6 @@
 package io.github.dsconv.cli;
 
-import io.github.dsconv.io.OutputSet;
+import io.github.dsconv.files.OutputSet;
 
 /**
  * A command that names every file it reads and writes. {@link DsconvCli} calls {@link #validate()} and

@@ -79,7 +79,7 @@ final class DemoCommand implements Callable<Integer>, DeclaresFiles {
     }
 
     @Override
-    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+    public void declare(io.github.dsconv.files.OutputSet.Builder files) {
         if (models != null) {
             models.forEach(m -> OptionChecks.modelInput(files, "--model", m));
         }
@@ -126,7 +126,7 @@ final class DemoCommand implements Callable<Integer>, DeclaresFiles {
         System.out.println(String.format(java.util.Locale.ROOT, "%.0f s", r.seconds()));
         JsonOutput.write(json, r);
         if (markdown != null) {
-            io.github.dsconv.io.AtomicFiles.writeString(markdown, Demo.markdown(r));
+            io.github.dsconv.files.AtomicFiles.writeString(markdown, Demo.markdown(r));
         }
         return 0;
     }

@@ -117,7 +117,7 @@ final class DistillCommand implements Callable<Integer>, DeclaresFiles {
     }
 
     @Override
-    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+    public void declare(io.github.dsconv.files.OutputSet.Builder files) {
         OptionChecks.modelOutput(files, "--out", out);
         OptionChecks.modelInput(files, "--teacher", teacher);
         OptionChecks.modelInput(files, "--student", student);

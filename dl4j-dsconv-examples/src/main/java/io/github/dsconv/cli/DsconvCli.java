@@ -3,7 +3,8 @@ package io.github.dsconv.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-import io.github.dsconv.io.OutputSet;
+import io.github.dsconv.files.OutputSet;
+import io.github.dsconv.provenance.Version;
 
 import java.io.PrintWriter;
 import java.util.List;
@@ -13,12 +14,20 @@ import java.util.List;
  * the demo.
  * Errors print one line ({@code dsconv: error: ...}) and exit with status 1; bad usage exits with 2.
  */
-@Command(name = "dsconv", mixinStandardHelpOptions = true, version = "dl4j-dsconv 0.1.0",
+@Command(name = "dsconv", mixinStandardHelpOptions = true, versionProvider = DsconvCli.VersionProvider.class,
         description = "DSConv (ICCV 2019) quantized convolutions for Deeplearning4j models.",
         subcommands = {TrainCommand.class, QuantizeCommand.class, EvaluateCommand.class, InspectCommand.class,
             DemoCommand.class, TableCommand.class, ZooCommand.class, DistillCommand.class, ImportKerasCommand.class,
             BenchCommand.class, SensitivityCommand.class})
 public final class DsconvCli implements Runnable {
+
+    /** {@code --version}: the library's version from the build ({@link Version}), never written out by hand. */
+    public static final class VersionProvider implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {Version.NAME + " " + Version.release()};
+        }
+    }
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

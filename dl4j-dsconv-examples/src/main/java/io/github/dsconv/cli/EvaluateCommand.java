@@ -80,7 +80,7 @@ final class EvaluateCommand implements Callable<Integer>, DeclaresFiles {
     }
 
     @Override
-    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+    public void declare(io.github.dsconv.files.OutputSet.Builder files) {
         OptionChecks.modelInput(files, "--model", model);
         OptionChecks.modelInput(files, "--reference", reference);
         files.output("--json", json);

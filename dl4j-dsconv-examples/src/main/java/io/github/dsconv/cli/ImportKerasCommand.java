@@ -24,7 +24,7 @@ final class ImportKerasCommand implements Callable<Integer>, DeclaresFiles {
     Path json;
 
     @Override
-    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+    public void declare(io.github.dsconv.files.OutputSet.Builder files) {
         OptionChecks.modelOutput(files, "--out", out);
         files.input("--h5", h5).output("--json", json);
     }

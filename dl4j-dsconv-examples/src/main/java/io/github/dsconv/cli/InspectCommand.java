@@ -28,7 +28,7 @@ final class InspectCommand implements Callable<Integer>, DeclaresFiles {
     Path json;
 
     @Override
-    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+    public void declare(io.github.dsconv.files.OutputSet.Builder files) {
         if (npy != null && layer == null) {
             throw new IllegalArgumentException("--npy needs --layer (which layer's arrays to write)");
         }

@@ -1,7 +1,7 @@
 package io.github.dsconv.cli;
 
 import io.github.dsconv.examples.Json;
-import io.github.dsconv.io.AtomicFiles;
+import io.github.dsconv.files.AtomicFiles;
 
 import java.io.IOException;
 import java.nio.file.Path;

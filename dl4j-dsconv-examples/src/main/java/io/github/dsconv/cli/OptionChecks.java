@@ -2,7 +2,7 @@ package io.github.dsconv.cli;
 
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnistSource;
-import io.github.dsconv.io.OutputSet;
+import io.github.dsconv.files.OutputSet;
 
 import java.nio.file.Path;
 import java.util.Collection;
@@ -63,7 +63,7 @@ final class OptionChecks {
     static void modelInput(OutputSet.Builder files, String option, Path model) {
         if (model != null) {
             files.input(option, model).inputIfExists("the provenance file of " + option,
-                    io.github.dsconv.examples.Provenance.fileOf(model));
+                    io.github.dsconv.provenance.Provenance.fileOf(model));
         }
     }
 
@@ -71,7 +71,7 @@ final class OptionChecks {
     static void modelOutput(OutputSet.Builder files, String option, Path model) {
         if (model != null) {
             files.output(option, model).output("the provenance file of " + option,
-                    io.github.dsconv.examples.Provenance.fileOf(model));
+                    io.github.dsconv.provenance.Provenance.fileOf(model));
         }
     }
 

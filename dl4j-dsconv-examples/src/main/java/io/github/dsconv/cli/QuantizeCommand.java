@@ -102,7 +102,7 @@ final class QuantizeCommand implements Callable<Integer>, DeclaresFiles {
     }
 
     @Override
-    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+    public void declare(io.github.dsconv.files.OutputSet.Builder files) {
         OptionChecks.modelOutput(files, "--out", out);
         OptionChecks.modelInput(files, "--in", in);
         files.input("--plan", plan).output("--json", json);

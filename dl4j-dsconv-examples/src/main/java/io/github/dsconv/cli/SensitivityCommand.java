@@ -8,8 +8,8 @@ import io.github.dsconv.data.ImageSources;
 import io.github.dsconv.data.InputSpec;
 import io.github.dsconv.data.ModelInputs;
 import io.github.dsconv.examples.Plots;
-import io.github.dsconv.examples.Provenance;
 import io.github.dsconv.io.ModelFiles;
+import io.github.dsconv.provenance.Provenance;
 import io.github.dsconv.ptq.Recipe;
 import io.github.dsconv.quant.BlockFloatingPoint;
 import io.github.dsconv.sensitivity.LayerResult;
@@ -122,7 +122,7 @@ final class SensitivityCommand implements Callable<Integer>, DeclaresFiles {
     }
 
     @Override
-    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+    public void declare(io.github.dsconv.files.OutputSet.Builder files) {
         OptionChecks.modelInput(files, "--model", model);
         files.output("--json", json).output("--plot", plot);
         OptionChecks.dataFolder(files, "--data", data.data);

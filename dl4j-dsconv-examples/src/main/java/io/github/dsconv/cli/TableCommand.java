@@ -75,7 +75,7 @@ final class TableCommand implements Callable<Integer>, DeclaresFiles {
     }
 
     @Override
-    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+    public void declare(io.github.dsconv.files.OutputSet.Builder files) {
         if (models != null) {
             models.forEach(m -> OptionChecks.modelInput(files, "--model", m));
         }
@@ -116,7 +116,7 @@ final class TableCommand implements Callable<Integer>, DeclaresFiles {
             System.out.println("wrote " + png);
         }
         if (markdown != null) {
-            io.github.dsconv.io.AtomicFiles.writeString(markdown, Demo.markdown(r));
+            io.github.dsconv.files.AtomicFiles.writeString(markdown, Demo.markdown(r));
             System.out.println("wrote " + markdown);
         }
         return 0;

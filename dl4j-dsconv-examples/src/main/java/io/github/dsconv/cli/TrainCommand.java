@@ -51,7 +51,7 @@ final class TrainCommand implements Callable<Integer>, DeclaresFiles {
     }
 
     @Override
-    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+    public void declare(io.github.dsconv.files.OutputSet.Builder files) {
         OptionChecks.modelOutput(files, "--out", out);
         OptionChecks.modelInput(files, "--init", init);
         files.output("--json", json);

@@ -60,7 +60,7 @@ final class ZooCommand implements Callable<Integer>, DeclaresFiles {
     }
 
     @Override
-    public void declare(io.github.dsconv.io.OutputSet.Builder files) {
+    public void declare(io.github.dsconv.files.OutputSet.Builder files) {
         OptionChecks.modelInput(files, "--weights", weights);
         files.output("--out", out).output("--json", json);
     }

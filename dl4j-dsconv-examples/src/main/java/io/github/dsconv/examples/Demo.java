@@ -12,6 +12,7 @@ import io.github.dsconv.convert.LayerReport;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.engine.Fp32Convolutions;
+import io.github.dsconv.provenance.Provenance;
 import io.github.dsconv.ptq.PostTrainingQuantizer;
 import io.github.dsconv.ptq.PtqResult;
 import io.github.dsconv.ptq.Recipe;

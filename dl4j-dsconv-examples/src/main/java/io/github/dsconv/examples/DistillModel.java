@@ -1,12 +1,11 @@
 package io.github.dsconv.examples;
 
 import io.github.dsconv.io.ModelChecks;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.dsconv.data.FashionMnist;
-import io.github.dsconv.engine.Fp32Convolutions;
 import io.github.dsconv.data.ImageSource;
 import io.github.dsconv.data.InputSpec;
 import io.github.dsconv.data.ModelInputs;
+import io.github.dsconv.engine.Fp32Convolutions;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import io.github.dsconv.data.InMemoryIterator;
 import io.github.dsconv.distill.DistillConfig;
@@ -17,8 +16,8 @@ import io.github.dsconv.distill.EpochStats;
 import io.github.dsconv.distill.TrainableGroup;
 import io.github.dsconv.distill.UnlabelledImages;
 import io.github.dsconv.eval.Outputs;
-import io.github.dsconv.io.AtomicFiles;
 import io.github.dsconv.io.ModelFiles;
+import io.github.dsconv.provenance.Provenance;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -26,7 +25,6 @@ import org.nd4j.linalg.dataset.DataSet;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -271,7 +269,7 @@ public final class DistillModel {
     }
 
     private static void writeProvenance(Options o, Result r) throws IOException {
-        ObjectNode n = Json.MAPPER.createObjectNode();
+        Provenance n = Provenance.record();
         n.put("model", o.out().getFileName().toString());
         n.put("arch", Provenance.archOf(o.student()));
         n.put("command", command(o));
@@ -282,9 +280,8 @@ public final class DistillModel {
                 "images", r.images(), "before", r.before(), "after", r.after(), "testImages", r.testImages())));
         n.put("data", o.data().describe() + " (labels unused)");
         n.put("testData", o.test().describe());
-        n.put("library", Provenance.LIBRARY);
-        n.put("created", Instant.now().toString());
-        AtomicFiles.writeString(Provenance.fileOf(o.out()), Json.write(n));
+        n.stamp();
+        n.writeFor(o.out());
     }
 
     /** Trainable groups from a comma-separated list (see {@link TrainableGroup#parse}). */

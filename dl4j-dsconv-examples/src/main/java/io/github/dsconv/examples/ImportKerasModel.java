@@ -1,9 +1,9 @@
 package io.github.dsconv.examples;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.github.dsconv.io.AtomicFiles;
 import io.github.dsconv.io.ModelChecks;
 import io.github.dsconv.io.ModelFiles;
+import io.github.dsconv.provenance.Provenance;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
@@ -22,7 +22,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -80,17 +79,6 @@ public final class ImportKerasModel {
                          int otherConvLayers, long params, String dataFormat, double seconds) {
     }
 
-    /**
-     * The provenance file written beside the imported model.
-     *
-     * @param source  the Keras file
-     * @param library library version
-     * @param created when
-     * @param result  what was imported
-     */
-    public record ImportProvenance(String source, String library, String created, Result result) {
-    }
-
     private ImportKerasModel() {
     }
 
@@ -118,8 +106,8 @@ public final class ImportKerasModel {
         Result r = new Result(o.h5().toString(), o.out().toString(), kerasClass, model.getClass().getSimpleName(),
                 layers.size(), plain, other, model.numParams(), format, seconds);
         ModelFiles.save(model, o.out(), false);
-        AtomicFiles.writeString(Provenance.fileOf(o.out()), Json.write(new ImportProvenance(o.h5().toString(),
-                Provenance.LIBRARY, Instant.now().toString(), r)));
+        Provenance.record().source(o.h5().toString()).stamp().set("result", Json.MAPPER.valueToTree(r))
+                .writeFor(o.out());
         return r;
     }
 

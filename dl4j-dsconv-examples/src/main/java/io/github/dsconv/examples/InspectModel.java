@@ -1,6 +1,6 @@
 package io.github.dsconv.examples;
 
-import io.github.dsconv.io.AtomicFiles;
+import io.github.dsconv.files.AtomicFiles;
 import io.github.dsconv.layers.DSConvLayer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;

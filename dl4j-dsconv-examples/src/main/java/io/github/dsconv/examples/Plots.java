@@ -1,6 +1,6 @@
 package io.github.dsconv.examples;
 
-import io.github.dsconv.io.AtomicFiles;
+import io.github.dsconv.files.AtomicFiles;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;

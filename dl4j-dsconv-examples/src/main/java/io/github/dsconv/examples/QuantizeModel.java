@@ -4,35 +4,34 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.github.dsconv.calibrate.BiasCorrection;
 import io.github.dsconv.calibrate.ChannelEnergy;
 import io.github.dsconv.calibrate.HessianRounding;
-import io.github.dsconv.data.FashionMnist;
-import io.github.dsconv.data.FashionMnistSource;
-import io.github.dsconv.data.ImageSource;
-import io.github.dsconv.data.InputSpec;
-import io.github.dsconv.data.ModelInputs;
-import io.github.dsconv.data.Preprocessing;
-import io.github.dsconv.ptq.PostTrainingQuantizer;
-import io.github.dsconv.ptq.PtqResult;
-import io.github.dsconv.ptq.Recipe;
-import io.github.dsconv.ptq.WeightMethod;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.ConversionReport;
 import io.github.dsconv.convert.Converted;
 import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerReport;
 import io.github.dsconv.convert.LayerSpec;
-import io.github.dsconv.io.AtomicFiles;
+import io.github.dsconv.data.FashionMnist;
+import io.github.dsconv.data.FashionMnistSource;
+import io.github.dsconv.data.ImageSource;
+import io.github.dsconv.data.InputSpec;
+import io.github.dsconv.data.ModelInputs;
+import io.github.dsconv.data.Preprocessing;
 import io.github.dsconv.io.ModelFiles;
 import io.github.dsconv.pack.PackedModelFormat;
-import io.github.dsconv.quant.ScalePrecision;
+import io.github.dsconv.provenance.Provenance;
+import io.github.dsconv.ptq.PostTrainingQuantizer;
+import io.github.dsconv.ptq.PtqResult;
+import io.github.dsconv.ptq.Recipe;
+import io.github.dsconv.ptq.WeightMethod;
 import io.github.dsconv.quant.KernelQuantizer;
 import io.github.dsconv.quant.RoundToNearestQuantizer;
+import io.github.dsconv.quant.ScalePrecision;
 import io.github.dsconv.quant.VqkQuantizer;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.List;
 
 /** Loads an FP32 model, converts it with a plan and saves it with a provenance file. */
@@ -194,17 +193,6 @@ public final class QuantizeModel {
                           List<BiasCorrection.Correction> biasCorrections) {
     }
 
-    /**
-     * The provenance file written beside a converted model.
-     *
-     * @param source  the FP32 model converted
-     * @param library library version
-     * @param created when
-     * @param summary what was done
-     */
-    public record ConversionProvenance(String source, String library, String created, Summary summary) {
-    }
-
     private QuantizeModel() {
     }
 
@@ -311,8 +299,8 @@ public final class QuantizeModel {
             ModelFiles.save(c.network(), o.out(), false);
         }
         Result r = new Result(o.out(), c.report(), plan, packed, ptq);
-        AtomicFiles.writeString(Provenance.fileOf(o.out()), Json.write(new ConversionProvenance(o.in().toString(),
-                Provenance.LIBRARY, Instant.now().toString(), r.json())));
+        Provenance.record().source(o.in().toString()).stamp().set("summary", Json.MAPPER.valueToTree(r.json()))
+                .writeFor(o.out());
         return r;
     }
 }

@@ -1,15 +1,14 @@
 package io.github.dsconv.examples;
 
 import io.github.dsconv.io.ModelChecks;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.data.InMemoryIterator;
 import io.github.dsconv.eval.Accuracy;
 import io.github.dsconv.eval.Networks;
-import io.github.dsconv.io.AtomicFiles;
 import io.github.dsconv.io.ModelFiles;
 import io.github.dsconv.models.SmallFamilies;
 import io.github.dsconv.models.SmallModels;
+import io.github.dsconv.provenance.Provenance;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -19,7 +18,6 @@ import org.nd4j.linalg.schedule.ScheduleType;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.function.IntConsumer;
@@ -190,7 +188,7 @@ public final class TrainSmallModel {
     }
 
     private static void writeProvenance(Options o, Result r) throws IOException {
-        ObjectNode n = Json.MAPPER.createObjectNode();
+        Provenance n = Provenance.record();
         n.put("model", o.out().getFileName().toString());
         n.put("arch", o.arch());
         n.put("command", "./dsconv train --arch " + o.arch() + " --epochs " + o.epochs() + " --seed " + o.seed()
@@ -206,9 +204,8 @@ public final class TrainSmallModel {
         n.put("top1", r.top1());
         n.put("params", r.params());
         n.put("seconds", Math.round(r.seconds() * 10) / 10.0);
-        n.put("library", Provenance.LIBRARY);
         n.put("data", "Fashion-MNIST IDX files (Debian dataset-fashion-mnist), pixels / 255");
-        n.put("created", Instant.now().toString());
+        n.stamp();
         if (o.init() != null) {
             Path previous = Provenance.fileOf(o.init());
             if (java.nio.file.Files.isRegularFile(previous)) {
@@ -217,6 +214,6 @@ public final class TrainSmallModel {
                 n.put("initFrom", o.init().toString() + " (no provenance file)");
             }
         }
-        AtomicFiles.writeString(Provenance.fileOf(o.out()), Json.write(n));
+        n.writeFor(o.out());
     }
 }

@@ -1,6 +1,5 @@
 package io.github.dsconv.examples;
 
-import io.github.dsconv.io.ModelChecks;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.Converted;
 import io.github.dsconv.convert.DSConvConverter;
@@ -8,6 +7,7 @@ import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.eval.Logits;
 import io.github.dsconv.eval.Outputs;
+import io.github.dsconv.io.ModelChecks;
 import io.github.dsconv.io.ModelFiles;
 import io.github.dsconv.pack.PackedModelFormat;
 import io.github.dsconv.quant.ScalePrecision;
@@ -153,7 +153,7 @@ public final class ZooConversion {
     static PackedSizes packedSizes(ComputationGraph fp32, ComputationGraph dsconv, INDArray x)
             throws IOException {
         Path dir = Files.createTempDirectory("dsconv-packed-sizes");
-        io.github.dsconv.io.OutputSet.scratchFolder(dir); // not an output of the command: written at once
+        io.github.dsconv.files.OutputSet.scratchFolder(dir); // not an output of the command: written at once
         try {
             Path zip = dir.resolve("fp32.zip");
             ModelFiles.save(fp32, zip, false);

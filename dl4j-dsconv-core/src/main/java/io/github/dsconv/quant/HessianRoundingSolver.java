@@ -6,8 +6,10 @@ import org.apache.commons.math3.linear.NonPositiveDefiniteMatrixException;
 import org.apache.commons.math3.linear.RealMatrix;
 
 /**
- * Hessian-aware rounding of a DSConv kernel: the VQK integers {@code q} chosen to minimise the layer's output
- * error on real inputs rather than the kernel's own L2 error.
+ * The per-layer solver of Hessian-aware rounding: given one DSConv kernel and its layer's input Hessian, chooses
+ * the VQK integers {@code q} that minimise the layer's output error on real inputs rather than the kernel's own L2
+ * error. It works on plain arrays; the network-level calibration step that measures each layer's Hessian and runs
+ * this solver on every layer is {@link io.github.dsconv.calibrate.HessianRounding}.
  *
  * <p>Objective (AdaRound, Nagel et al., ICML 2020, eq. 3-4): for a layer with im2col input patches {@code x} and
  * the second moment {@code H = E[x x^T]}, the expected squared output error of a quantized kernel {@code W'} is
@@ -31,7 +33,7 @@ import org.apache.commons.math3.linear.RealMatrix;
  * always zero ({@code H[j][j] = 0}) cannot affect the output: its weight is quantized as it stands, and its
  * diagonal set to 1 so that the factorisation exists (also GPTQ's choice).
  */
-public final class HessianRounder {
+public final class HessianRoundingSolver {
 
     /** Fraction of the mean diagonal of {@code H} added to its diagonal. */
     public static final double DEFAULT_DAMPING = 0.01;
@@ -46,7 +48,7 @@ public final class HessianRounder {
      * @param damping        fraction of the mean diagonal added to the diagonal of {@code H}, in {@code [0, 1]}
      * @throws IllegalArgumentException if {@code damping} is out of range
      */
-    public HessianRounder(boolean kdsBias, boolean clippingSearch, double damping) {
+    public HessianRoundingSolver(boolean kdsBias, boolean clippingSearch, double damping) {
         if (!(damping >= 0 && damping <= 1)) {
             throw new IllegalArgumentException("damping must be in [0, 1], got " + damping);
         }
@@ -56,7 +58,7 @@ public final class HessianRounder {
     }
 
     /** Rounder with the {@link #DEFAULT_DAMPING default dampening}. */
-    public HessianRounder(boolean kdsBias, boolean clippingSearch) {
+    public HessianRoundingSolver(boolean kdsBias, boolean clippingSearch) {
         this(kdsBias, clippingSearch, DEFAULT_DAMPING);
     }
 

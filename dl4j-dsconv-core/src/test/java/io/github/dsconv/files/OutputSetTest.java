@@ -1,4 +1,4 @@
-package io.github.dsconv.io;
+package io.github.dsconv.files;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

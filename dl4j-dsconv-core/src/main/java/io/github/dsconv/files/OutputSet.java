@@ -1,4 +1,4 @@
-package io.github.dsconv.io;
+package io.github.dsconv.files;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -10,9 +10,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Hand-computed roundings, the error feedback, and the output error against the plain VQK fit. */
-class HessianRounderTest {
+class HessianRoundingSolverTest {
 
-    private static final HessianRounder NO_DAMPING = new HessianRounder(false, false, 0.0);
+    private static final HessianRoundingSolver NO_DAMPING = new HessianRoundingSolver(false, false, 0.0);
 
     private static double[] identity(int k) {
         double[] h = new double[k * k];
@@ -37,8 +37,8 @@ class HessianRounderTest {
         QuantizedKernel hr = NO_DAMPING.quantize(w, shape, 2, 4, identity(4), ScalePrecision.FP32);
         assertArrayEquals(new byte[] {-2, -1, 1, -2}, hr.q());
         assertEquals((float) (-4.1 / 9), hr.alpha()[0], 1e-7f);
-        assertTrue(HessianRounder.outputError(w, hr.reconstruct(), shape, identity(4))
-                < HessianRounder.outputError(w, vqk.reconstruct(), shape, identity(4)));
+        assertTrue(HessianRoundingSolver.outputError(w, hr.reconstruct(), shape, identity(4))
+                < HessianRoundingSolver.outputError(w, vqk.reconstruct(), shape, identity(4)));
     }
 
     /**
@@ -59,8 +59,8 @@ class HessianRounderTest {
         assertArrayEquals(new byte[] {-2, -2, -1}, nearest.q());
         QuantizedKernel hr = NO_DAMPING.quantize(w, shape, 2, 3, h, ScalePrecision.FP32);
         assertArrayEquals(new byte[] {-2, -2, 0}, hr.q());
-        assertEquals(0.072, HessianRounder.outputError(w, nearest.reconstruct(), shape, h), 1e-5);
-        assertEquals(0.04022, HessianRounder.outputError(w, hr.reconstruct(), shape, h), 1e-5);
+        assertEquals(0.072, HessianRoundingSolver.outputError(w, nearest.reconstruct(), shape, h), 1e-5);
+        assertEquals(0.04022, HessianRoundingSolver.outputError(w, hr.reconstruct(), shape, h), 1e-5);
     }
 
     /**
@@ -71,7 +71,7 @@ class HessianRounderTest {
     @Test
     void correlatedPatchesGiveASmallerOutputErrorThanVqk() {
         KernelShape shape = new KernelShape(6, 10, 3, 3);
-        int k = HessianRounder.columns(shape);
+        int k = HessianRoundingSolver.columns(shape);
         double[] h = patchHessian(shape, new Random(3));
         Random r = new Random(4);
         float[] w = new float[shape.numel()];
@@ -81,9 +81,10 @@ class HessianRounderTest {
         for (boolean kds : new boolean[] {false, true}) {
             for (boolean clip : new boolean[] {false, true}) {
                 QuantizedKernel vqk = new VqkQuantizer(kds, clip).quantize(w, shape, 3, 4);
-                QuantizedKernel hr = new HessianRounder(kds, clip).quantize(w, shape, 3, 4, h, ScalePrecision.FP16);
-                double eV = HessianRounder.outputError(w, vqk.reconstruct(), shape, h);
-                double eH = HessianRounder.outputError(w, hr.reconstruct(), shape, h);
+                QuantizedKernel hr = new HessianRoundingSolver(kds, clip)
+                        .quantize(w, shape, 3, 4, h, ScalePrecision.FP16);
+                double eV = HessianRoundingSolver.outputError(w, vqk.reconstruct(), shape, h);
+                double eH = HessianRoundingSolver.outputError(w, hr.reconstruct(), shape, h);
                 assertTrue(eH < 0.5 * eV, "kds " + kds + " clip " + clip + ": " + eH + " vs VQK " + eV);
                 assertEquals(vqk.alpha().length, hr.alpha().length);
                 assertEquals(vqk.storedScales(), hr.storedScales());
@@ -113,7 +114,7 @@ class HessianRounderTest {
                 }
             }
         }
-        int k = HessianRounder.columns(shape);
+        int k = HessianRoundingSolver.columns(shape);
         double[] h = new double[k * k];
         double[] v = new double[k];
         int n = 0;
@@ -122,7 +123,7 @@ class HessianRounderTest {
                 for (int ky = 0; ky < 3; ky++) {
                     for (int kx = 0; kx < 3; kx++) {
                         for (int ch = 0; ch < c; ch++) {
-                            v[HessianRounder.column(shape, ch, ky, kx)] = img[ch][y + ky][x + kx];
+                            v[HessianRoundingSolver.column(shape, ch, ky, kx)] = img[ch][y + ky][x + kx];
                         }
                     }
                 }
@@ -147,9 +148,9 @@ class HessianRounderTest {
         float[] w = {0.5f, -1f, 0.25f, 2f, 0.1f, -0.7f};
         double[] h = identity(3);
         h[4] = 0; // input 1 is never non-zero
-        QuantizedKernel hr = new HessianRounder(false, false).quantize(w, shape, 4, 3, h, ScalePrecision.FP32);
+        QuantizedKernel hr = new HessianRoundingSolver(false, false).quantize(w, shape, 4, 3, h, ScalePrecision.FP32);
         assertEquals(6, hr.q().length);
-        assertEquals(0.0, HessianRounder.outputError(w, new float[] {0.5f, 7f, 0.25f, 2f, -9f, -0.7f}, shape, h),
+        assertEquals(0.0, HessianRoundingSolver.outputError(w, new float[] {0.5f, 7f, 0.25f, 2f, -9f, -0.7f}, shape, h),
                 1e-12, "the dead input's weights do not count");
     }
 
@@ -157,9 +158,9 @@ class HessianRounderTest {
     void badInputIsRejected() {
         KernelShape shape = new KernelShape(1, 2, 1, 1);
         float[] w = {1f, 2f};
-        HessianRounder hr = new HessianRounder(false, false);
-        assertThrows(IllegalArgumentException.class, () -> new HessianRounder(false, false, -0.1));
-        assertThrows(IllegalArgumentException.class, () -> new HessianRounder(false, false, Double.NaN));
+        HessianRoundingSolver hr = new HessianRoundingSolver(false, false);
+        assertThrows(IllegalArgumentException.class, () -> new HessianRoundingSolver(false, false, -0.1));
+        assertThrows(IllegalArgumentException.class, () -> new HessianRoundingSolver(false, false, Double.NaN));
         assertThrows(IllegalArgumentException.class,
                 () -> hr.quantize(w, shape, 3, 32, new double[3], ScalePrecision.FP32));
         assertThrows(IllegalArgumentException.class,
