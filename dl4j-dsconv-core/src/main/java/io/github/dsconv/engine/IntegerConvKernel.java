@@ -554,16 +554,19 @@ public final class IntegerConvKernel implements InferenceKernel {
     }
 
     /**
-     * Block floating point of the input, exactly as {@link BlockFloatingPoint} (exponent of the value as a double,
-     * {@code rint} of an exact power-of-two product), into int8 mantissas and per-block scales. Chunk {@code t}:
-     * one {@code (image, block)} for NCHW, one image's run of {@link #TILE_POSITIONS} positions for NHWC.
+     * Block floating point of the input with {@link BlockFloatingPoint}'s own steps (block exponent, mantissa shift,
+     * rounding and clamping; signed blocks only), into int8 mantissas and per-block scales {@code 2^-shift}: the
+     * values {@link BlockFloatingPoint#quantizeInPlace} gives are exactly {@code mant * scale}. The product with
+     * {@code 2^shift} is a plain multiply here (exact: for float input {@code 2^shift} is a normal double). Chunk
+     * {@code t}: one {@code (image, block)} for NCHW, one image's run of {@link #TILE_POSITIONS} positions for NHWC.
      *
      * @return true if a mantissa of the chunk is negative (after a ReLU none is, and the products can read the
      *         mantissas as uint8)
      */
     private boolean quantize(float[] x, int t, int spatial, byte[] mant, float[] scale) {
         int m = BlockFloatingPoint.mantissaBits(actBits);
-        float maxMag = (1 << m) - 1;
+        double hi = BlockFloatingPoint.maxMantissa(m, false);
+        double lo = -hi;
         boolean negative = false;
         if (!nhwc) {
             int img = t / nb;
@@ -579,9 +582,10 @@ public final class IntegerConvKernel implements InferenceKernel {
             double[] up = new double[spatial];
             for (int pos = 0; pos < spatial; pos++) {
                 boolean empty = amax[pos] == 0;
-                int e = empty ? 0 : exponent(Float.intBitsToFloat(amax[pos]));
-                up[pos] = empty ? 0 : Math.scalb(1.0, m - 1 - e);
-                scale[(img * spatial + pos) * nb + blk] = empty ? 0f : (float) Math.scalb(1.0, e + 1 - m);
+                int shift = empty ? 0 : BlockFloatingPoint.mantissaShift(
+                        BlockFloatingPoint.exponent(Float.intBitsToFloat(amax[pos])), m, false);
+                up[pos] = empty ? 0 : Math.scalb(1.0, shift);
+                scale[(img * spatial + pos) * nb + blk] = empty ? 0f : (float) Math.scalb(1.0, -shift);
             }
             // Runs of positions, so that the rows of mantissas written (stride cp) stay in L1 over the block.
             for (int p0 = 0; p0 < spatial; p0 += QUANTIZE_POSITIONS) {
@@ -595,9 +599,9 @@ public final class IntegerConvKernel implements InferenceKernel {
                     int base = (img * nIn + c) * spatial;
                     for (int pos = p0; pos < p1; pos++) {
                         // up = 0 for an all-zero block: mantissa 0.
-                        double v = Math.rint(x[base + pos] * up[pos]);
+                        double v = BlockFloatingPoint.roundMantissa(x[base + pos] * up[pos], lo, hi);
                         negative |= v < 0;
-                        mant[(img * spatial + pos) * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
+                        mant[(img * spatial + pos) * cp + c] = (byte) v;
                     }
                 }
             }
@@ -613,26 +617,21 @@ public final class IntegerConvKernel implements InferenceKernel {
             for (int blk = 0; blk < nb; blk++) {
                 int c0 = blk * bs;
                 int c1 = c0 + Math.min(bs, nIn - c0);
-                int e = Integer.MIN_VALUE;
-                for (int c = c0; c < c1; c++) {
-                    float v = x[base + c];
-                    if (v != 0) {
-                        e = Math.max(e, exponent(v));
-                    }
-                }
-                if (e == Integer.MIN_VALUE) {
+                int e = BlockFloatingPoint.blockExponent(x, base + c0, c1 - c0, 1);
+                if (e == BlockFloatingPoint.EMPTY) {
                     java.util.Arrays.fill(mant, row * cp + c0, row * cp + c0 + kb, (byte) 0); // all-zero block
                     scale[row * nb + blk] = 0f;
                     continue;
                 }
-                double up = Math.scalb(1.0, m - 1 - e);
+                int shift = BlockFloatingPoint.mantissaShift(e, m, false);
+                double up = Math.scalb(1.0, shift);
                 for (int c = c0; c < c1; c++) {
-                    double v = Math.rint(x[base + c] * up);
+                    double v = BlockFloatingPoint.roundMantissa(x[base + c] * up, lo, hi);
                     negative |= v < 0;
-                    mant[row * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
+                    mant[row * cp + c] = (byte) v;
                 }
                 java.util.Arrays.fill(mant, row * cp + c1, row * cp + c0 + kb, (byte) 0); // padding channels
-                scale[row * nb + blk] = (float) Math.scalb(1.0, e + 1 - m);
+                scale[row * nb + blk] = (float) Math.scalb(1.0, -shift);
             }
         }
         return negative;
@@ -646,12 +645,6 @@ public final class IntegerConvKernel implements InferenceKernel {
         for (int i = 0; i < n; i++) {
             amax[i] = Math.max(amax[i], Float.floatToRawIntBits(x[base + i]) & 0x7fffffff);
         }
-    }
-
-    /** {@code Math.getExponent((double) v)}: read from the float's bits, except for subnormals. */
-    private static int exponent(float v) {
-        int biased = (Float.floatToRawIntBits(v) >>> 23) & 0xff;
-        return biased != 0 ? biased - 127 : Math.getExponent((double) v);
     }
 
     private int index(int img, int c, int pos, int spatial) {
