@@ -1,5 +1,6 @@
 package io.github.dsconv.calibrate;
 
+import io.github.dsconv.layers.ConvGeometry;
 import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.layers.DSConvRuntime;
 import org.deeplearning4j.nn.api.Layer;
@@ -102,7 +103,7 @@ public final class BiasCorrection {
      */
     static double[] shift(DSConvRuntime rt, INDArray fp32Kernel, double[] mean, long[] inShape) {
         DSConvLayer lc = rt.layerConf();
-        ConvGeometry g = ConvGeometry.of(rt, inShape);
+        ConvGeometry g = ConvGeometry.of(rt.layerConf(), inShape);
         int c = g.channels();
         int kh = g.kh();
         int kw = g.kw();

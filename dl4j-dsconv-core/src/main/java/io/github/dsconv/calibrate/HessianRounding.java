@@ -1,5 +1,6 @@
 package io.github.dsconv.calibrate;
 
+import io.github.dsconv.layers.ConvGeometry;
 import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.layers.DSConvParams;
 import io.github.dsconv.layers.DSConvRuntime;
@@ -164,7 +165,7 @@ public final class HessianRounding {
      * patches.
      */
     static long accumulate(DSConvRuntime rt, INDArray input, double[] h) {
-        ConvGeometry g = ConvGeometry.of(rt, input.shape());
+        ConvGeometry g = rt.geometry(input);
         int n = Math.toIntExact(input.size(0));
         int c = g.channels();
         int kh = g.kh();

@@ -7,7 +7,6 @@ import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
@@ -47,7 +46,8 @@ import java.util.Map;
  *
  * <p>Used by {@code dsconv bench} as the fair FP32 baseline for the integer engine, which fuses BN too.
  *
- * <p>Conditions, all checked: the convolution is a plain {@code ConvolutionLayer} with the identity activation,
+ * <p>Conditions, all checked (the conv -> BN -> ReLU structure is {@link BatchNormPattern}'s, shared with the
+ * engine's fusion): the convolution is a plain {@code ConvolutionLayer} with the identity activation,
  * exactly one consumer (the BN) and is not a network output; the BN has no input preprocessor, the convolution's
  * channels and data format and is not a network output. A ReLU ({@code ActivationReLU} without max, threshold or
  * slope) is folded when it is the BN's only consumer, has no preprocessor and is not a network output.
@@ -87,39 +87,29 @@ public final class BatchNormFolding {
     /** Folds every eligible BN (and ReLU) of a graph into the convolution before it. */
     public static Folded<ComputationGraph> fold(ComputationGraph net) {
         ComputationGraphConfiguration conf = DSConvConverter.cloneConfiguration(net.getConfiguration());
-        Map<String, List<String>> inputs = conf.getVertexInputs();
-        Map<String, List<String>> consumers = new HashMap<>();
-        inputs.forEach((v, ins) -> ins.forEach(i -> consumers.computeIfAbsent(i, k -> new ArrayList<>()).add(v)));
-        List<String> outputs = conf.getNetworkOutputs();
-
         Map<String, String> bnOfConv = new LinkedHashMap<>();
         List<String> relus = new ArrayList<>();
         // The graph's own order (as DSConvConverter walks it): the configuration's cached order may be absent.
         GraphIndices order = net.calculateIndices();
+        List<String> names = new ArrayList<>();
         for (int idx : order.getTopologicalSortOrder()) {
-            String name = order.getIdxToName().get(idx);
-            if (!(conf.getVertices().get(name) instanceof LayerVertex cv) || outputs.contains(name)) {
+            names.add(order.getIdxToName().get(idx));
+        }
+        // All matches first: folding removes only BN and ReLU vertices, never a convolution another match needs.
+        for (BatchNormPattern.Match<String> m : BatchNormPattern.find(conf, names)) {
+            Layer layer = ((LayerVertex) conf.getVertices().get(m.conv())).getLayerConf().getLayer();
+            if (!foldable(m, layer, ((LayerVertex) conf.getVertices().get(m.batchNorm())).getLayerConf().getLayer())) {
                 continue;
             }
-            List<String> next = consumers.getOrDefault(name, List.of());
-            if (next.size() != 1 || outputs.contains(next.get(0))
-                    || !(conf.getVertices().get(next.get(0)) instanceof LayerVertex bv)
-                    || bv.getPreProcessor() != null
-                    || !foldable(cv.getLayerConf().getLayer(), bv.getLayerConf().getLayer())) {
-                continue;
+            ConvolutionLayer conv = (ConvolutionLayer) layer;
+            bnOfConv.put(m.conv(), m.batchNorm());
+            if (m.relu() != null) {
+                relus.add(m.relu());
+                conv.setActivationFn(new ActivationReLU());
+                bypass(conf, m.relu(), m.conv());
             }
-            String bn = next.get(0);
-            bnOfConv.put(name, bn);
-            List<String> after = consumers.getOrDefault(bn, List.of());
-            if (after.size() == 1 && !outputs.contains(after.get(0))
-                    && conf.getVertices().get(after.get(0)) instanceof LayerVertex av && av.getPreProcessor() == null
-                    && plainRelu(av.getLayerConf().getLayer())) {
-                relus.add(after.get(0));
-                ((ConvolutionLayer) cv.getLayerConf().getLayer()).setActivationFn(new ActivationReLU());
-                bypass(conf, after.get(0), name);
-            }
-            ((ConvolutionLayer) cv.getLayerConf().getLayer()).setHasBias(true);
-            bypass(conf, bn, name);
+            conv.setHasBias(true);
+            bypass(conf, m.batchNorm(), m.conv());
         }
         // DL4J caches the topological order in the configuration; it must be recomputed without the removed vertices.
         conf.setTopologicalOrder(null);
@@ -151,6 +141,12 @@ public final class BatchNormFolding {
         Map<Integer, Integer> bnOf = new HashMap<>(); // new conv index -> old BN index
         List<String> bns = new ArrayList<>();
         List<String> relus = new ArrayList<>();
+        Map<Integer, BatchNormPattern.Match<Integer>> matchOf = new HashMap<>();
+        for (BatchNormPattern.Match<Integer> m : BatchNormPattern.find(conf)) {
+            if (foldable(m, conf.getConf(m.conv()).getLayer(), conf.getConf(m.batchNorm()).getLayer())) {
+                matchOf.put(m.conv(), m);
+            }
+        }
         for (int i = 0; i < n; i++) {
             NeuralNetConfiguration c = conf.getConf(i);
             int newIndex = kept.size();
@@ -159,17 +155,17 @@ public final class BatchNormFolding {
             if (conf.getInputPreProcess(i) != null) {
                 pre.put(newIndex, conf.getInputPreProcess(i));
             }
-            if (i + 1 < n - 1 && conf.getInputPreProcess(i + 1) == null
-                    && foldable(c.getLayer(), conf.getConf(i + 1).getLayer())) {
+            BatchNormPattern.Match<Integer> m = matchOf.get(i);
+            if (m != null) {
+                // Layers i + 1 (the BN) and, with a ReLU, i + 2 are dropped.
                 ConvolutionLayer conv = (ConvolutionLayer) c.getLayer();
                 conv.setHasBias(true);
-                bnOf.put(newIndex, i + 1);
-                bns.add(name(conf.getConf(i + 1).getLayer(), i + 1));
+                bnOf.put(newIndex, m.batchNorm());
+                bns.add(name(conf.getConf(m.batchNorm()).getLayer(), m.batchNorm()));
                 i++;
-                if (i + 1 < n - 1 && conf.getInputPreProcess(i + 1) == null
-                        && plainRelu(conf.getConf(i + 1).getLayer())) {
+                if (m.relu() != null) {
                     conv.setActivationFn(new ActivationReLU());
-                    relus.add(name(conf.getConf(i + 1).getLayer(), i + 1));
+                    relus.add(name(conf.getConf(m.relu()).getLayer(), m.relu()));
                     i++;
                 }
             }
@@ -190,8 +186,13 @@ public final class BatchNormFolding {
         return l.getLayerName() == null ? "layer" + index : l.getLayerName();
     }
 
-    private static boolean foldable(Layer conv, Layer next) {
-        if (conv == null || conv.getClass() != ConvolutionLayer.class || conv instanceof DSConvLayer
+    /**
+     * Whether a {@link BatchNormPattern} match folds: the BN has no preprocessor and is not a network output, and
+     * the layers are as the class comment says.
+     */
+    private static boolean foldable(BatchNormPattern.Match<?> m, Layer conv, Layer next) {
+        if (m.batchNormPreProcessed() || m.batchNormOutput() || conv == null
+                || conv.getClass() != ConvolutionLayer.class || conv instanceof DSConvLayer
                 || !(next instanceof BatchNormalization bn)) {
             return false;
         }
@@ -200,11 +201,6 @@ public final class BatchNormFolding {
         CNN2DFormat format = c.getCnn2dDataFormat() == null ? CNN2DFormat.NCHW : c.getCnn2dDataFormat();
         CNN2DFormat bnFormat = bn.getCnn2DFormat() == null ? CNN2DFormat.NCHW : bn.getCnn2DFormat();
         return (a == null || a instanceof ActivationIdentity) && bn.getNOut() == c.getNOut() && bnFormat == format;
-    }
-
-    private static boolean plainRelu(Layer l) {
-        return l instanceof ActivationLayer a && a.getActivationFn() instanceof ActivationReLU r
-                && r.getMax() == null && r.getThreshold() == null && r.getNegativeSlope() == null;
     }
 
     /** Removes vertex {@code removed} from a graph configuration; its consumers read {@code source} instead. */

@@ -1,16 +1,14 @@
 package io.github.dsconv.engine;
 
+import io.github.dsconv.convert.BatchNormPattern;
 import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.layers.DSConvParamInitializer;
 import io.github.dsconv.layers.DSConvRuntime;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.graph.vertex.GraphVertex;
-import org.deeplearning4j.nn.graph.vertex.VertexIndices;
 import org.deeplearning4j.nn.graph.vertex.impl.LayerVertex;
 import org.deeplearning4j.nn.layers.normalization.BatchNormalization;
-import org.deeplearning4j.nn.layers.ActivationLayer;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
-import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 
 import java.util.ArrayList;
@@ -34,7 +32,8 @@ import java.util.function.Predicate;
  * BN layer keeps its parameters and stays in {@code getLayers()}; only the vertex array is patched, and
  * {@link #unfuse} puts the original vertices back.
  *
- * <p>Conditions, all checked: the DSConv layer has the identity activation (BN then comes right after the
+ * <p>Conditions, all checked (the conv -> BN -> ReLU structure is {@link BatchNormPattern}'s, shared with
+ * {@code convert.BatchNormFolding}): the DSConv layer has the identity activation (BN then comes right after the
  * convolution), exactly one consumer (the BN vertex) and is not a network output; the BN vertex has no input
  * preprocessor, exactly one consumer and is not a network output (its single consumer may then change the array in
  * place, as {@code ActivationLayer} does, without another reader seeing it); the BN layer has no helper, no locked
@@ -62,21 +61,16 @@ final class BatchNormFusion {
                                                          Predicate<DSConvRuntime> onEngine,
                                                          List<String> skipped) {
         Map<DSConvRuntime, FusedBatchNorm> out = new LinkedHashMap<>();
-        List<String> outputs = cg.getConfiguration().getNetworkOutputs();
-        GraphVertex[] vs = cg.getVertices();
-        for (GraphVertex v : vs) {
-            if (!(v instanceof LayerVertex lv) || !(lv.getLayer() instanceof DSConvRuntime rt) || !onEngine.test(rt)) {
+        List<String> order = new ArrayList<>();
+        for (GraphVertex v : cg.getVertices()) {
+            order.add(v.getVertexName());
+        }
+        for (BatchNormPattern.Match<String> m : BatchNormPattern.find(cg.getConfiguration(), order)) {
+            if (!(cg.getLayer(m.conv()) instanceof DSConvRuntime rt) || !onEngine.test(rt)
+                    || !(cg.getLayer(m.batchNorm()) instanceof BatchNormalization bn)) {
                 continue;
             }
-            VertexIndices[] consumers = v.getOutputVertices();
-            if (consumers == null || consumers.length != 1 || outputs.contains(v.getVertexName())) {
-                continue;
-            }
-            GraphVertex next = vs[consumers[0].getVertexIndex()];
-            if (!(next instanceof LayerVertex nv) || !(nv.getLayer() instanceof BatchNormalization bn)) {
-                continue;
-            }
-            String why = reason(rt, nv, outputs);
+            String why = reason(rt, m);
             FusedBatchNorm f = null;
             if (why == null) {
                 String[] r = new String[1];
@@ -85,45 +79,32 @@ final class BatchNormFusion {
                 why = r[0];
             }
             if (f == null) {
-                skipped.add(next.getVertexName() + ": " + why);
+                skipped.add(m.batchNorm() + ": " + why);
                 continue;
             }
-            GraphVertex after = vs[next.getOutputVertices()[0].getVertexIndex()];
-            if (after instanceof LayerVertex av && plainRelu(av, outputs)) {
-                f = f.withRelu(av.getVertexName());
+            // The ReLU changes its input in place: only when nothing else reads that array.
+            if (m.relu() != null && m.reluConsumers() == 1) {
+                f = f.withRelu(m.relu());
             }
             out.put(rt, f);
         }
         return out;
     }
 
-    private static String reason(DSConvRuntime rt, LayerVertex bn, List<String> outputs) {
+    private static String reason(DSConvRuntime rt, BatchNormPattern.Match<String> m) {
         if (!(rt.layerConf().getActivationFn() instanceof ActivationIdentity)) {
             return "its DSConv layer has activation " + rt.layerConf().getActivationFn();
         }
         if (rt.getParam(DSConvParamInitializer.Q_KEY).dataType() != DataType.FLOAT) {
             return "its DSConv layer is not FLOAT";
         }
-        if (bn.getLayerPreProcessor() != null) {
+        if (m.batchNormPreProcessed()) {
             return "has an input preprocessor";
         }
-        VertexIndices[] consumers = bn.getOutputVertices();
-        if (outputs.contains(bn.getVertexName()) || consumers == null || consumers.length != 1) {
+        if (m.batchNormOutput() || m.batchNormConsumers() != 1) {
             return "is a network output or has more than one consumer";
         }
         return null;
-    }
-
-    /** A vertex running DL4J's plain ReLU (libnd4j's {@code RectifiedLinear}), safe to fuse. */
-    private static boolean plainRelu(LayerVertex v, List<String> outputs) {
-        if (!(v.getLayer() instanceof ActivationLayer a) || v.getLayerPreProcessor() != null
-                || outputs.contains(v.getVertexName())) {
-            return false;
-        }
-        VertexIndices[] consumers = v.getOutputVertices();
-        return consumers != null && consumers.length == 1
-                && a.layerConf().getActivationFn() instanceof ActivationReLU r
-                && r.getMax() == null && r.getThreshold() == null && r.getNegativeSlope() == null;
     }
 
     /**

@@ -1,5 +1,7 @@
 package io.github.dsconv.engine;
 
+import io.github.dsconv.layers.ConvGeometry;
+
 /**
  * The integer engine's {@link EngineOptions.Stem#DOUBLE} route for an image stem (a layer whose input channels fit
  * one block of at most {@value IntegerConvKernel#STEM_MAX_CHANNELS}):
@@ -38,10 +40,6 @@ final class DirectStemConv {
     private final int nOut;
     private final int kh;
     private final int kw;
-    private final int sh;
-    private final int sw;
-    private final int dh;
-    private final int dw;
     /** Mantissa bytes per input position (channels padded to the block layout). */
     private final int cp;
     /** Scales per input position. */
@@ -55,8 +53,7 @@ final class DirectStemConv {
      * @param cp   mantissa bytes per input position in the engine's BFP buffers
      * @param nb   block scales per input position
      */
-    DirectStemConv(double[] weff, double[] bias, int nIn, int nOut, int kh, int kw, int sh, int sw, int dh, int dw,
-                   int cp, int nb, boolean nhwc) {
+    DirectStemConv(double[] weff, double[] bias, int nIn, int nOut, int kh, int kw, int cp, int nb, boolean nhwc) {
         // [nOut][nIn][kH][kW] -> [nOut][kH][kW][nIn]: the order the tiles gather the input in.
         double[] d = new double[weff.length];
         for (int o = 0; o < nOut; o++) {
@@ -72,10 +69,6 @@ final class DirectStemConv {
         this.nOut = nOut;
         this.kh = kh;
         this.kw = kw;
-        this.sh = sh;
-        this.sw = sw;
-        this.dh = dh;
-        this.dw = dw;
         this.cp = cp;
         this.nb = nb;
         this.nhwc = nhwc;
@@ -85,15 +78,20 @@ final class DirectStemConv {
      * Convolves the BFP input ({@code mant[position * cp + c] * scale[position * nb]}) into {@code z}
      * ({@code n * oh * ow * nOut} values in the layer's format), on the engine's workers.
      */
-    void forward(int n, int h, int wd, int oh, int ow, int[] pad, byte[] mant, float[] scale, float[] z) {
-        int total = n * oh * ow;
+    void forward(ConvGeometry geo, byte[] mant, float[] scale, float[] z) {
+        int total = geo.batch() * geo.outPositions();
         int tiles = (total + DIRECT_POSITIONS - 1) / DIRECT_POSITIONS;
         Workers.run(tiles, t -> tile(t * DIRECT_POSITIONS,
-                Math.min(DIRECT_POSITIONS, total - t * DIRECT_POSITIONS), h, wd, oh, ow, pad, mant, scale, z));
+                Math.min(DIRECT_POSITIONS, total - t * DIRECT_POSITIONS), geo, mant, scale, z));
     }
 
-    private void tile(int p0, int pc, int h, int wd, int oh, int ow, int[] pad, byte[] mant, float[] scale,
-                      float[] z) {
+    private void tile(int p0, int pc, ConvGeometry geo, byte[] mant, float[] scale, float[] z) {
+        int h = geo.height();
+        int wd = geo.width();
+        int oh = geo.outH();
+        int ow = geo.outW();
+        int dh = geo.dilY();
+        int dw = geo.dilX();
         int kk = kh * kw * nIn;
         DirectBuffers b = DIRECT_BUFFERS.get();
         if (b.col.length < kk || b.acc.length < DIRECT_POSITIONS) {
@@ -109,8 +107,8 @@ final class DirectStemConv {
         for (int pi = 0; pi < pc; pi++) {
             int p = p0 + pi;
             base[pi] = p / ospatial * h;
-            iy0[pi] = (p / ow) % oh * sh - pad[0];
-            ix0[pi] = p % ow * sw - pad[1];
+            iy0[pi] = geo.inputY((p / ow) % oh, 0);
+            ix0[pi] = geo.inputX(p % ow, 0);
         }
         // Tap by tap, so that each tap's row of positions is written in order.
         for (int ky = 0; ky < kh; ky++) {

@@ -1,5 +1,6 @@
 package io.github.dsconv.engine;
 
+import io.github.dsconv.layers.ConvGeometry;
 import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.layers.DSConvRuntime;
 import io.github.dsconv.layers.InferenceKernel;
@@ -64,10 +65,6 @@ public final class IntegerConvKernel implements InferenceKernel {
     private final int nOut;
     private final int kh;
     private final int kw;
-    private final int sh;
-    private final int sw;
-    private final int dh;
-    private final int dw;
     private final int bs;
     /**
      * Bytes a block takes in the products: {@code B}, except for a layer whose channels fit in a single block
@@ -166,10 +163,6 @@ public final class IntegerConvKernel implements InferenceKernel {
         this.nOut = Math.toIntExact(lc.getNOut());
         this.kh = lc.getKernelSize()[0];
         this.kw = lc.getKernelSize()[1];
-        this.sh = lc.getStride()[0];
-        this.sw = lc.getStride()[1];
-        this.dh = lc.getDilation()[0];
-        this.dw = lc.getDilation()[1];
         this.bs = lc.getBlockSize();
         this.nb = lc.nBlocks();
         this.kb = nb == 1 ? Math.min(bs, (nIn + 3) / 4 * 4) : bs;
@@ -245,8 +238,7 @@ public final class IntegerConvKernel implements InferenceKernel {
             this.fp32Conv = null;
         }
         this.directStem = r != EngineOptions.Stem.DOUBLE ? null : new DirectStemConv(weff,
-                lc.hasBias() ? hostDoubles(runtime.getParam(BIAS_KEY)) : null, nIn, nOut, kh, kw, sh, sw, dh, dw, cp,
-                nb, nhwc);
+                lc.hasBias() ? hostDoubles(runtime.getParam(BIAS_KEY)) : null, nIn, nOut, kh, kw, cp, nb, nhwc);
     }
 
     /**
@@ -387,10 +379,10 @@ public final class IntegerConvKernel implements InferenceKernel {
 
     @Override
     public INDArray preOutput(INDArray input, LayerWorkspaceMgr mgr) {
-        long[] s = input.shape();
-        int n = Math.toIntExact(s[0]);
-        int h = Math.toIntExact(nhwc ? s[1] : s[2]);
-        int wd = Math.toIntExact(nhwc ? s[2] : s[3]);
+        ConvGeometry geo = runtime.geometry(input);
+        int n = geo.batch();
+        int h = geo.height();
+        int wd = geo.width();
         LayerBuffers lb = LAYER_BUFFERS.get();
         float[] x = lb.x = hostFloats(input, lb.x);
         byte[] mant = lb.mant = grow(lb.mant, n * h * wd * cp);
@@ -405,16 +397,14 @@ public final class IntegerConvKernel implements InferenceKernel {
         }
         boolean u8 = unsignedSrc;
 
-        int[] outHw = runtime.outputSize(input);
-        int oh = outHw[0];
-        int ow = outHw[1];
-        int[] pad = runtime.padding(input, oh, ow);
+        int oh = geo.outH();
+        int ow = geo.outW();
         int total = n * oh * ow;
         if (fp32Conv != null) {
-            return fp32Output(n, h, wd, oh, ow, pad, mant, scale, lb, mgr);
+            return fp32Output(geo, mant, scale, lb, mgr);
         }
         if (directStem != null) {
-            return directOutput(n, h, wd, oh, ow, pad, mant, scale, lb, mgr);
+            return directOutput(geo, mant, scale, lb, mgr);
         }
         // Each tile zeroes its own rows of y (and xsum) before it adds to them.
         double[] y = floatSums ? null : (lb.y = grow(lb.y, total * nOut));
@@ -425,8 +415,8 @@ public final class IntegerConvKernel implements InferenceKernel {
         // 392 positions (7x7 at batch 8) two workers get 196 each rather than 256 and 136.
         int tiles = ceilDiv(ceilDiv(total, TILE_POSITIONS), Workers.count()) * Workers.count();
         int pcMax = Math.max(1, ceilDiv(total, tiles));
-        Workers.run(ceilDiv(total, pcMax), t -> tile(t * pcMax, Math.min(pcMax, total - t * pcMax), oh, ow, pad, h,
-                wd, mant, scale, u8, y, yf, ylo, xsum));
+        Workers.run(ceilDiv(total, pcMax), t -> tile(t * pcMax, Math.min(pcMax, total - t * pcMax), geo, mant, scale,
+                u8, y, yf, ylo, xsum));
         return output(n, oh, ow, y, yf, ylo, xsum, lb, mgr);
     }
 
@@ -492,8 +482,8 @@ public final class IntegerConvKernel implements InferenceKernel {
      * Output positions {@code [p0, p0 + pc)}: every {@code g} chunk gathered, multiplied and accumulated;
      * {@code unsignedSrc} if no mantissa is negative (see {@link Int8BatchedGemm#multiply}).
      */
-    private void tile(int p0, int pc, int oh, int ow, int[] pad, int h, int wd, byte[] mant, float[] scale,
-                      boolean unsignedSrc, double[] y, float[] yf, float[] ylo, double[] xsum) {
+    private void tile(int p0, int pc, ConvGeometry geo, byte[] mant, float[] scale, boolean unsignedSrc, double[] y,
+                      float[] yf, float[] ylo, double[] xsum) {
         TileBuffers b = BUFFERS.get();
         int rows = gcMax * pc;
         if (b.src.length < rows * kb * kRep) {
@@ -533,15 +523,17 @@ public final class IntegerConvKernel implements InferenceKernel {
         if (xsum != null) {
             java.util.Arrays.fill(xsum, p0, p0 + pc, 0.0);
         }
+        int oh = geo.outH();
+        int ow = geo.outW();
         for (int pi = 0; pi < pc; pi++) {
             int p = p0 + pi;
             b.pImg[pi] = p / (oh * ow);
-            b.pY[pi] = (p / ow) % oh * sh - pad[0];
-            b.pX[pi] = p % ow * sw - pad[1];
+            b.pY[pi] = geo.inputY((p / ow) % oh, 0);
+            b.pX[pi] = geo.inputX(p % ow, 0);
         }
         for (int g0 = 0; g0 < g; g0 += gcMax) {
             int gc = Math.min(gcMax, g - g0);
-            gather(g0, gc, pc, b.pImg, b.pY, b.pX, h, wd, mant, scale, b.src, b.sc, needSums ? b.msum : null);
+            gather(g0, gc, pc, b.pImg, b.pY, b.pX, geo, mant, scale, b.src, b.sc, needSums ? b.msum : null);
             unpackWeights(g0, gc, b.wei);
             if (yf != null) {
                 gemm.multiply(gc, pc, b.src, b.wei, b.accf, unsignedSrc);
@@ -562,16 +554,19 @@ public final class IntegerConvKernel implements InferenceKernel {
     }
 
     /**
-     * Block floating point of the input, exactly as {@link BlockFloatingPoint} (exponent of the value as a double,
-     * {@code rint} of an exact power-of-two product), into int8 mantissas and per-block scales. Chunk {@code t}:
-     * one {@code (image, block)} for NCHW, one image's run of {@link #TILE_POSITIONS} positions for NHWC.
+     * Block floating point of the input with {@link BlockFloatingPoint}'s own steps (block exponent, mantissa shift,
+     * {@code rint} and {@link BlockFloatingPoint#clampMantissa}; signed blocks only), into int8 mantissas and per-block scales {@code 2^-shift}: the
+     * values {@link BlockFloatingPoint#quantizeInPlace} gives are exactly {@code mant * scale}. The product with
+     * {@code 2^shift} is a plain multiply here (exact: for float input {@code 2^shift} is a normal double). Chunk
+     * {@code t}: one {@code (image, block)} for NCHW, one image's run of {@link #TILE_POSITIONS} positions for NHWC.
      *
      * @return true if a mantissa of the chunk is negative (after a ReLU none is, and the products can read the
      *         mantissas as uint8)
      */
     private boolean quantize(float[] x, int t, int spatial, byte[] mant, float[] scale) {
         int m = BlockFloatingPoint.mantissaBits(actBits);
-        float maxMag = (1 << m) - 1;
+        double hi = BlockFloatingPoint.maxMantissa(m, false);
+        double lo = -hi;
         boolean negative = false;
         if (!nhwc) {
             int img = t / nb;
@@ -587,9 +582,10 @@ public final class IntegerConvKernel implements InferenceKernel {
             double[] up = new double[spatial];
             for (int pos = 0; pos < spatial; pos++) {
                 boolean empty = amax[pos] == 0;
-                int e = empty ? 0 : exponent(Float.intBitsToFloat(amax[pos]));
-                up[pos] = empty ? 0 : Math.scalb(1.0, m - 1 - e);
-                scale[(img * spatial + pos) * nb + blk] = empty ? 0f : (float) Math.scalb(1.0, e + 1 - m);
+                int shift = empty ? 0 : BlockFloatingPoint.mantissaShift(
+                        BlockFloatingPoint.exponent(Float.intBitsToFloat(amax[pos])), m, false);
+                up[pos] = empty ? 0 : Math.scalb(1.0, shift);
+                scale[(img * spatial + pos) * nb + blk] = empty ? 0f : (float) Math.scalb(1.0, -shift);
             }
             // Runs of positions, so that the rows of mantissas written (stride cp) stay in L1 over the block.
             for (int p0 = 0; p0 < spatial; p0 += QUANTIZE_POSITIONS) {
@@ -603,9 +599,9 @@ public final class IntegerConvKernel implements InferenceKernel {
                     int base = (img * nIn + c) * spatial;
                     for (int pos = p0; pos < p1; pos++) {
                         // up = 0 for an all-zero block: mantissa 0.
-                        double v = Math.rint(x[base + pos] * up[pos]);
+                        double v = Math.rint(x[base + pos] * up[pos]); // as roundMantissa
                         negative |= v < 0;
-                        mant[(img * spatial + pos) * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
+                        mant[(img * spatial + pos) * cp + c] = (byte) BlockFloatingPoint.clampMantissa(v, lo, hi);
                     }
                 }
             }
@@ -621,26 +617,28 @@ public final class IntegerConvKernel implements InferenceKernel {
             for (int blk = 0; blk < nb; blk++) {
                 int c0 = blk * bs;
                 int c1 = c0 + Math.min(bs, nIn - c0);
-                int e = Integer.MIN_VALUE;
+                // BlockFloatingPoint.blockExponent's rule, inline: the call measured 20% slower here (JDK 17).
+                int e = BlockFloatingPoint.EMPTY;
                 for (int c = c0; c < c1; c++) {
                     float v = x[base + c];
                     if (v != 0) {
-                        e = Math.max(e, exponent(v));
+                        e = Math.max(e, BlockFloatingPoint.exponent(v));
                     }
                 }
-                if (e == Integer.MIN_VALUE) {
+                if (e == BlockFloatingPoint.EMPTY) {
                     java.util.Arrays.fill(mant, row * cp + c0, row * cp + c0 + kb, (byte) 0); // all-zero block
                     scale[row * nb + blk] = 0f;
                     continue;
                 }
-                double up = Math.scalb(1.0, m - 1 - e);
+                int shift = BlockFloatingPoint.mantissaShift(e, m, false);
+                double up = Math.scalb(1.0, shift);
                 for (int c = c0; c < c1; c++) {
-                    double v = Math.rint(x[base + c] * up);
+                    double v = Math.rint(x[base + c] * up); // as roundMantissa
                     negative |= v < 0;
-                    mant[row * cp + c] = (byte) Math.max(-maxMag, Math.min(maxMag, v));
+                    mant[row * cp + c] = (byte) BlockFloatingPoint.clampMantissa(v, lo, hi);
                 }
                 java.util.Arrays.fill(mant, row * cp + c1, row * cp + c0 + kb, (byte) 0); // padding channels
-                scale[row * nb + blk] = (float) Math.scalb(1.0, e + 1 - m);
+                scale[row * nb + blk] = (float) Math.scalb(1.0, -shift);
             }
         }
         return negative;
@@ -656,19 +654,17 @@ public final class IntegerConvKernel implements InferenceKernel {
         }
     }
 
-    /** {@code Math.getExponent((double) v)}: read from the float's bits, except for subnormals. */
-    private static int exponent(float v) {
-        int biased = (Float.floatToRawIntBits(v) >>> 23) & 0xff;
-        return biased != 0 ? biased - 127 : Math.getExponent((double) v);
-    }
-
     private int index(int img, int c, int pos, int spatial) {
         return nhwc ? (img * spatial + pos) * nIn + c : (img * nIn + c) * spatial + pos;
     }
 
     /** Copies each {@code (g, p)} block of mantissas (zeros outside the input) with its scale and sum. */
-    private void gather(int g0, int gc, int pc, int[] pImg, int[] pY, int[] pX, int h, int wd, byte[] mant,
+    private void gather(int g0, int gc, int pc, int[] pImg, int[] pY, int[] pX, ConvGeometry geo, byte[] mant,
                         float[] scale, byte[] src, float[] sc, int[] msum) {
+        int h = geo.height();
+        int wd = geo.width();
+        int dh = geo.dilY();
+        int dw = geo.dilX();
         for (int gi = 0; gi < gc; gi++) {
             int gg = g0 + gi;
             int blk = gg % nb;
@@ -854,9 +850,10 @@ public final class IntegerConvKernel implements InferenceKernel {
      * The {@link #fp32Conv} route: the BFP input {@code mant * 2^(e+1-m)} (exact in float) in the layer's format,
      * convolved in FP32 by oneDNN with the effective kernel and bias.
      */
-    private INDArray fp32Output(int n, int h, int wd, int oh, int ow, int[] pad, byte[] mant, float[] scale,
-                                LayerBuffers lb, LayerWorkspaceMgr mgr) {
-        int spatial = h * wd;
+    private INDArray fp32Output(ConvGeometry geo, byte[] mant, float[] scale, LayerBuffers lb,
+                                LayerWorkspaceMgr mgr) {
+        int n = geo.batch();
+        int spatial = geo.inPositions();
         float[] xb = lb.x; // the input copy is no longer needed: the mantissas and scales hold the BFP input
         for (int img = 0; img < n; img++) {
             for (int pos = 0; pos < spatial; pos++) {
@@ -867,19 +864,20 @@ public final class IntegerConvKernel implements InferenceKernel {
                 }
             }
         }
-        int len = n * oh * ow * nOut;
+        int len = n * geo.outPositions() * nOut;
         float[] z = lb.z = grow(lb.z, len);
-        fp32Conv.forward(xb, new OneDnnConv.Geometry(n, h, wd, oh, ow, sh, sw, dh, dw, pad[0], pad[1]), z);
-        return wrap(z, len, n, oh, ow, mgr);
+        fp32Conv.forward(xb, geo, z);
+        return wrap(z, len, n, geo.outH(), geo.outW(), mgr);
     }
 
     /** The {@link EngineOptions.Stem#DOUBLE} route ({@link DirectStemConv}). */
-    private INDArray directOutput(int n, int h, int wd, int oh, int ow, int[] pad, byte[] mant, float[] scale,
-                                  LayerBuffers lb, LayerWorkspaceMgr mgr) {
-        int len = n * oh * ow * nOut;
+    private INDArray directOutput(ConvGeometry geo, byte[] mant, float[] scale, LayerBuffers lb,
+                                  LayerWorkspaceMgr mgr) {
+        int n = geo.batch();
+        int len = n * geo.outPositions() * nOut;
         float[] z = lb.z = grow(lb.z, len);
-        directStem.forward(n, h, wd, oh, ow, pad, mant, scale, z);
-        return wrap(z, len, n, oh, ow, mgr);
+        directStem.forward(geo, mant, scale, z);
+        return wrap(z, len, n, geo.outH(), geo.outW(), mgr);
     }
 
     /** Positions per block of the NCHW transposition (rows of {@code y} that stay in cache). */

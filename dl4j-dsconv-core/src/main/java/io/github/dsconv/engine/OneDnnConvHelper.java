@@ -1,12 +1,11 @@
 package io.github.dsconv.engine;
 
+import io.github.dsconv.layers.ConvGeometry;
 import org.bytedeco.dnnl.dnnl_exec_arg_t;
 import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc;
 import org.bytedeco.dnnl.dnnl_primitive;
-import org.bytedeco.dnnl.dnnl_primitive_attr;
 import org.bytedeco.dnnl.dnnl_primitive_desc;
-import org.bytedeco.javacpp.Pointer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
@@ -14,7 +13,6 @@ import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.layers.convolution.ConvolutionHelper;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
-import org.deeplearning4j.util.ConvolutionUtils;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -33,20 +31,13 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_a;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_direct;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_forward_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_inference;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_create_with_tag;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_destroy;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_set_data_handle;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_nchw;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_oihw;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_destroy;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_execute;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_wait;
 
@@ -61,42 +52,23 @@ final class OneDnnConvHelper implements ConvolutionHelper {
 
     private static final Cleaner CLEANER = Cleaner.create();
 
-    /** Native handles to release; holds no reference to the helper so that the cleaner can run. */
-    private static final class Natives implements Runnable {
-        dnnl_primitive primitive;
-        final dnnl_memory[] memories = new dnnl_memory[4];
-
-        @Override
-        public synchronized void run() {
-            if (primitive != null) {
-                dnnl_primitive_destroy(primitive);
-                primitive = null;
-            }
-            for (int i = 0; i < memories.length; i++) {
-                if (memories[i] != null) {
-                    dnnl_memory_destroy(memories[i]);
-                    memories[i] = null;
-                }
-            }
-        }
-    }
-
-    /** Everything the primitive depends on. */
-    private record Key(long[] in, long[] w, int[] stride, int[] padTopLeft, long[] padBottomRight, int[] dilation) {
+    /** Everything the primitive depends on: the geometry (the source as NCHW) and the weights' shape. */
+    private record Key(ConvGeometry geometry, long[] w) {
         @Override
         public boolean equals(Object o) {
-            return o instanceof Key k && Arrays.equals(in, k.in) && Arrays.equals(w, k.w)
-                    && Arrays.equals(stride, k.stride) && Arrays.equals(padTopLeft, k.padTopLeft)
-                    && Arrays.equals(padBottomRight, k.padBottomRight) && Arrays.equals(dilation, k.dilation);
+            return o instanceof Key k && geometry.equals(k.geometry) && Arrays.equals(w, k.w);
         }
 
         @Override
         public int hashCode() {
-            return Arrays.hashCode(in) * 31 + Arrays.hashCode(w);
+            return geometry.hashCode() * 31 + Arrays.hashCode(w);
         }
     }
 
-    private final Natives natives = new Natives();
+    private final OneDnn.Handles natives = new OneDnn.Handles();
+    /** The current primitive and its memories (source, weights, destination, bias), owned by {@link #natives}. */
+    private dnnl_primitive primitive;
+    private final dnnl_memory[] memories = new dnnl_memory[4];
     private final dnnl_exec_arg_t args = new dnnl_exec_arg_t(4);
     private Key key;
     private String implementation;
@@ -126,16 +98,8 @@ final class OneDnnConvHelper implements ConvolutionHelper {
             return null; // DL4J's own path
         }
         boolean nhwc = format == CNN2DFormat.NHWC;
-        int[] outSize;
-        int[] padTl;
-        if (convolutionMode == ConvolutionMode.Same) {
-            outSize = ConvolutionUtils.getOutputSize(input, kernel, strides, null, convolutionMode, dilation, format);
-            padTl = ConvolutionUtils.getSameModeTopLeftPadding(outSize, new int[] {(int) input.size(nhwc ? 1 : 2),
-                (int) input.size(nhwc ? 2 : 3)}, kernel, strides, dilation);
-        } else {
-            outSize = ConvolutionUtils.getOutputSize(input, kernel, strides, pad, convolutionMode, dilation, format);
-            padTl = pad;
-        }
+        ConvGeometry geo = ConvGeometry.of(kernel, strides, pad, dilation, convolutionMode, format, input);
+        int[] outSize = {geo.outH(), geo.outW()};
         // NHWC runs as NCHW between two permuted copies: with plain [oC, iC, kH, kW] weights oneDNN 3.3 picks
         // gemm:jit for NCHW but its reference kernel (about 20x slower) for NHWC; the two copies cost a few percent.
         INDArray x = nhwc ? input.permute(0, 3, 1, 2).dup('c') : dense(input);
@@ -148,13 +112,11 @@ final class OneDnnConvHelper implements ConvolutionHelper {
         INDArray target = nhwc ? Nd4j.createUninitialized(DataType.FLOAT, n, nOut, outSize[0], outSize[1])
                 : dense(out);
 
-        long[] in = x.shape();
-        long kh = w.size(2);
-        long kw = w.size(3);
-        // The padding at the far end is whatever the output size needs (DL4J's Same mode may pad asymmetrically).
-        long padB = (long) (outSize[0] - 1) * strides[0] + (kh - 1) * dilation[0] + 1 - in[2] - padTl[0];
-        long padR = (long) (outSize[1] - 1) * strides[1] + (kw - 1) * dilation[1] + 1 - in[3] - padTl[1];
-        Key k = new Key(in, w.shape(), strides.clone(), padTl.clone(), new long[] {padB, padR}, dilation.clone());
+        // The primitive always runs NCHW (see above).
+        ConvGeometry nchw = new ConvGeometry(false, geo.batch(), geo.channels(), geo.height(), geo.width(),
+                geo.outH(), geo.outW(), geo.padTop(), geo.padLeft(), geo.kh(), geo.kw(), geo.strideY(),
+                geo.strideX(), geo.dilY(), geo.dilX());
+        Key k = new Key(nchw, w.shape());
         if (!k.equals(key)) {
             make(k, nOut, outSize, b != null);
         }
@@ -165,7 +127,7 @@ final class OneDnnConvHelper implements ConvolutionHelper {
             if (b != null) {
                 bind(3, b);
             }
-            check(dnnl_primitive_execute(natives.primitive, OneDnn.stream(), b == null ? 3 : 4, args),
+            check(dnnl_primitive_execute(primitive, OneDnn.stream(), b == null ? 3 : 4, args),
                     "dnnl_primitive_execute");
             check(dnnl_stream_wait(OneDnn.stream()), "dnnl_stream_wait");
         }
@@ -188,40 +150,33 @@ final class OneDnnConvHelper implements ConvolutionHelper {
 
     private void bind(int slot, INDArray a) {
         // ND4J's view buffers already start at the view's first element (see dense()).
-        check(dnnl_memory_set_data_handle(natives.memories[slot], OneDnn.at(a.data().addressPointer().address())),
+        check(dnnl_memory_set_data_handle(memories[slot], OneDnn.at(a.data().addressPointer().address())),
                 "dnnl_memory_set_data_handle");
     }
 
     private void make(Key k, long nOut, int[] outSize, boolean hasBias) {
         natives.run();
-        int tag = dnnl_nchw;
-        long[] in = k.in();
-        dnnl_memory_desc srcMd = md(in, tag);
-        dnnl_memory_desc weiMd = md(k.w(), dnnl_oihw);
-        dnnl_memory_desc biasMd = md(new long[] {nOut}, dnnl_a);
-        dnnl_memory_desc dstMd = md(new long[] {in[0], nOut, outSize[0], outSize[1]}, tag);
-        dnnl_primitive_desc pd = new dnnl_primitive_desc();
-        // oneDNN's dilation counts the gaps (0 = dense).
-        check(dnnl_convolution_forward_primitive_desc_create(pd, OneDnn.engine(), dnnl_forward_inference,
-                dnnl_convolution_direct, srcMd, weiMd, hasBias ? biasMd : null, dstMd,
-                new long[] {k.stride()[0], k.stride()[1]},
-                new long[] {k.dilation()[0] - 1, k.dilation()[1] - 1},
-                new long[] {k.padTopLeft()[0], k.padTopLeft()[1]}, k.padBottomRight(), (dnnl_primitive_attr) null),
-                "dnnl_convolution_forward_primitive_desc_create");
+        ConvGeometry g = k.geometry();
+        dnnl_memory_desc srcMd = OneDnn.md(new long[] {g.batch(), g.channels(), g.height(), g.width()}, dnnl_f32,
+                dnnl_nchw);
+        dnnl_memory_desc weiMd = OneDnn.md(k.w(), dnnl_f32, dnnl_oihw);
+        dnnl_memory_desc biasMd = OneDnn.md(new long[] {nOut}, dnnl_f32, dnnl_a);
+        dnnl_memory_desc dstMd = OneDnn.md(new long[] {g.batch(), nOut, outSize[0], outSize[1]}, dnnl_f32,
+                dnnl_nchw);
+        dnnl_primitive_desc pd = OneDnn.convolution(srcMd, weiMd, hasBias ? biasMd : null, dstMd, g);
         implementation = OneDnn.implementation(pd);
         dnnl_primitive p = new dnnl_primitive();
         check(dnnl_primitive_create(p, pd), "dnnl_primitive_create");
         dnnl_primitive_desc_destroy(pd);
         synchronized (natives) {
-            natives.primitive = p;
+            natives.add(p);
+            primitive = p;
             dnnl_memory_desc[] mds = {srcMd, weiMd, dstMd, biasMd};
             int[] argIds = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
             for (int i = 0; i < 4; i++) {
-                dnnl_memory m = new dnnl_memory();
-                // Created without a data handle (oneDNN's idiom for reused primitives): each execution binds
-                // that call's buffers with dnnl_memory_set_data_handle.
-                check(dnnl_memory_create(m, mds[i], OneDnn.engine(), (Pointer) null), "dnnl_memory_create");
-                natives.memories[i] = m;
+                // Without a data handle: each execution binds that call's buffers (see bind).
+                dnnl_memory m = OneDnn.memory(mds[i], null, natives);
+                memories[i] = m;
                 args.position(i).arg(argIds[i]).memory(m);
             }
             args.position(0);
@@ -230,13 +185,6 @@ final class OneDnnConvHelper implements ConvolutionHelper {
             dnnl_memory_desc_destroy(md);
         }
         key = k;
-    }
-
-    private static dnnl_memory_desc md(long[] dims, int tag) {
-        dnnl_memory_desc md = new dnnl_memory_desc();
-        check(dnnl_memory_desc_create_with_tag(md, dims.length, dims, dnnl_f32, tag),
-                "dnnl_memory_desc_create_with_tag");
-        return md;
     }
 
     @Override

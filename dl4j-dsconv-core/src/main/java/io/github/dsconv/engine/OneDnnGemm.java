@@ -10,12 +10,9 @@ import org.bytedeco.dnnl.dnnl_stream;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
-import org.bytedeco.javacpp.Pointer;
 
 import java.lang.ref.Cleaner;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 
 import static io.github.dsconv.engine.OneDnn.check;
@@ -24,13 +21,9 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_abc;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_matmul_primitive_desc_create;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_create_with_tag;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_destroy;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_destroy;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_execute;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_s32;
@@ -38,7 +31,6 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_s8;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_u8;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_default_flags;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_wait;
 
 /**
@@ -56,7 +48,7 @@ final class OneDnnGemm implements Int8BatchedGemm {
     private final int nOut;
     private final long maxRows;
     private final int maxGroups;
-    private final Natives natives = new Natives();
+    private final OneDnn.Handles natives = new OneDnn.Handles();
     /** Per-thread state; {@link Ctx} holds no reference to this object, so the gemm can still be collected. */
     private final ThreadLocal<Ctx> local;
     private final Cleaner.Cleanable cleanable;
@@ -85,23 +77,6 @@ final class OneDnnGemm implements Int8BatchedGemm {
         }
     }
 
-    /** Native handles to release; holds no reference to the gemm so that the cleaner can run. */
-    private static final class Natives implements Runnable {
-        final List<dnnl_primitive> primitives = new ArrayList<>();
-        final List<dnnl_memory> memories = new ArrayList<>();
-        final List<dnnl_stream> streams = new ArrayList<>();
-
-        @Override
-        public synchronized void run() {
-            primitives.forEach(p -> dnnl_primitive_destroy(p));
-            memories.forEach(m -> dnnl_memory_destroy(m));
-            streams.forEach(s -> dnnl_stream_destroy(s));
-            primitives.clear();
-            memories.clear();
-            streams.clear();
-        }
-    }
-
     /**
      * @param maxRows   largest {@code gc * pc} a call will use (sizes the native buffers)
      * @param maxGroups largest {@code gc} a call will use
@@ -112,7 +87,7 @@ final class OneDnnGemm implements Int8BatchedGemm {
         this.nOut = nOut;
         this.maxRows = maxRows;
         this.maxGroups = maxGroups;
-        Natives n = natives;
+        OneDnn.Handles n = natives;
         long srcBytes = maxRows * blockSize;
         long weiBytes = (long) maxGroups * blockSize * nOut;
         long dstInts = maxRows * nOut;
@@ -120,12 +95,10 @@ final class OneDnnGemm implements Int8BatchedGemm {
         this.cleanable = CLEANER.register(this, natives);
     }
 
-    private static Ctx newCtx(Natives natives, long srcBytes, long weiBytes, long dstInts) {
+    private static Ctx newCtx(OneDnn.Handles natives, long srcBytes, long weiBytes, long dstInts) {
         dnnl_stream s = new dnnl_stream();
         check(dnnl_stream_create(s, OneDnn.engine(), dnnl_stream_default_flags), "dnnl_stream_create");
-        synchronized (natives) {
-            natives.streams.add(s);
-        }
+        natives.add(s);
         return new Ctx(s, new BytePointer(srcBytes), new BytePointer(weiBytes), new IntPointer(dstInts));
     }
 
@@ -168,9 +141,9 @@ final class OneDnnGemm implements Int8BatchedGemm {
         }
         // u8 x s8 is oneDNN's native int8 product without VNNI (vpmaddubsw); s8 x s8 adds a +128 shift of the
         // source and a compensation term per call.
-        dnnl_memory_desc srcMd = md(gc, pc, blockSize, unsignedSrc ? dnnl_u8 : dnnl_s8);
-        dnnl_memory_desc weiMd = md(gc, blockSize, nOut, dnnl_s8);
-        dnnl_memory_desc dstMd = md(gc, pc, nOut, f32 ? dnnl_f32 : dnnl_s32);
+        dnnl_memory_desc srcMd = OneDnn.md(new long[] {gc, pc, blockSize}, unsignedSrc ? dnnl_u8 : dnnl_s8, dnnl_abc);
+        dnnl_memory_desc weiMd = OneDnn.md(new long[] {gc, blockSize, nOut}, dnnl_s8, dnnl_abc);
+        dnnl_memory_desc dstMd = OneDnn.md(new long[] {gc, pc, nOut}, f32 ? dnnl_f32 : dnnl_s32, dnnl_abc);
         dnnl_primitive_desc pd = new dnnl_primitive_desc();
         check(dnnl_matmul_primitive_desc_create(pd, OneDnn.engine(), srcMd, weiMd, (dnnl_memory_desc) null, dstMd,
                 (dnnl_primitive_attr) null), "dnnl_matmul_primitive_desc_create");
@@ -180,9 +153,9 @@ final class OneDnnGemm implements Int8BatchedGemm {
         dnnl_primitive prim = new dnnl_primitive();
         check(dnnl_primitive_create(prim, pd), "dnnl_primitive_create");
         dnnl_primitive_desc_destroy(pd);
-        dnnl_memory src = memory(srcMd, c.src);
-        dnnl_memory wei = memory(weiMd, c.wei);
-        dnnl_memory dstMem = memory(dstMd, f32 ? c.dstF : c.dst);
+        dnnl_memory src = OneDnn.memory(srcMd, c.src, natives);
+        dnnl_memory wei = OneDnn.memory(weiMd, c.wei, natives);
+        dnnl_memory dstMem = OneDnn.memory(dstMd, f32 ? c.dstF : c.dst, natives);
         dnnl_memory_desc_destroy(srcMd);
         dnnl_memory_desc_destroy(weiMd);
         dnnl_memory_desc_destroy(dstMd);
@@ -191,28 +164,10 @@ final class OneDnnGemm implements Int8BatchedGemm {
         args.position(1).arg(DNNL_ARG_WEIGHTS).memory(wei);
         args.position(2).arg(DNNL_ARG_DST).memory(dstMem);
         args.position(0);
-        synchronized (natives) {
-            natives.primitives.add(prim);
-        }
+        natives.add(prim);
         p = new Prim(prim, args);
         c.prims.put(key, p);
         return p;
-    }
-
-    private static dnnl_memory_desc md(long d0, long d1, long d2, int type) {
-        dnnl_memory_desc md = new dnnl_memory_desc();
-        check(dnnl_memory_desc_create_with_tag(md, 3, new long[] {d0, d1, d2}, type, dnnl_abc),
-                "dnnl_memory_desc_create_with_tag");
-        return md;
-    }
-
-    private dnnl_memory memory(dnnl_memory_desc md, Pointer handle) {
-        dnnl_memory m = new dnnl_memory();
-        check(dnnl_memory_create(m, md, OneDnn.engine(), OneDnn.at(handle.address())), "dnnl_memory_create");
-        synchronized (natives) {
-            natives.memories.add(m);
-        }
-        return m;
     }
 
     /** The oneDNN implementation name of the first primitive created (e.g. {@code gemm:jit}), or null. */

@@ -10,7 +10,6 @@ import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.layers.BaseLayer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
-import org.deeplearning4j.util.ConvolutionUtils;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
@@ -180,7 +179,8 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
         INDArray gradInput = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, dataType, x.shape(), 'c');
         INDArray gradKernel = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, dataType, w.shape(), 'c');
         INDArray gradBias = lc.hasBias() ? gradientViews.get(BIAS_KEY) : null;
-        int[] pad = padding(x, delta);
+        ConvGeometry geo = geometry(x);
+        int[] pad = {geo.padTop(), geo.padLeft()};
         OpContext ctx = Nd4j.getExecutioner().buildContext();
         try {
             ctx.setIArguments(convArgs(pad));
@@ -292,13 +292,13 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
     private INDArray convolve(INDArray x, INDArray w, INDArray bias, LayerWorkspaceMgr mgr, ArrayType type) {
         DSConvLayer lc = layerConf();
         CNN2DFormat f = lc.getCnn2dDataFormat();
-        int[] outSize = outputSize(x);
+        ConvGeometry g = geometry(x);
         long nOut = lc.getNOut();
-        long[] outShape = f == CNN2DFormat.NCHW ? new long[] {x.size(0), nOut, outSize[0], outSize[1]}
-                : new long[] {x.size(0), outSize[0], outSize[1], nOut};
+        long[] outShape = f == CNN2DFormat.NCHW ? new long[] {x.size(0), nOut, g.outH(), g.outW()}
+                : new long[] {x.size(0), g.outH(), g.outW(), nOut};
         INDArray out = mgr == null ? Nd4j.createUninitialized(x.dataType(), outShape, 'c')
                 : mgr.createUninitialized(type, x.dataType(), outShape, 'c');
-        int[] pad = padding(x, out);
+        int[] pad = {g.padTop(), g.padLeft()};
         OpContext ctx = Nd4j.getExecutioner().buildContext();
         try {
             ctx.setIArguments(convArgs(pad));
@@ -315,33 +315,9 @@ public class DSConvRuntime extends BaseLayer<DSConvLayer> {
         return out;
     }
 
-    /** Output height and width for a rank-4 input in the layer's data format (DL4J's own rule). */
-    public int[] outputSize(INDArray x) {
-        DSConvLayer lc = layerConf();
-        ConvolutionMode mode = lc.getConvolutionMode();
-        return ConvolutionUtils.getOutputSize(x, lc.getKernelSize(), lc.getStride(),
-                mode == ConvolutionMode.Same ? null : lc.getPadding(), mode, lc.getDilation(), lc.getCnn2dDataFormat());
-    }
-
-    private int[] padding(INDArray x, INDArray out) {
-        boolean nhwc = layerConf().getCnn2dDataFormat() == CNN2DFormat.NHWC;
-        return padding(x, (int) out.size(nhwc ? 1 : 2), (int) out.size(nhwc ? 2 : 3));
-    }
-
-    /**
-     * Top and left padding for input {@code x} and an output of {@code outH x outW}: the configured padding, or in
-     * {@code Same} mode the top-left padding DL4J's own convolution uses.
-     */
-    public int[] padding(INDArray x, int outH, int outW) {
-        DSConvLayer lc = layerConf();
-        if (lc.getConvolutionMode() != ConvolutionMode.Same) {
-            return lc.getPadding();
-        }
-        boolean nhwc = lc.getCnn2dDataFormat() == CNN2DFormat.NHWC;
-        int h = nhwc ? 1 : 2;
-        int w = nhwc ? 2 : 3;
-        return ConvolutionUtils.getSameModeTopLeftPadding(new int[] {outH, outW},
-                new int[] {(int) x.size(h), (int) x.size(w)}, lc.getKernelSize(), lc.getStride(), lc.getDilation());
+    /** The convolution's geometry on input {@code x} (rank 4, the layer's format): DL4J's own rule. */
+    public ConvGeometry geometry(INDArray x) {
+        return ConvGeometry.of(layerConf(), x);
     }
 
     private long[] convArgs(int[] pad) {

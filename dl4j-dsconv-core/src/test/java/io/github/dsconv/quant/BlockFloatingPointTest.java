@@ -194,4 +194,97 @@ class BlockFloatingPointTest {
         assertArrayEquals(new double[] {1.0, 38.0 / 128, s[2], s[3]}, u, 0.0);
         assertArrayEquals(quantizeChannels(8, 32, x), quantizeUnsigned(8, 32, x), 0.0);
     }
+
+    @Test
+    void exponentOfAFloatIsItsExactExponentAsADouble() {
+        assertEquals(0, BlockFloatingPoint.exponent(1.0f));
+        assertEquals(0, BlockFloatingPoint.exponent(-1.9999999f));
+        assertEquals(-2, BlockFloatingPoint.exponent(0.3f));
+        assertEquals(127, BlockFloatingPoint.exponent(Float.MAX_VALUE));
+        assertEquals(-126, BlockFloatingPoint.exponent(Float.MIN_NORMAL));
+        // Subnormals: the float's exponent field is 0, the double's exponent is exact.
+        assertEquals(-149, BlockFloatingPoint.exponent(Float.MIN_VALUE));
+        assertEquals(-127, BlockFloatingPoint.exponent(Float.MIN_NORMAL / 2));
+        Random rnd = new Random(3);
+        for (int i = 0; i < 10000; i++) {
+            float v = Float.intBitsToFloat(rnd.nextInt());
+            if (v != 0 && Float.isFinite(v)) {
+                assertEquals(Math.getExponent((double) v), BlockFloatingPoint.exponent(v), "exponent of " + v);
+            }
+        }
+    }
+
+    @Test
+    void blockExponentIgnoresZerosAndFollowsTheStride() {
+        double[] f = {0, 100, 0.3, 0, -0.02, 0};
+        // Every other value from index 0: 0, 0.3, -0.02 -> -2.
+        assertEquals(-2, BlockFloatingPoint.blockExponent(f, 0, 3, 2));
+        // From index 1: 100 -> 6.
+        assertEquals(6, BlockFloatingPoint.blockExponent(f, 1, 3, 2));
+        assertEquals(BlockFloatingPoint.EMPTY, BlockFloatingPoint.blockExponent(new double[] {0, -0.0}, 0, 2, 1));
+        double[] d = {0, 0.3, 0, -0.02, 1e-300};
+        assertEquals(-2, BlockFloatingPoint.blockExponent(d, 0, 5, 1));
+        assertEquals(-997, BlockFloatingPoint.blockExponent(d, 4, 1, 1));
+        assertEquals(BlockFloatingPoint.EMPTY, BlockFloatingPoint.blockExponent(d, 0, 1, 1));
+    }
+
+    @Test
+    void mantissaShiftRangeAndRounding() {
+        // A8 (m = 7), e = 0: signed mantissas x * 2^6 in [-127, 127]; unsigned x * 2^7 in [0, 255].
+        assertEquals(6, BlockFloatingPoint.mantissaShift(0, 7, false));
+        assertEquals(7, BlockFloatingPoint.mantissaShift(0, 7, true));
+        assertEquals(9, BlockFloatingPoint.mantissaShift(-3, 7, false));
+        assertEquals(127, BlockFloatingPoint.maxMantissa(7, false));
+        assertEquals(255, BlockFloatingPoint.maxMantissa(7, true));
+        assertEquals(1, BlockFloatingPoint.maxMantissa(1, false));
+        assertEquals(32767, BlockFloatingPoint.maxMantissa(15, false));
+        // Ties to even, then the clamp: 1.9999 * 64 = 127.99 rounds to 128, clamped to 127.
+        assertEquals(2, BlockFloatingPoint.roundMantissa(2.5, -127, 127), 0.0);
+        assertEquals(4, BlockFloatingPoint.roundMantissa(3.5, -127, 127), 0.0);
+        assertEquals(-2, BlockFloatingPoint.roundMantissa(-2.5, -127, 127), 0.0);
+        assertEquals(127, BlockFloatingPoint.roundMantissa(1.9999 * 64, -127, 127), 0.0);
+        assertEquals(-127, BlockFloatingPoint.roundMantissa(-1.9999 * 64, -127, 127), 0.0);
+        assertEquals(0, BlockFloatingPoint.roundMantissa(-0.4, 0, 255), 0.0);
+    }
+
+    /**
+     * The steps, composed the way the integer engine composes them on float input (a product with {@code 2^shift},
+     * int8 mantissas, scale {@code 2^-shift}), give exactly what {@link BlockFloatingPoint#quantizeInPlace} gives.
+     */
+    @Test
+    void stepsComposeToQuantizeInPlace() {
+        Random rnd = new Random(5);
+        for (int actBits = 2; actBits <= 8; actBits++) {
+            int m = BlockFloatingPoint.mantissaBits(actBits);
+            for (int trial = 0; trial < 200; trial++) {
+                float[] x = new float[16];
+                int scaleExp = rnd.nextInt(60) - 30;
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = rnd.nextInt(5) == 0 ? 0f : (float) Math.scalb(rnd.nextGaussian(), scaleExp);
+                }
+                double[] expect = new double[x.length];
+                for (int i = 0; i < x.length; i++) {
+                    expect[i] = x[i];
+                }
+                BlockFloatingPoint.quantizeInPlace(expect, 1, x.length, 1, false, x.length, actBits);
+                int e = BlockFloatingPoint.EMPTY;
+                for (float v : x) {
+                    e = v == 0 ? e : Math.max(e, BlockFloatingPoint.exponent(v));
+                }
+                if (e == BlockFloatingPoint.EMPTY) {
+                    continue;
+                }
+                int shift = BlockFloatingPoint.mantissaShift(e, m, false);
+                double up = Math.scalb(1.0, shift);
+                float scale = (float) Math.scalb(1.0, -shift);
+                double hi = BlockFloatingPoint.maxMantissa(m, false);
+                for (int i = 0; i < x.length; i++) {
+                    double r = Math.rint(x[i] * up);
+                    byte mant = (byte) BlockFloatingPoint.clampMantissa(r, -hi, hi);
+                    assertEquals(BlockFloatingPoint.roundMantissa(x[i] * up, -hi, hi), mant, 0.0);
+                    assertEquals(expect[i], mant * scale, 0.0, "A" + actBits + " value " + x[i]);
+                }
+            }
+        }
+    }
 }
