@@ -67,6 +67,36 @@ public final class Plots {
     }
 
     /**
+     * A scatter chart: one series a name, points only unless the series is listed in {@code lines} (then joined in
+     * the given order).
+     *
+     * @param file   PNG to write
+     * @param title  chart title
+     * @param xLabel x axis label
+     * @param yLabel y axis label
+     * @param series series name -> (x values, y values)
+     * @param lines  names of the series drawn as lines with markers
+     */
+    public static void scatter(Path file, String title, String xLabel, String yLabel,
+                               Map<String, List<double[]>> series, java.util.Set<String> lines) throws IOException {
+        XYChart chart = new XYChartBuilder().width(900).height(560).title(title).xAxisTitle(xLabel)
+                .yAxisTitle(yLabel).build();
+        chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideSE);
+        chart.getStyler().setXAxisDecimalPattern("#,###");
+        for (Map.Entry<String, List<double[]>> e : series.entrySet()) {
+            if (e.getValue().get(0).length == 0) {
+                continue;
+            }
+            XYSeries s = chart.addSeries(e.getKey(), e.getValue().get(0), e.getValue().get(1));
+            s.setMarker(SeriesMarkers.CIRCLE);
+            if (!lines.contains(e.getKey())) {
+                s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
+            }
+        }
+        save(chart, file);
+    }
+
+    /**
      * A grouped bar chart: one group a category (e.g. a layer), one bar a series. XChart 3.8 draws bars upright
      * only, so long category names are rotated.
      *
