@@ -442,6 +442,18 @@ public final class Network {
         return l.numParams() == 0 ? Map.of() : Collections.unmodifiableMap(l.paramTable());
     }
 
+    /**
+     * The parameters of graph vertex {@code name} when it has some but no layer (a custom vertex with weights), else
+     * null; always null in a multi-layer network. Such parameters sit in the flat vector in topological order too.
+     */
+    public INDArray vertexParams(String name) {
+        if (cg == null) {
+            return null;
+        }
+        org.deeplearning4j.nn.graph.vertex.GraphVertex v = cg.getVertex(name);
+        return v == null || v.hasLayer() || v.numParams() == 0 ? null : v.params();
+    }
+
     /** Initialises the network with {@code params} (used as the flat vector itself unless {@code clone}). */
     public void init(INDArray params, boolean clone) {
         if (mln != null) {
