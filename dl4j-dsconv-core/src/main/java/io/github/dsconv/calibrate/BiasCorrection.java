@@ -3,13 +3,10 @@ package io.github.dsconv.calibrate;
 import io.github.dsconv.layers.ConvGeometry;
 import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.layers.DSConvRuntime;
+import io.github.dsconv.nn.Network;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.conf.graph.GraphVertex;
-import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -172,36 +169,19 @@ public final class BiasCorrection {
 
     /** The batch norm that is the only consumer of layer {@code name}, or null. */
     private static Layer followingBatchNorm(Model net, String name) {
-        if (net instanceof ComputationGraph cg) {
-            List<String> consumers = new ArrayList<>();
-            cg.getConfiguration().getVertexInputs().forEach((v, ins) -> {
-                if (ins.contains(name)) {
-                    consumers.add(v);
-                }
-            });
-            if (consumers.size() == 1) {
-                GraphVertex gv = cg.getConfiguration().getVertices().get(consumers.get(0));
-                if (gv instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof BatchNormalization) {
-                    return cg.getLayer(consumers.get(0));
-                }
-            }
+        Network n = Network.of(net);
+        List<String> consumers = n.consumersOf(name);
+        if (consumers.size() != 1) {
             return null;
         }
-        MultiLayerNetwork mln = (MultiLayerNetwork) net;
-        Layer[] layers = mln.getLayers();
-        for (int i = 0; i + 1 < layers.length; i++) {
-            if (name.equals(layers[i].conf().getLayer().getLayerName())
-                    && layers[i + 1].conf().getLayer() instanceof BatchNormalization) {
-                return layers[i + 1];
-            }
-        }
-        return null;
+        Layer next = n.layer(consumers.get(0));
+        return next != null && next.conf().getLayer() instanceof BatchNormalization ? next : null;
     }
 
     /** The FP32 network's input to every layer that is DSConv in {@code dsconv}, by layer name. */
     private static Map<String, INDArray> inputsOfDsconvLayers(Model fp32, Model dsconv, INDArray x) {
         NetworkLayers.requireSameKind(fp32, dsconv);
-        return LayerInputs.of(fp32, NetworkLayers.dsconvNames(dsconv), x);
+        return NetworkLayers.inputs(fp32, NetworkLayers.dsconvNames(dsconv), x);
     }
 
     private static double maxAbs(double[] v) {

@@ -4,8 +4,6 @@ import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -45,7 +43,7 @@ public final class ChannelEnergy {
         }
         List<String> convs = new ArrayList<>();
         Map<String, Boolean> nhwc = new LinkedHashMap<>();
-        for (Layer l : fp32 instanceof ComputationGraph cg ? cg.getLayers() : ((MultiLayerNetwork) fp32).getLayers()) {
+        for (Layer l : NetworkLayers.of(fp32)) {
             if (l.conf().getLayer().getClass() == ConvolutionLayer.class) {
                 ConvolutionLayer c = (ConvolutionLayer) l.conf().getLayer();
                 convs.add(c.getLayerName());
@@ -57,7 +55,7 @@ public final class ChannelEnergy {
         long n = features.size(0);
         for (long from = 0; from < n; from += batch) {
             INDArray x = features.get(NDArrayIndex.interval(from, Math.min(n, from + batch)));
-            LayerInputs.of(fp32, convs, x).forEach((name, in) -> {
+            NetworkLayers.inputs(fp32, convs, x).forEach((name, in) -> {
                 // Sum of squares over every axis but the channel one.
                 INDArray d = in.castTo(DataType.DOUBLE);
                 INDArray sq = d.mul(d); // a new array: the activation itself stays as it is

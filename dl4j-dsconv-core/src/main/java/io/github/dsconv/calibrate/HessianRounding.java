@@ -135,7 +135,7 @@ public final class HessianRounding {
         long n = features.size(0);
         for (long start = 0; start < n; start += batch) {
             INDArray x = features.get(NDArrayIndex.interval(start, Math.min(n, start + batch)));
-            LayerInputs.of(source, names, x).forEach((name, in) -> {
+            NetworkLayers.inputs(source, names, x).forEach((name, in) -> {
                 DSConvRuntime rt = NetworkLayers.dsconv(dsconv, name);
                 long k = columns(rt);
                 double[] h = sums.computeIfAbsent(name, key -> new double[Math.toIntExact(k * k)]);

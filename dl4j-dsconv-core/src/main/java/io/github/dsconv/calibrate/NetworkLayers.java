@@ -1,10 +1,10 @@
 package io.github.dsconv.calibrate;
 
 import io.github.dsconv.layers.DSConvRuntime;
+import io.github.dsconv.nn.Network;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -15,16 +15,22 @@ final class NetworkLayers {
     private NetworkLayers() {
     }
 
-    /** Every layer of a {@link MultiLayerNetwork} or {@link ComputationGraph}, in the network's order. */
+    /** Every layer of a network, in DL4J's order ({@link Network#dl4jLayers()}: the order of the reports). */
     static Layer[] of(Model net) {
-        if (net instanceof ComputationGraph cg) {
-            return cg.getLayers();
-        }
-        if (net instanceof MultiLayerNetwork mln) {
-            return mln.getLayers();
-        }
-        throw new IllegalArgumentException("unsupported model type " + net.getClass().getName()
-                + " (expected MultiLayerNetwork or ComputationGraph)");
+        return Network.of(net).dl4jLayers();
+    }
+
+    /**
+     * The inputs that named layers of a network receive for a batch, after each layer's input preprocessor
+     * ({@link Network#layerInputs}): what a calibration needs to see of a layer. DL4J's activation lists are
+     * overwritten by later in-place layers (an {@code ActivationLayer} after a batch norm turns the batch norm's
+     * listed output into its own), so a layer whose input vertex is consumed in place by another layer would read
+     * the wrong array; convolution inputs here never are.
+     *
+     * @throws IllegalArgumentException if a name is not a layer of {@code net} with one input
+     */
+    static java.util.Map<String, INDArray> inputs(Model net, List<String> names, INDArray x) {
+        return Network.of(net).layerInputs(names, x);
     }
 
     /** Names of the DSConv layers, in network order. */
@@ -60,7 +66,7 @@ final class NetworkLayers {
 
     /** Checks that the two networks are of the same kind (both graphs or both multi-layer networks). */
     static void requireSameKind(Model fp32, Model dsconv) {
-        if ((fp32 instanceof ComputationGraph) != (dsconv instanceof ComputationGraph)) {
+        if (!Network.of(fp32).kind().equals(Network.of(dsconv).kind())) {
             throw new IllegalArgumentException("networks must both be MultiLayerNetwork or both ComputationGraph");
         }
     }

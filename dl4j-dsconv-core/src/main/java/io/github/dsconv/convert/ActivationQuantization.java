@@ -1,19 +1,13 @@
 package io.github.dsconv.convert;
 
 import io.github.dsconv.layers.BlockFloatingPointPreProcessor;
+import io.github.dsconv.nn.Network;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
-import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The activation half of a DSConv conversion alone: every convolution a {@link ConversionPlan} would convert keeps
@@ -35,27 +29,13 @@ public final class ActivationQuantization {
      */
     public static Model apply(Model fp32, ConversionPlan plan) {
         List<DSConvConverter.Target> targets = new DSConvConverter(plan).targets(fp32);
-        if (fp32 instanceof MultiLayerNetwork mln) {
-            MultiLayerConfiguration conf = mln.getLayerWiseConfigurations().clone();
-            Map<Integer, InputPreProcessor> pps = new HashMap<>(conf.getInputPreProcessors());
-            for (DSConvConverter.Target t : rounded(targets, plan)) {
-                ConvolutionLayer conv = (ConvolutionLayer) conf.getConf(t.index()).getLayer();
-                pps.put(t.index(), wrap(t, conv, pps.get(t.index())));
-            }
-            conf.setInputPreProcessors(pps);
-            MultiLayerNetwork out = new MultiLayerNetwork(conf);
-            out.init(mln.params().dup(), false);
-            return out;
-        }
-        ComputationGraph cg = (ComputationGraph) fp32;
-        ComputationGraphConfiguration conf = DSConvConverter.cloneConfiguration(cg.getConfiguration());
+        Network net = Network.of(fp32);
+        Network.Configuration conf = net.copyConfiguration();
         for (DSConvConverter.Target t : rounded(targets, plan)) {
-            LayerVertex lv = (LayerVertex) conf.getVertices().get(t.name());
-            lv.setPreProcessor(wrap(t, (ConvolutionLayer) lv.getLayerConf().getLayer(), lv.getPreProcessor()));
+            ConvolutionLayer conv = (ConvolutionLayer) net.requireLayer(t.name()).conf().getLayer();
+            conf.setPreProcessor(t.name(), wrap(t, conv, conf.preProcessor(t.name())));
         }
-        ComputationGraph out = new ComputationGraph(conf);
-        out.init(cg.params().dup(), false);
-        return out;
+        return conf.build(net.params().dup()).model();
     }
 
     /** The targets whose input the converted layer would round. */

@@ -5,6 +5,7 @@ import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.layers.DSConvParamInitializer;
 import io.github.dsconv.layers.DSConvParams;
 import io.github.dsconv.layers.HostCopies;
+import io.github.dsconv.nn.Network;
 import io.github.dsconv.quant.KernelQuantizer;
 import io.github.dsconv.quant.KernelShape;
 import io.github.dsconv.quant.QuantizedKernel;
@@ -13,15 +14,10 @@ import io.github.dsconv.quant.Sqnr;
 import io.github.dsconv.quant.VqkQuantizer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.graph.GraphVertex;
-import org.deeplearning4j.nn.conf.graph.LayerVertex;
-import org.deeplearning4j.nn.conf.graph.MergeVertex;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.graph.util.GraphIndices;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -88,17 +84,9 @@ public final class DSConvConverter {
         return quantizer.blockwise();
     }
 
-    /** Converts any supported model. */
-    @SuppressWarnings("unchecked")
+    /** Converts any supported model (a {@code MultiLayerNetwork} or {@code ComputationGraph}). */
     public Converted<? extends Model> convert(Model model) {
-        if (model instanceof MultiLayerNetwork mln) {
-            return convert(mln);
-        }
-        if (model instanceof ComputationGraph cg) {
-            return convert(cg);
-        }
-        throw new IllegalArgumentException("unsupported model type " + model.getClass().getName()
-                + " (expected MultiLayerNetwork or ComputationGraph)");
+        return convert(Network.of(model), Model.class);
     }
 
     /**
@@ -117,61 +105,39 @@ public final class DSConvConverter {
 
     /** Converts a {@link MultiLayerNetwork}. */
     public Converted<MultiLayerNetwork> convert(MultiLayerNetwork net) {
-        long t0 = System.nanoTime();
-        requireConvertible(net, "model");
-        MultiLayerConfiguration conf = net.getLayerWiseConfigurations().clone();
-        List<Slot> slots = new ArrayList<>();
-        for (int i = 0; i < conf.getConfs().size(); i++) {
-            NeuralNetConfiguration nnc = conf.getConf(i);
-            String name = nnc.getLayer().getLayerName() == null ? "layer" + i : nnc.getLayer().getLayerName();
-            org.deeplearning4j.nn.api.Layer old = net.getLayer(i);
-            slots.add(new Slot(name, nnc, old.params(), param(old, "W"), param(old, "b")));
-        }
-        Plan decided = decide(slots, null);
-        MultiLayerNetwork out = new MultiLayerNetwork(conf);
-        out.init(fill(slots, decided, net.params().dataType()), false);
-        return new Converted<>(out, decided.report(t0));
+        return convert(Network.of(net), MultiLayerNetwork.class);
     }
 
     /** Converts a {@link ComputationGraph}. */
     public Converted<ComputationGraph> convert(ComputationGraph net) {
+        return convert(Network.of(net), ComputationGraph.class);
+    }
+
+    /** Converts either kind: the converted network is of the source's kind, returned as a {@code type}. */
+    private <M extends Model> Converted<M> convert(Network net, Class<M> type) {
         long t0 = System.nanoTime();
-        requireConvertible(net, "model");
-        ComputationGraphConfiguration conf = cloneConfiguration(net.getConfiguration());
-        GraphIndices indices = new ComputationGraph(conf).calculateIndices();
+        requireConvertible(net.model(), "model");
+        Network.Configuration conf = net.copyConfiguration();
+        Map<String, NeuralNetConfiguration> layers = new LinkedHashMap<>();
+        conf.layers().forEach(l -> layers.put(l.name(), l.conf()));
         List<Slot> slots = new ArrayList<>();
-        for (int idx : indices.getTopologicalSortOrder()) {
-            String name = indices.getIdxToName().get(idx);
-            GraphVertex v = conf.getVertices().get(name);
-            if (v == null) {
-                continue; // a network input
-            }
-            if (v instanceof LayerVertex lv) {
-                org.deeplearning4j.nn.api.Layer old = net.getLayer(name);
-                slots.add(new Slot(name, lv.getLayerConf(), old.params(), param(old, "W"), param(old, "b")));
-            } else if (v.numParams(true) > 0) {
-                slots.add(new Slot(name, null, net.getVertex(name).params(), null, null));
+        for (String name : conf.topologicalOrder()) {
+            NeuralNetConfiguration nnc = layers.get(name);
+            if (nnc != null) {
+                org.deeplearning4j.nn.api.Layer old = net.requireLayer(name);
+                slots.add(new Slot(name, nnc, old.params(), param(old, "W"), param(old, "b")));
+            } else if (net.vertexParams(name) != null) {
+                slots.add(new Slot(name, null, net.vertexParams(name), null, null));
             }
         }
         Plan decided = decide(slots, conf);
-        ComputationGraph out = new ComputationGraph(conf);
-        out.init(fill(slots, decided, net.params().dataType()), false);
-        return new Converted<>(out, decided.report(t0));
+        Network out = conf.build(fill(slots, decided, net.params().dataType()));
+        return new Converted<>(type.cast(out.model()), decided.report(t0));
     }
 
-    /**
-     * Clones a graph configuration, keeping each {@link MergeVertex}'s merge axis: DL4J M2.1's
-     * {@code MergeVertex.clone()} returns a fresh vertex with the default axis 1, dropping the axis 3 that an
-     * NHWC concatenation inferred from its input types, so the clone would concatenate along the height.
-     */
+    /** Clones a graph configuration keeping each merge vertex's axis ({@link Network.Configuration#copyOf}). */
     static ComputationGraphConfiguration cloneConfiguration(ComputationGraphConfiguration conf) {
-        ComputationGraphConfiguration copy = conf.clone();
-        conf.getVertices().forEach((name, v) -> {
-            if (v instanceof MergeVertex m && copy.getVertices().get(name) instanceof MergeVertex c) {
-                c.setMergeAxis(m.getMergeAxis());
-            }
-        });
-        return copy;
+        return Network.Configuration.copyOf(conf);
     }
 
     /**
@@ -192,8 +158,9 @@ public final class DSConvConverter {
      * @throws IllegalArgumentException when the plan does not fit the network ({@link #validate})
      */
     public List<Target> targets(Model model) {
-        List<Slot> slots = configurationSlots(model);
-        validatePlan(slots, model instanceof ComputationGraph cg ? cg.getConfiguration() : null);
+        Network net = Network.of(model);
+        List<Slot> slots = configurationSlots(net);
+        validatePlan(slots, net.configuration());
         List<Target> out = new ArrayList<>();
         boolean first = true;
         for (int i = 0; i < slots.size(); i++) {
@@ -205,7 +172,7 @@ public final class DSConvConverter {
             first = false;
             LayerSpec spec = l.getClass() == ConvolutionLayer.class ? plan.specFor(slots.get(i).name(), isFirst) : null;
             if (spec != null) {
-                out.add(new Target(slots.get(i).name(), model instanceof MultiLayerNetwork ? i : -1, spec, isFirst));
+                out.add(new Target(slots.get(i).name(), net.isGraph() ? -1 : i, spec, isFirst));
             }
         }
         return out;
@@ -219,31 +186,15 @@ public final class DSConvConverter {
      * @throws IllegalArgumentException naming the offending layer
      */
     public void validate(Model model) {
-        validatePlan(configurationSlots(model), model instanceof ComputationGraph cg ? cg.getConfiguration() : null);
+        Network net = Network.of(model);
+        validatePlan(configurationSlots(net), net.configuration());
     }
 
-    /** The layers of a model's configuration, in topological order, without parameters. */
-    private static List<Slot> configurationSlots(Model model) {
+    /** The layers of a network's configuration, in topological order, without parameters. */
+    private static List<Slot> configurationSlots(Network net) {
         List<Slot> slots = new ArrayList<>();
-        if (model instanceof MultiLayerNetwork mln) {
-            MultiLayerConfiguration conf = mln.getLayerWiseConfigurations();
-            for (int i = 0; i < conf.getConfs().size(); i++) {
-                NeuralNetConfiguration nnc = conf.getConf(i);
-                slots.add(new Slot(nnc.getLayer().getLayerName() == null ? "layer" + i : nnc.getLayer().getLayerName(),
-                        nnc, null, null, null));
-            }
-        } else if (model instanceof ComputationGraph cg) {
-            ComputationGraphConfiguration conf = cg.getConfiguration();
-            GraphIndices indices = cg.calculateIndices();
-            for (int idx : indices.getTopologicalSortOrder()) {
-                String name = indices.getIdxToName().get(idx);
-                if (conf.getVertices().get(name) instanceof LayerVertex lv) {
-                    slots.add(new Slot(name, lv.getLayerConf(), null, null, null));
-                }
-            }
-        } else {
-            throw new IllegalArgumentException("unsupported model type " + model.getClass().getName()
-                    + " (expected MultiLayerNetwork or ComputationGraph)");
+        for (Network.LayerConfiguration l : net.layerConfigurations()) {
+            slots.add(new Slot(l.name(), l.conf(), null, null, null));
         }
         return slots;
     }
@@ -270,7 +221,7 @@ public final class DSConvConverter {
         }
     }
 
-    private Plan decide(List<Slot> slots, ComputationGraphConfiguration graph) {
+    private Plan decide(List<Slot> slots, Network.Configuration graph) {
         validatePlan(slots, graph);
         Plan p = new Plan();
         boolean first = true;
@@ -393,10 +344,9 @@ public final class DSConvConverter {
      * Checks the plan against the network: {@link ConversionPlan#validateFor} with the network's convertible
      * convolutions, its first convolution (as {@link #decide} counts it) and every other layer, vertex and input.
      *
-     * @param graph the graph's configuration, for its parameterless vertices and inputs; null for a
-     *              MultiLayerNetwork
+     * @param conf the network's configuration, for a graph's parameterless vertices and inputs
      */
-    private void validatePlan(List<Slot> slots, ComputationGraphConfiguration graph) {
+    private void validatePlan(List<Slot> slots, Network.Configuration conf) {
         List<String> convs = new ArrayList<>();
         Map<String, String> others = new LinkedHashMap<>();
         String first = null;
@@ -413,11 +363,7 @@ public final class DSConvConverter {
                 first = l.getClass() == ConvolutionLayer.class ? s.name() : null;
             }
         }
-        if (graph != null) {
-            graph.getVertices().forEach((name, v) -> others.putIfAbsent(name, v instanceof LayerVertex lv
-                    ? lv.getLayerConf().getLayer().getClass().getSimpleName() : v.getClass().getSimpleName()));
-            graph.getNetworkInputs().forEach(name -> others.putIfAbsent(name, "network input"));
-        }
+        conf.graphVertexTypes().forEach(others::putIfAbsent);
         plan.validateFor(convs, first, others);
     }
 

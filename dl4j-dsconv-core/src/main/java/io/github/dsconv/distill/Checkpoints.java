@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.github.dsconv.files.AtomicFiles;
 import io.github.dsconv.io.ModelFiles;
+import io.github.dsconv.nn.Network;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
 
 import java.io.IOException;
@@ -122,13 +122,14 @@ final class Checkpoints {
     }
 
     /** Restores a checkpointed training network, with its updater state when asked. */
-    Model restore(String file, boolean graph, boolean withUpdater) throws IOException {
+    Model restore(String file, String kind, boolean withUpdater) throws IOException {
         Path p = dir.resolve(file);
         if (!Files.isRegularFile(p)) {
             throw new IOException("checkpoint model " + p + " named by " + dir.resolve(STATE_FILE) + " is missing");
         }
         try {
-            return graph ? ModelSerializer.restoreComputationGraph(p.toFile(), withUpdater)
+            // DL4J restores each kind with its own call (updater state included, which the packed format lacks).
+            return Network.GRAPH.equals(kind) ? ModelSerializer.restoreComputationGraph(p.toFile(), withUpdater)
                     : ModelSerializer.restoreMultiLayerNetwork(p.toFile(), withUpdater);
         } catch (IOException | RuntimeException e) {
             throw new IOException(p + ": unreadable checkpoint model (" + e.getMessage() + ")", e);
@@ -136,6 +137,6 @@ final class Checkpoints {
     }
 
     static boolean isGraph(Model m) {
-        return m instanceof ComputationGraph;
+        return Network.of(m).isGraph();
     }
 }

@@ -2,13 +2,10 @@ package io.github.dsconv.distill;
 
 import io.github.dsconv.eval.Logits;
 import io.github.dsconv.io.ModelChecks;
+import io.github.dsconv.nn.Network;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.dataset.MultiDataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -139,7 +136,7 @@ public final class Distiller {
         Map<String, String> fingerprint = fingerprint(teacher, student, x);
         Checkpoints ck = checkpointDir == null ? null : new Checkpoints(checkpointDir);
         Checkpoints.State state = ck == null ? null : ck.read();
-        boolean graph = net instanceof ComputationGraph;
+        String kind = Network.of(net).kind();
 
         int done = 0;
         int bestEpoch = 0;
@@ -155,7 +152,7 @@ public final class Distiller {
                         + state.epochsCompleted() + " epochs done); resume it or use an empty folder");
             }
             ck.requireSameRun(state, fingerprint);
-            net = ck.restore(state.latestFile(), graph, true);
+            net = ck.restore(state.latestFile(), kind, true);
             done = state.epochsCompleted();
             bestEpoch = state.bestEpoch();
             since = state.epochsWithoutImprovement();
@@ -166,7 +163,7 @@ public final class Distiller {
             if (bestEpoch == done) {
                 bestParams = net.params().dup();
             } else if (bestEpoch > 0) {
-                bestParams = ck.restore(state.bestFile(), graph, false).params().dup();
+                bestParams = ck.restore(state.bestFile(), kind, false).params().dup();
             }
         } else {
             before = early ? agreement(net, x, held, heldTeacher) : null;
@@ -276,7 +273,7 @@ public final class Distiller {
         int[] classes = z.argMax(1).toIntVector();
         INDArray[] feats = new INDArray[config.featureLayers().size()];
         if (feats.length > 0) {
-            Map<String, INDArray> acts = ((ComputationGraph) teacher).feedForward(xb, false);
+            Map<String, INDArray> acts = Network.of(teacher).feedForward(xb);
             for (int i = 0; i < feats.length; i++) {
                 feats[i] = acts.get(config.featureLayers().get(i));
             }
@@ -285,22 +282,15 @@ public final class Distiller {
     }
 
     private static void fit(Model net, INDArray xb, Targets t) {
-        if (net instanceof MultiLayerNetwork mln) {
-            mln.fit(new DataSet(xb, t.probs()));
-        } else {
-            INDArray[] labels = new INDArray[1 + t.features().length];
-            labels[0] = t.probs();
-            System.arraycopy(t.features(), 0, labels, 1, t.features().length);
-            ((ComputationGraph) net).fit(new MultiDataSet(new INDArray[] {xb}, labels));
-        }
+        INDArray[] labels = new INDArray[1 + t.features().length];
+        labels[0] = t.probs();
+        System.arraycopy(t.features(), 0, labels, 1, t.features().length);
+        Network.of(net).fit(xb, labels);
     }
 
     /** The training network's logits: the distillation loss layer has an identity activation. */
     private static INDArray trainingLogits(Model net, INDArray xb) {
-        if (net instanceof MultiLayerNetwork mln) {
-            return mln.output(xb, false);
-        }
-        return ((ComputationGraph) net).output(false, xb)[0];
+        return Network.of(net).outputs(xb)[0];
     }
 
     private static double agreement(Model net, INDArray x, int[] idx, int[] teacherClasses) {
@@ -378,14 +368,16 @@ public final class Distiller {
         if (config.featureLayers().isEmpty()) {
             return out;
         }
-        if (!(student instanceof ComputationGraph s) || !(teacher instanceof ComputationGraph t)) {
+        Network s = Network.of(student);
+        Network t = Network.of(teacher);
+        if (!s.isGraph() || !t.isGraph()) {
             throw new IllegalArgumentException("feature distillation at named layers " + config.featureLayers()
                     + " needs ComputationGraph teacher and student; this is a " + teacher.getClass().getSimpleName()
                     + " teacher and a " + student.getClass().getSimpleName() + " student (use logits only)");
         }
         INDArray x2 = rows(x, new int[] {0, 1});
-        Map<String, INDArray> ta = t.feedForward(x2, false);
-        Map<String, INDArray> sa = s.feedForward(x2, false);
+        Map<String, INDArray> ta = t.feedForward(x2);
+        Map<String, INDArray> sa = s.feedForward(x2);
         for (String f : config.featureLayers()) {
             INDArray a = ta.get(f);
             INDArray b = sa.get(f);
@@ -431,17 +423,10 @@ public final class Distiller {
     }
 
     private static void incrementEpoch(Model net) {
-        if (net instanceof MultiLayerNetwork mln) {
-            mln.incrementEpochCount();
-        } else {
-            ((ComputationGraph) net).incrementEpochCount();
-        }
+        Network.of(net).incrementEpochCount();
     }
 
     private static Model copyOf(Model m) {
-        if (m instanceof MultiLayerNetwork mln) {
-            return mln.clone();
-        }
-        return ((ComputationGraph) m).clone();
+        return Network.of(m).copy().model();
     }
 }

@@ -1,6 +1,7 @@
 package io.github.dsconv.distill;
 
 import io.github.dsconv.layers.DSConvLayer;
+import io.github.dsconv.nn.Network;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -77,18 +78,17 @@ final class TrainingNets {
      * @param featureShapes activation shape (batch dimension included) of each feature layer, in order
      */
     static Built build(Model student, DistillConfig cfg, Map<String, long[]> featureShapes) {
-        if (student instanceof MultiLayerNetwork mln) {
+        // The training copies differ in structure (a loss layer appended vs. loss vertices added), so each kind is
+        // built from its own DL4J configuration type.
+        Network net = Network.of(student);
+        if (!net.isGraph()) {
             if (!cfg.featureLayers().isEmpty()) {
                 throw new IllegalArgumentException("feature distillation at named layers " + cfg.featureLayers()
                         + " needs a ComputationGraph student; this one is a MultiLayerNetwork (use logits only)");
             }
-            return buildMln(mln, cfg);
+            return buildMln(net.multiLayer(), cfg);
         }
-        if (student instanceof ComputationGraph cg) {
-            return buildGraph(cg, cfg, featureShapes);
-        }
-        throw new IllegalArgumentException("unsupported model type " + student.getClass().getName()
-                + " (expected MultiLayerNetwork or ComputationGraph)");
+        return buildGraph(net.graph(), cfg, featureShapes);
     }
 
     private static Built buildMln(MultiLayerNetwork student, DistillConfig cfg) {
@@ -335,34 +335,24 @@ final class TrainingNets {
     }
 
     /**
-     * Copies every parameter of {@code to} from the layer of {@code from} with the same index (MultiLayerNetwork)
-     * or name (ComputationGraph); every parameterised layer of {@code to} must have its counterpart.
+     * Copies every parameter of {@code to} from the layer of {@code from} with the same name (a multi-layer network's
+     * unnamed layers are {@code layer<i>}); every parameterised layer of {@code to} must have its counterpart.
      */
     static void copyParams(Model from, Model to) {
-        if (from instanceof MultiLayerNetwork f && to instanceof MultiLayerNetwork t) {
-            for (int i = 0; i < t.getnLayers(); i++) {
-                org.deeplearning4j.nn.api.Layer dst = t.getLayer(i);
-                if (dst.numParams() > 0) {
-                    if (i >= f.getnLayers()) {
-                        throw new IllegalStateException("no source layer " + i + " to copy parameters from");
-                    }
-                    copyLayer(f.getLayer(i), dst, "layer " + i);
-                }
-            }
-        } else if (from instanceof ComputationGraph f && to instanceof ComputationGraph t) {
-            for (org.deeplearning4j.nn.api.Layer dst : t.getLayers()) {
-                if (dst.numParams() > 0) {
-                    String name = dst.conf().getLayer().getLayerName();
-                    org.deeplearning4j.nn.api.Layer src = f.getLayer(name);
-                    if (src == null) {
-                        throw new IllegalStateException("no source layer '" + name + "' to copy parameters from");
-                    }
-                    copyLayer(src, dst, "layer '" + name + "'");
-                }
-            }
-        } else {
+        Network f = Network.of(from);
+        Network t = Network.of(to);
+        if (!f.kind().equals(t.kind())) {
             throw new IllegalArgumentException("cannot copy parameters from a " + from.getClass().getSimpleName()
                     + " to a " + to.getClass().getSimpleName());
+        }
+        for (Network.NamedLayer dst : t.layers()) {
+            if (dst.layer().numParams() > 0) {
+                org.deeplearning4j.nn.api.Layer src = f.layer(dst.name());
+                if (src == null) {
+                    throw new IllegalStateException("no source layer '" + dst.name() + "' to copy parameters from");
+                }
+                copyLayer(src, dst.layer(), "layer '" + dst.name() + "'");
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package io.github.dsconv.engine;
 
+import io.github.dsconv.nn.Network;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -85,15 +86,7 @@ public final class Fp32Convolutions {
     }
 
     private static Layer[] layers(Model model) {
-        if (model instanceof ComputationGraph cg) {
-            return cg.getLayers();
-        }
-        if (model instanceof MultiLayerNetwork mln) {
-            return mln.getLayers();
-        }
-        throw new IllegalArgumentException("unsupported model type "
-                + (model == null ? "null" : model.getClass().getName())
-                + " (expected MultiLayerNetwork or ComputationGraph)");
+        return Network.of(model).dl4jLayers();
     }
 
     private static Object get(Layer l) {

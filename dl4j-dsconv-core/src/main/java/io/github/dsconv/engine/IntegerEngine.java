@@ -3,11 +3,11 @@ package io.github.dsconv.engine;
 import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.layers.DSConvRuntime;
 import io.github.dsconv.layers.InferenceKernel;
+import io.github.dsconv.nn.Network;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -78,13 +78,15 @@ public final class IntegerEngine {
         if (backend == Backend.ONEDNN && !OneDnn.available()) {
             throw new IllegalStateException("oneDNN could not load: " + OneDnn.failure());
         }
-        if (network instanceof ComputationGraph cg) {
-            BatchNormFusion.unfuse(cg); // a second enable starts from the original graph
+        Network net = Network.of(network);
+        // BatchNormFusion rewires graph vertices: it exists for ComputationGraphs only.
+        if (net.isGraph()) {
+            BatchNormFusion.unfuse(net.graph()); // a second enable starts from the original graph
         }
         Map<DSConvRuntime, FusedBatchNorm> fused = Map.of();
         List<String> unfused = new ArrayList<>();
-        if (options.fuseBatchNorm() && network instanceof ComputationGraph cg) {
-            fused = BatchNormFusion.candidates(cg, rt -> IntegerConvKernel.supports(rt.layerConf()), unfused);
+        if (options.fuseBatchNorm() && net.isGraph()) {
+            fused = BatchNormFusion.candidates(net.graph(), rt -> IntegerConvKernel.supports(rt.layerConf()), unfused);
         }
         List<String> integer = new ArrayList<>();
         List<String> floats = new ArrayList<>();
@@ -92,7 +94,7 @@ public final class IntegerEngine {
         List<String> doubleLayers = new ArrayList<>();
         long fp32 = 0;
         long resident = 0;
-        for (Layer l : layers(network)) {
+        for (Layer l : net.dl4jLayers()) {
             if (l instanceof DSConvRuntime rt) {
                 DSConvLayer lc = rt.layerConf();
                 long kernel = rt.getParam(io.github.dsconv.layers.DSConvParamInitializer.Q_KEY).length();
@@ -120,7 +122,7 @@ public final class IntegerEngine {
                 resident += 4 * kernel;
             }
         }
-        List<String> fusedNames = network instanceof ComputationGraph cg ? BatchNormFusion.install(cg, fused) : List.of();
+        List<String> fusedNames = net.isGraph() ? BatchNormFusion.install(net.graph(), fused) : List.of();
         return new EngineReport(backend, integer, floats, doubleLayers, fp32Layers, fp32, resident,
                 options.accumulation(), fusedNames, unfused);
     }
@@ -130,10 +132,11 @@ public final class IntegerEngine {
      * releases the integer kernels.
      */
     public static void disable(Model network) {
-        if (network instanceof ComputationGraph cg) {
-            BatchNormFusion.unfuse(cg);
+        Network net = Network.of(network);
+        if (net.isGraph()) { // fusion is graph-only (see enable)
+            BatchNormFusion.unfuse(net.graph());
         }
-        for (Layer l : layers(network)) {
+        for (Layer l : net.dl4jLayers()) {
             if (l instanceof DSConvRuntime rt) {
                 closeKernel(rt);
                 rt.setInferenceKernelFactory(null);
@@ -152,16 +155,5 @@ public final class IntegerEngine {
         if (k != null) {
             k.close();
         }
-    }
-
-    private static Layer[] layers(Model network) {
-        if (network instanceof ComputationGraph cg) {
-            return cg.getLayers();
-        }
-        if (network instanceof MultiLayerNetwork mln) {
-            return mln.getLayers();
-        }
-        throw new IllegalArgumentException("expected a ComputationGraph or MultiLayerNetwork, got "
-                + network.getClass().getName());
     }
 }

@@ -1,17 +1,13 @@
 package io.github.dsconv.eval;
 
+import io.github.dsconv.nn.Network;
+import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.conf.InputPreProcessor;
-import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.util.List;
-import java.util.Map;
 
 /**
  * The pre-softmax outputs (logits) of a classifier. For a dense {@link OutputLayer} head they are computed
@@ -27,50 +23,19 @@ public final class Logits {
 
     /** Logits {@code [n, classes]} of a batch (inference mode). */
     public static INDArray of(Model model, INDArray features) {
-        if (model instanceof MultiLayerNetwork mln) {
-            return ofMln(mln, features);
+        Network net = Network.of(model);
+        net.requireSingleIo();
+        String out = net.outputNames().get(0);
+        Layer head = net.layer(out);
+        List<String> inputs = net.inputsOf(out);
+        if (head == null || !(head.conf().getLayer() instanceof OutputLayer) || inputs.size() != 1) {
+            INDArray y = net.output(features);
+            return head != null && isSoftmax(head.conf().getLayer()) ? centredLog(y) : y;
         }
-        if (model instanceof ComputationGraph cg) {
-            return ofGraph(cg, features);
-        }
-        throw new IllegalArgumentException("unsupported model type " + model.getClass().getName());
+        return dense(head, net.layerInputs(List.of(out), features).get(out));
     }
 
-    private static INDArray ofMln(MultiLayerNetwork net, INDArray x) {
-        int last = net.getnLayers() - 1;
-        if (!(net.getLayer(last).conf().getLayer() instanceof OutputLayer)) {
-            INDArray y = net.output(x, false);
-            return isSoftmax(net.getLayer(last).conf().getLayer()) ? centredLog(y) : y;
-        }
-        List<INDArray> acts = net.feedForwardToLayer(last - 1, x, false);
-        INDArray in = acts.get(acts.size() - 1);
-        InputPreProcessor pp = net.getLayerWiseConfigurations().getInputPreProcess(last);
-        if (pp != null) {
-            in = pp.preProcess(in, (int) in.size(0), LayerWorkspaceMgr.noWorkspaces());
-        }
-        return dense(net.getLayer(last), in);
-    }
-
-    private static INDArray ofGraph(ComputationGraph cg, INDArray x) {
-        Networks.requireSingleIo(cg);
-        String out = cg.getConfiguration().getNetworkOutputs().get(0);
-        org.deeplearning4j.nn.conf.graph.GraphVertex v = cg.getConfiguration().getVertices().get(out);
-        List<String> inputs = cg.getConfiguration().getVertexInputs().get(out);
-        if (!(v instanceof LayerVertex lv) || !(lv.getLayerConf().getLayer() instanceof OutputLayer)
-                || inputs.size() != 1) {
-            INDArray y = cg.outputSingle(false, x);
-            boolean softmax = v instanceof LayerVertex l && isSoftmax(l.getLayerConf().getLayer());
-            return softmax ? centredLog(y) : y;
-        }
-        Map<String, INDArray> acts = cg.feedForward(x, false);
-        INDArray in = acts.get(inputs.get(0));
-        if (lv.getPreProcessor() != null) {
-            in = lv.getPreProcessor().preProcess(in, (int) in.size(0), LayerWorkspaceMgr.noWorkspaces());
-        }
-        return dense(cg.getLayer(out), in);
-    }
-
-    private static INDArray dense(org.deeplearning4j.nn.api.Layer layer, INDArray in) {
+    private static INDArray dense(Layer layer, INDArray in) {
         INDArray w = layer.getParam("W");
         INDArray z = in.castTo(w.dataType()).mmul(w);
         INDArray b = layer.paramTable().get("b");

@@ -1,11 +1,8 @@
 package io.github.dsconv.io;
 
 import io.github.dsconv.layers.DSConvLayer;
-import org.deeplearning4j.nn.api.Layer;
+import io.github.dsconv.nn.Network;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.graph.GraphVertex;
-import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -215,24 +212,13 @@ public final class ModelChecks {
         return idx;
     }
 
-    /** Every parameter array, by layer (vertex) name and parameter key, in network order. */
+    /** Every parameter array, by layer (vertex) name and parameter key, in topological (flat vector) order. */
     private static List<Param> params(Model model) {
         List<Param> out = new ArrayList<>();
-        if (model instanceof MultiLayerNetwork mln) {
-            Layer[] layers = mln.getLayers();
-            for (int i = 0; i < layers.length; i++) {
-                String name = layers[i].conf().getLayer().getLayerName();
-                add(out, name == null ? "layer" + i : name, layers[i].numParams() == 0 ? Map.of()
-                        : layers[i].paramTable());
+        for (Network.NamedLayer l : Network.of(model).layers()) {
+            if (l.layer().numParams() > 0) {
+                add(out, l.name(), l.layer().paramTable());
             }
-        } else if (model instanceof ComputationGraph cg) {
-            for (org.deeplearning4j.nn.graph.vertex.GraphVertex v : cg.getVertices()) {
-                if (v.numParams() > 0) {
-                    add(out, v.getVertexName(), v.paramTable(false));
-                }
-            }
-        } else {
-            throw unsupported(model);
         }
         return out;
     }
@@ -241,28 +227,13 @@ public final class ModelChecks {
         table.forEach((k, v) -> out.add(new Param(layer, k, v)));
     }
 
-    /** Layer configurations in network order ({@code null} never appears). */
+    /** Layer configurations in topological order ({@code null} never appears). */
     private static List<org.deeplearning4j.nn.conf.layers.Layer> layerConfs(Model model) {
         List<org.deeplearning4j.nn.conf.layers.Layer> out = new ArrayList<>();
-        if (model instanceof MultiLayerNetwork mln) {
-            for (NeuralNetConfiguration c : mln.getLayerWiseConfigurations().getConfs()) {
-                out.add(c.getLayer());
-            }
-        } else if (model instanceof ComputationGraph cg) {
-            for (GraphVertex v : cg.getConfiguration().getVertices().values()) {
-                if (v instanceof LayerVertex lv) {
-                    out.add(lv.getLayerConf().getLayer());
-                }
-            }
-        } else {
-            throw unsupported(model);
+        for (Network.LayerConfiguration l : Network.of(model).layerConfigurations()) {
+            out.add(l.layer());
         }
         return out;
-    }
-
-    private static IllegalArgumentException unsupported(Model model) {
-        return new IllegalArgumentException("unsupported model type " + model.getClass().getName()
-                + " (expected MultiLayerNetwork or ComputationGraph)");
     }
 
     private static String plural(long n, String noun) {

@@ -16,15 +16,11 @@ import io.github.dsconv.engine.IntegerEngine;
 import io.github.dsconv.eval.Logits;
 import io.github.dsconv.io.ModelFiles;
 import io.github.dsconv.layers.DSConvLayer;
+import io.github.dsconv.nn.Network;
 import io.github.dsconv.zoo.ZooModels;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.conf.InputPreProcessor;
-import org.deeplearning4j.nn.conf.graph.GraphVertex;
-import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -289,7 +285,7 @@ public final class Bench {
     }
 
     private static Model copy(Model m) {
-        return m instanceof ComputationGraph cg ? cg.clone() : ((MultiLayerNetwork) m).clone();
+        return Network.of(m).copy().model();
     }
 
     /**
@@ -319,11 +315,7 @@ public final class Bench {
     }
 
     private static void output(Model m, INDArray x) {
-        if (m instanceof ComputationGraph cg) {
-            cg.outputSingle(false, x);
-        } else {
-            ((MultiLayerNetwork) m).output(x, false);
-        }
+        Network.of(m).output(x);
     }
 
     private static void activate(Layer l, INDArray in) {
@@ -387,36 +379,19 @@ public final class Bench {
 
     /** Each convolution's input activations in the FP32 network for input {@code x}, in network order. */
     private static Map<String, INDArray> convInputs(Model m, INDArray x) {
-        Map<String, INDArray> out = new LinkedHashMap<>();
-        LayerWorkspaceMgr mgr = LayerWorkspaceMgr.noWorkspaces();
-        if (m instanceof ComputationGraph cg) {
-            Map<String, INDArray> acts = cg.feedForward(x, false);
-            for (String name : cg.getConfiguration().getTopologicalOrderStr()) {
-                GraphVertex v = cg.getConfiguration().getVertices().get(name);
-                if (v instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof ConvolutionLayer) {
-                    INDArray in = acts.get(cg.getConfiguration().getVertexInputs().get(name).get(0));
-                    InputPreProcessor pp = lv.getPreProcessor();
-                    out.put(name, pp == null ? in : pp.preProcess(in, (int) x.size(0), mgr));
-                }
-            }
-        } else {
-            MultiLayerNetwork mln = (MultiLayerNetwork) m;
-            List<INDArray> acts = mln.feedForward(x, false);
-            for (int i = 0; i < mln.getnLayers(); i++) {
-                if (mln.getLayer(i).conf().getLayer() instanceof ConvolutionLayer) {
-                    INDArray in = acts.get(i);
-                    InputPreProcessor pp = mln.getLayerWiseConfigurations().getInputPreProcess(i);
-                    out.put(mln.getLayer(i).conf().getLayer().getLayerName(),
-                            pp == null ? in : pp.preProcess(in, (int) x.size(0), mgr));
-                }
+        Network net = Network.of(m);
+        List<String> convs = new ArrayList<>();
+        for (Network.LayerConfiguration l : net.layerConfigurations()) {
+            if (l.layer() instanceof ConvolutionLayer) {
+                convs.add(l.name());
             }
         }
-        return out;
+        return net.layerInputs(convs, x);
     }
 
     private static Map<String, Layer> convLayers(Model m) {
         Map<String, Layer> out = new LinkedHashMap<>();
-        Layer[] layers = m instanceof ComputationGraph cg ? cg.getLayers() : ((MultiLayerNetwork) m).getLayers();
+        Layer[] layers = Network.of(m).dl4jLayers();
         for (Layer l : layers) {
             if (l.conf().getLayer() instanceof ConvolutionLayer c) {
                 out.put(c.getLayerName(), l);

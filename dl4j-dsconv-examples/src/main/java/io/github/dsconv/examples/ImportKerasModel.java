@@ -3,6 +3,7 @@ package io.github.dsconv.examples;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.dsconv.io.ModelChecks;
 import io.github.dsconv.io.ModelFiles;
+import io.github.dsconv.nn.Network;
 import io.github.dsconv.provenance.Provenance;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
@@ -214,8 +215,7 @@ public final class ImportKerasModel {
 
     private static List<Layer> layers(Model model) {
         List<Layer> out = new ArrayList<>();
-        org.deeplearning4j.nn.api.Layer[] ls = model instanceof MultiLayerNetwork mln ? mln.getLayers()
-                : ((ComputationGraph) model).getLayers();
+        org.deeplearning4j.nn.api.Layer[] ls = Network.of(model).dl4jLayers();
         for (org.deeplearning4j.nn.api.Layer l : ls) {
             out.add(l.conf().getLayer());
         }

@@ -2,13 +2,10 @@ package io.github.dsconv.examples;
 
 import io.github.dsconv.files.AtomicFiles;
 import io.github.dsconv.layers.DSConvLayer;
+import io.github.dsconv.nn.Network;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.conf.graph.GraphVertex;
-import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -69,21 +66,8 @@ public final class InspectModel {
     /** The layers of a model with their parameter tables. */
     private static Map<String, org.deeplearning4j.nn.api.Layer> layers(Model model) {
         Map<String, org.deeplearning4j.nn.api.Layer> out = new LinkedHashMap<>();
-        if (model instanceof MultiLayerNetwork mln) {
-            for (int i = 0; i < mln.getnLayers(); i++) {
-                org.deeplearning4j.nn.api.Layer l = mln.getLayer(i);
-                String name = l.conf().getLayer().getLayerName();
-                out.put(name == null ? "layer" + i : name, l);
-            }
-        } else if (model instanceof ComputationGraph cg) {
-            for (String name : cg.getConfiguration().getTopologicalOrderStr()) {
-                GraphVertex v = cg.getConfiguration().getVertices().get(name);
-                if (v instanceof LayerVertex) {
-                    out.put(name, cg.getLayer(name));
-                }
-            }
-        } else {
-            throw new IllegalArgumentException("unsupported model type " + model.getClass().getName());
+        for (Network.NamedLayer l : Network.of(model).layers()) {
+            out.put(l.name(), l.layer());
         }
         return out;
     }
@@ -100,7 +84,7 @@ public final class InspectModel {
                     ds == null ? null : ds.getWeightBits(), ds == null ? null : ds.getActBits(),
                     ds == null ? null : ds.getBlockSize()));
         }
-        return new Listing(model.getClass().getSimpleName(), infos);
+        return new Listing(Network.of(model).kind(), infos);
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.github.dsconv.examples;
 
+import io.github.dsconv.nn.Network;
 import org.bytedeco.hdf5.DataSet;
 import org.bytedeco.hdf5.DataSpace;
 import org.bytedeco.hdf5.Group;
@@ -17,11 +18,9 @@ import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.SeparableConvolution2D;
-import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.modelimport.keras.Hdf5Archive;
 import org.deeplearning4j.nn.modelimport.keras.KerasLayer;
 import org.deeplearning4j.nn.modelimport.keras.KerasModel;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.io.IOException;
@@ -98,8 +97,7 @@ final class KerasWeightShapes {
      */
     static void checkImported(Path h5, KerasModel keras, Model model) throws IOException {
         Map<String, org.deeplearning4j.nn.api.Layer> layers = new HashMap<>();
-        for (org.deeplearning4j.nn.api.Layer l : model instanceof MultiLayerNetwork mln ? mln.getLayers()
-                : ((ComputationGraph) model).getLayers()) {
+        for (org.deeplearning4j.nn.api.Layer l : Network.of(model).dl4jLayers()) {
             layers.put(l.conf().getLayer().getLayerName(), l);
         }
         for (KerasLayer kl : keras.getLayersOrdered()) {

@@ -8,10 +8,9 @@ import io.github.dsconv.eval.Networks;
 import io.github.dsconv.io.ModelFiles;
 import io.github.dsconv.models.SmallFamilies;
 import io.github.dsconv.models.SmallModels;
+import io.github.dsconv.nn.Network;
 import io.github.dsconv.provenance.Provenance;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.schedule.MapSchedule;
 import org.nd4j.linalg.schedule.ScheduleType;
@@ -151,8 +150,7 @@ public final class TrainSmallModel {
      * counter keeps running from where its first training stopped, so the schedule's keys are offset by it.
      */
     public static void continuationSchedule(Model model, int iterations) {
-        int done = model instanceof MultiLayerNetwork mln ? mln.getLayerWiseConfigurations().getIterationCount()
-                : ((ComputationGraph) model).getConfiguration().getIterationCount();
+        int done = Network.of(model).iterationCount();
         stepSchedule(model, done, iterations, 5e-4, 1e-4);
     }
 
@@ -162,11 +160,7 @@ public final class TrainSmallModel {
         lr.put(0, first);
         lr.put(start + (int) Math.round(0.7 * iterations), last);
         MapSchedule s = new MapSchedule(ScheduleType.ITERATION, lr);
-        if (model instanceof MultiLayerNetwork mln) {
-            mln.setLearningRate(s);
-        } else if (model instanceof ComputationGraph cg) {
-            cg.setLearningRate(s);
-        }
+        Network.of(model).setLearningRate(s);
     }
 
     /** The file given to {@code --init} must hold the architecture being trained (same parameter count). */
@@ -180,11 +174,8 @@ public final class TrainSmallModel {
 
     /** DL4J's epoch-based schedules need the epoch counter advanced when fitting minibatch by minibatch. */
     private static void incrementEpoch(Model model) {
-        if (model instanceof MultiLayerNetwork mln) {
-            mln.getLayerWiseConfigurations().setEpochCount(mln.getLayerWiseConfigurations().getEpochCount() + 1);
-        } else if (model instanceof ComputationGraph cg) {
-            cg.getConfiguration().setEpochCount(cg.getConfiguration().getEpochCount() + 1);
-        }
+        Network net = Network.of(model);
+        net.setEpochCount(net.epochCount() + 1);
     }
 
     private static void writeProvenance(Options o, Result r) throws IOException {

@@ -9,6 +9,7 @@ import io.github.dsconv.eval.Logits;
 import io.github.dsconv.eval.Outputs;
 import io.github.dsconv.io.ModelChecks;
 import io.github.dsconv.io.ModelFiles;
+import io.github.dsconv.nn.Network;
 import io.github.dsconv.pack.PackedModelFormat;
 import io.github.dsconv.quant.ScalePrecision;
 import io.github.dsconv.zoo.ZooModels;
@@ -116,10 +117,11 @@ public final class ZooConversion {
         if (o.weights() != null) {
             Model m = ModelFiles.load(o.weights());
             ModelChecks.requireFp32(m, o.weights().toString(), "zoo --weights needs the FP32 model");
-            if (!(m instanceof ComputationGraph cg)) {
+            Network net = Network.of(m);
+            if (!net.isGraph()) { // the zoo architectures are graphs, converted as such
                 throw new IllegalArgumentException(o.weights() + ": expected a ComputationGraph for " + o.model());
             }
-            fp32 = cg;
+            fp32 = net.graph();
             weightsFrom = o.weights().toString();
         } else if (o.pretrained() != null) {
             fp32 = ZooModels.pretrained(o.model(), pretrainedType(o.pretrained()));
