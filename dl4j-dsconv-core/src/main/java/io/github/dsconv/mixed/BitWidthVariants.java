@@ -5,14 +5,13 @@ import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.ConversionReport;
 import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerReport;
+import io.github.dsconv.nn.Network;
 import io.github.dsconv.ptq.PostTrainingQuantizer;
 import io.github.dsconv.ptq.PtqResult;
 import io.github.dsconv.ptq.Recipe;
 import io.github.dsconv.ptq.WeightMethod;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.io.IOException;
@@ -90,6 +89,21 @@ public final class BitWidthVariants {
     }
 
     /**
+     * Runs the uniform quantization at every bit width 2-8 now (else each runs on first use), so that the cost of
+     * an evaluation is the assembly alone.
+     *
+     * @param done called after each bit width (may be null)
+     */
+    public void prepare(java.util.function.IntConsumer done) throws IOException {
+        for (int b = 2; b <= 8; b++) {
+            uniform(b);
+            if (done != null) {
+                done.accept(b);
+            }
+        }
+    }
+
+    /**
      * The network of a configuration and its conversion report (conv weight bytes per layer at the configured
      * bits).
      */
@@ -151,8 +165,8 @@ public final class BitWidthVariants {
     }
 
     private static void copyParams(Model from, Model to, String layer) {
-        Layer src = layer(from, layer);
-        Layer dst = layer(to, layer);
+        Layer src = Network.of(from).requireLayer(layer);
+        Layer dst = Network.of(to).requireLayer(layer);
         if (src.numParams() != dst.numParams()) {
             throw new IllegalStateException("layer " + layer + ": " + src.numParams() + " vs " + dst.numParams()
                     + " parameters");
@@ -160,16 +174,6 @@ public final class BitWidthVariants {
         if (src.numParams() > 0) {
             dst.params().assign(src.params());
         }
-    }
-
-    private static Layer layer(Model m, String name) {
-        if (m instanceof ComputationGraph cg) {
-            return cg.getLayer(name);
-        }
-        if (m instanceof MultiLayerNetwork mln) {
-            return mln.getLayer(name);
-        }
-        throw new IllegalArgumentException("unsupported model type " + m.getClass().getName());
     }
 
     /** The FP32 network. */

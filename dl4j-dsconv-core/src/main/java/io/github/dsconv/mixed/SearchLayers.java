@@ -4,9 +4,8 @@ import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.Converted;
 import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerReport;
+import io.github.dsconv.nn.Network;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
-import org.deeplearning4j.nn.graph.ComputationGraph;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -58,17 +57,15 @@ public record SearchLayers(List<Group> groups, List<String> fp32Left) {
         Converted<? extends Model> probe = new DSConvConverter(base).convert(fp32);
         List<LayerReport> converted = probe.report().converted();
         List<String> left = probe.report().skipped().stream().map(s -> s.name()).toList();
+        Network net = Network.of(fp32);
         Map<String, List<String>> inputs = new LinkedHashMap<>();
-        if (fp32 instanceof ComputationGraph cg) { // a MultiLayerNetwork has no parallel branches
-            ComputationGraphConfiguration conf = cg.getConfiguration();
-            for (LayerReport r : converted) {
-                inputs.put(r.name(), conf.getVertexInputs().get(r.name()));
-            }
+        for (LayerReport r : converted) {
+            inputs.put(r.name(), net.inputsOf(r.name()));
         }
         Map<String, List<LayerReport>> byInput = new LinkedHashMap<>();
         for (LayerReport r : converted) {
             List<String> in = inputs.get(r.name());
-            String key = in == null ? "#" + r.name() : String.join(",", in);
+            String key = String.join(",", in);
             byInput.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
         }
         List<Group> groups = new ArrayList<>();

@@ -18,7 +18,7 @@ import java.util.List;
         description = "DSConv (ICCV 2019) quantized convolutions for Deeplearning4j models.",
         subcommands = {TrainCommand.class, QuantizeCommand.class, EvaluateCommand.class, InspectCommand.class,
             DemoCommand.class, TableCommand.class, ZooCommand.class, DistillCommand.class, ImportKerasCommand.class,
-            BenchCommand.class, SensitivityCommand.class})
+            BenchCommand.class, SensitivityCommand.class, SearchCommand.class})
 public final class DsconvCli implements Runnable {
 
     /** {@code --version}: the library's version from the build ({@link Version}), never written out by hand. */

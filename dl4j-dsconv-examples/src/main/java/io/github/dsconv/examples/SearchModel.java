@@ -128,6 +128,8 @@ public final class SearchModel {
         BitWidthVariants plain = new BitWidthVariants(fp32, layers, base, method, Recipe.plain(), null, o.batch());
         Recipe recipe = Recipe.calibrated(method, c);
         BitWidthVariants calibrated = new BitWidthVariants(fp32, layers, base, method, recipe, calib, o.batch());
+        plain.prepare(null);
+        calibrated.prepare(null); // the recipe once per bit width, before any evaluation is timed
         AgreementFidelities fidelities = new AgreementFidelities(plain, calibrated, scoring, o.cheapImages(),
                 o.batch());
 
