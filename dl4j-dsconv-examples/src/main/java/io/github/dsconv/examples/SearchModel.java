@@ -89,6 +89,13 @@ public final class SearchModel {
                           Path checkpoint, boolean resume, Path plot, int batch) {
     }
 
+    /**
+     * Batch of the calibration passes: {@code quantize}'s default, so that {@code quantize --plan} with the same
+     * calibration images reproduces the searched networks bit for bit (sums over other batch sizes round
+     * differently).
+     */
+    static final int CALIBRATION_BATCH = 128;
+
     private SearchModel() {
     }
 
@@ -125,24 +132,16 @@ public final class SearchModel {
         ConversionPlan base = ConversionPlan.standard();
         SearchLayers layers = SearchLayers.of(fp32, base);
         WeightMethod method = WeightMethod.DSCONV;
-        BitWidthVariants plain = new BitWidthVariants(fp32, layers, base, method, Recipe.plain(), null, o.batch());
-        Recipe recipe = Recipe.calibrated(method, c);
-        BitWidthVariants calibrated = new BitWidthVariants(fp32, layers, base, method, recipe, calib, o.batch());
-        plain.prepare(null);
-        calibrated.prepare(null); // the recipe once per bit width, before any evaluation is timed
-        AgreementFidelities fidelities = new AgreementFidelities(plain, calibrated, scoring, o.cheapImages(),
-                o.batch());
-
         // Bytes: the search counts sum(weights * bits) / 8; the scales and the FP32-left convolutions add a constant
         // (up to one byte of rounding a layer), measured here, to give conv weight bytes.
         long[][] table = BitWidthVariants.bytesTable(fp32, layers, base, method);
         long[] weights = layers.weights();
         long fp32Left = new DSConvConverter(base).convert(fp32).report().skipped().stream()
                 .mapToLong(s -> s.fp32Bytes()).sum();
-        double offset = 0;
-        for (int b = 2; b <= 8; b++) {
+        double offset = Double.POSITIVE_INFINITY; // the smallest: the search's limit is lenient by < 1 byte a layer,
+        for (int b = 2; b <= 8; b++) {            // and the answer is then checked in exact bytes
             int[] u = uniform(layers.size(), b);
-            offset = Math.max(offset, exactBytes(table, u, fp32Left) - SearchConfig.bytes(u, weights));
+            offset = Math.min(offset, exactBytes(table, u, fp32Left) - SearchConfig.bytes(u, weights));
         }
         DecisionRule rule = DecisionRule.defaults();
         if (o.maxBytes() != null) {
@@ -156,6 +155,16 @@ public final class SearchModel {
         if (o.maxDropPp() != null) {
             rule = rule.withMaxDrop(1.0, o.maxDropPp() / 100);
         }
+        BitWidthVariants plain = new BitWidthVariants(fp32, layers, base, method, Recipe.plain(), null,
+                CALIBRATION_BATCH);
+        Recipe recipe = Recipe.calibrated(method, c);
+        BitWidthVariants calibrated = new BitWidthVariants(fp32, layers, base, method, recipe, calib,
+                CALIBRATION_BATCH);
+        plain.prepare(null);
+        calibrated.prepare(null); // the recipe once per bit width, before any evaluation is timed
+        AgreementFidelities fidelities = new AgreementFidelities(plain, calibrated, scoring, o.cheapImages(),
+                o.batch());
+
         SearchConfig config = SearchConfig.builder(layers.size(), fidelities.tasks()).curve(o.curve())
                 .layerWeights(weights).budget(o.budget()).seed(o.seed()).rule(rule).build();
 
@@ -164,8 +173,10 @@ public final class SearchModel {
 
         History history = BitSearch.multiTask(config).run(ev);
         Decision decision = BitSearch.multiTask(config).decide(history);
-        int[] chosen = decision.best().orElseThrow(() -> new IllegalStateException(
-                "no evaluated configuration meets the constraints")).bits();
+        Decision.Choice best = decision.ranked().stream()
+                .filter(ch -> o.maxBytes() == null || exactBytes(table, ch.bits(), fp32Left) <= o.maxBytes())
+                .findFirst().orElseThrow(() -> new IllegalStateException("no configuration meets the constraints"));
+        int[] chosen = best.bits();
 
         Map<String, Baseline> baselines = new LinkedHashMap<>();
         for (String name : o.baselines()) {
@@ -247,8 +258,8 @@ public final class SearchModel {
             f.put("rankCorrelationWithTarget", spearman(values[t], values[target]));
             f.put("evaluationsBySearch", history.count(t));
         }
-        j.set("chosen", choiceJson(layers, chosen, table, fp32Left, decision.best().get().score(),
-                test.get("chosen"), decision.best().get().value()));
+        j.set("chosen", choiceJson(layers, chosen, table, fp32Left, best.score(), test.get("chosen"),
+                best.value()));
         ArrayNode uni = j.putArray("uniform");
         for (int b = 2; b <= 8; b++) {
             int[] u = uniform(layers.size(), b);
@@ -351,41 +362,10 @@ public final class SearchModel {
         return sum;
     }
 
-    /** Spearman's rank correlation (average ranks for ties); NaN when either side is constant. */
+    /** Spearman's rank correlation (ties get their average rank); NaN when either side is constant. */
     static double spearman(double[] a, double[] b) {
-        double[] ra = ranks(a);
-        double[] rb = ranks(b);
-        double ma = Arrays.stream(ra).average().orElse(0);
-        double mb = Arrays.stream(rb).average().orElse(0);
-        double num = 0;
-        double da = 0;
-        double db = 0;
-        for (int i = 0; i < ra.length; i++) {
-            num += (ra[i] - ma) * (rb[i] - mb);
-            da += (ra[i] - ma) * (ra[i] - ma);
-            db += (rb[i] - mb) * (rb[i] - mb);
-        }
-        return da == 0 || db == 0 ? Double.NaN : num / Math.sqrt(da * db);
-    }
-
-    static double[] ranks(double[] v) {
-        Integer[] idx = new Integer[v.length];
-        for (int i = 0; i < v.length; i++) {
-            idx[i] = i;
-        }
-        Arrays.sort(idx, (x, y) -> Double.compare(v[x], v[y]));
-        double[] r = new double[v.length];
-        for (int i = 0; i < v.length; ) {
-            int j = i;
-            while (j + 1 < v.length && v[idx[j + 1]] == v[idx[i]]) {
-                j++;
-            }
-            for (int k = i; k <= j; k++) {
-                r[idx[k]] = (i + j) / 2.0 + 1;
-            }
-            i = j + 1;
-        }
-        return r;
+        return a.length < 2 ? Double.NaN
+                : new org.apache.commons.math3.stat.correlation.SpearmansCorrelation().correlation(a, b);
     }
 
     private static Map<String, String> fingerprint(Options o, SearchLayers layers) {
