@@ -105,7 +105,7 @@ class KerasCliTest {
         Path out = Files.createDirectories(tmp.resolve("out"));
         Path missing = tmp.resolve("nope.h5");
         assertFailed(cli("import-keras", "--h5", missing, "--out", out.resolve("m.zip"), "--json",
-                out.resolve("m.json")), out, "Keras file not found", missing.toString());
+                out.resolve("m.json")), out, "--h5", "does not exist", missing.toString());
     }
 
     @Test
