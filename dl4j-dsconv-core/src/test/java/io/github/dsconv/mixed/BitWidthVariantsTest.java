@@ -3,7 +3,7 @@ package io.github.dsconv.mixed;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.LayerReport;
 import io.github.dsconv.layers.DSConvLayer;
-import io.github.dsconv.models.SmallModels;
+import io.github.dsconv.zoo.small.SmallModels;
 import io.github.dsconv.ptq.PostTrainingQuantizer;
 import io.github.dsconv.ptq.PtqResult;
 import io.github.dsconv.ptq.Recipe;

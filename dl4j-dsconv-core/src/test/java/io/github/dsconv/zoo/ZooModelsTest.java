@@ -1,6 +1,6 @@
 package io.github.dsconv.zoo;
 
-import io.github.dsconv.models.SmallFamilies;
+import io.github.dsconv.zoo.small.SmallFamilies;
 import io.github.dsconv.testutil.TinyNets;
 import org.deeplearning4j.common.resources.DL4JResources;
 import org.deeplearning4j.nn.conf.inputs.InputType;

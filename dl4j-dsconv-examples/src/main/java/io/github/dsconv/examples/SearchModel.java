@@ -424,6 +424,9 @@ public final class SearchModel {
      * path of the interrupted one.
      */
     static final class EvaluationLog {
+        /** One JSON object a line, whatever the shared mapper's indentation. */
+        private static final com.fasterxml.jackson.databind.ObjectWriter LINE = Json.MAPPER.writer()
+                .without(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
         private final Path file;
         private final Map<String, Double> values = new HashMap<>();
         private final List<String> lines = new ArrayList<>();
@@ -434,7 +437,7 @@ public final class SearchModel {
 
         static EvaluationLog open(Path file, boolean resume, Map<String, String> fingerprint) throws IOException {
             EvaluationLog log = new EvaluationLog(file);
-            String head = Json.MAPPER.writeValueAsString(fingerprint);
+            String head = LINE.writeValueAsString(fingerprint);
             if (resume && Files.exists(file)) {
                 List<String> saved = Files.readAllLines(file);
                 if (saved.isEmpty() || !saved.get(0).equals(head)) {
@@ -496,7 +499,7 @@ public final class SearchModel {
                     n.put("key", k);
                     n.put("value", v);
                     try {
-                        lines.add(Json.MAPPER.writeValueAsString(n));
+                        lines.add(LINE.writeValueAsString(n));
                         save();
                     } catch (IOException e) {
                         throw new java.io.UncheckedIOException(e);

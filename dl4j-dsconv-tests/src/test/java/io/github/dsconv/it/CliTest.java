@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.dsconv.cli.DsconvCli;
 import io.github.dsconv.io.ModelFiles;
 import io.github.dsconv.layers.DSConvLayer;
-import io.github.dsconv.models.SmallModels;
+import io.github.dsconv.zoo.small.SmallModels;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;

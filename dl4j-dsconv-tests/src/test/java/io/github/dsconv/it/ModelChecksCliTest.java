@@ -4,7 +4,7 @@ import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.io.ModelFiles;
-import io.github.dsconv.models.SmallModels;
+import io.github.dsconv.zoo.small.SmallModels;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;

@@ -45,8 +45,12 @@ class SearchCliTest {
     }
 
     private List<Object> search(Path plan, Path json, Object... more) {
-        List<Object> a = new ArrayList<>(List.of("search", "--model", FP32, "--budget", 6, "--calibration-images", 32,
-                "--scoring-images", 128, "--cheap-images", 32, "--limit", 300, "--out", plan, "--json", json));
+        return search(6, plan, json, more);
+    }
+
+    private List<Object> search(int budget, Path plan, Path json, Object... more) {
+        List<Object> a = new ArrayList<>(List.of("search", "--model", FP32, "--budget", budget,
+                "--calibration-images", 32, "--scoring-images", 128, "--cheap-images", 32, "--limit", 300, "--out", plan, "--json", json));
         a.addAll(List.of(more));
         return a;
     }
@@ -143,7 +147,7 @@ class SearchCliTest {
     void badInputIsOneLineBeforeAnyWork() throws IOException {
         Path plan = dir.resolve("p.json");
         Path json = dir.resolve("s.json");
-        assertTrue(run(1, search(plan, json, "--budget", 0).toArray()).contains("--budget"));
+        assertTrue(run(1, search(0, plan, json).toArray()).contains("--budget"));
         assertTrue(run(1, search(plan, json, "--curve", "spline").toArray()).contains("bezier1"));
         assertTrue(run(1, search(plan, json, "--max-bytes", 1000, "--max-drop", 1).toArray()).contains("exclude"));
         assertTrue(run(1, search(plan, json, "--max-bytes", 1000).toArray()).contains("below uniform W2"));

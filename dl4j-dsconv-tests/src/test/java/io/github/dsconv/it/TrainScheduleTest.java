@@ -1,7 +1,7 @@
 package io.github.dsconv.it;
 
 import io.github.dsconv.examples.TrainSmallModel;
-import io.github.dsconv.models.SmallModels;
+import io.github.dsconv.zoo.small.SmallModels;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;

@@ -1,4 +1,4 @@
-package io.github.dsconv.models;
+package io.github.dsconv.zoo.small;
 
 import io.github.dsconv.zoo.DenseNet121;
 import io.github.dsconv.zoo.GoogLeNet;

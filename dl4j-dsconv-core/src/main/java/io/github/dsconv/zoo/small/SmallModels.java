@@ -1,4 +1,4 @@
-package io.github.dsconv.models;
+package io.github.dsconv.zoo.small;
 
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
