@@ -2,15 +2,13 @@ package io.github.dsconv.pack;
 
 import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.layers.DSConvParamInitializer;
+import io.github.dsconv.nn.Network;
 import io.github.dsconv.quant.ScalePrecision;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.wrapper.BaseWrapperLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.graph.vertex.GraphVertex;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -59,10 +57,10 @@ final class PackedLayout {
     /** The network's parameters, one slot each, in flat-vector order. */
     static List<Slot> slots(Network net, ScalePrecision paramsPrecision) {
         List<Slot> slots = new ArrayList<>();
-        INDArray flat = net.model().params();
+        INDArray flat = net.params();
         long offset = 0;
-        for (Map.Entry<String, Layer> e : net.layers()) {
-            Layer layer = e.getValue();
+        for (Network.NamedLayer e : net.layers()) {
+            Layer layer = e.layer();
             org.deeplearning4j.nn.conf.layers.Layer conf = layer.conf().getLayer();
             while (conf instanceof BaseWrapperLayer w) {
                 conf = w.getUnderlying();
@@ -72,24 +70,24 @@ final class PackedLayout {
                 INDArray view = p.getValue();
                 long len = view.length();
                 if (flat != null && view.data() == flat.data() && view.offset() - flat.offset() != offset) {
-                    throw new IllegalStateException("parameter " + e.getKey() + "/" + key + " is at offset "
+                    throw new IllegalStateException("parameter " + e.name() + "/" + key + " is at offset "
                             + (view.offset() - flat.offset()) + " of the flat vector, expected " + offset);
                 }
                 Slot s;
                 if (conf instanceof DSConvLayer ds) {
                     switch (key) {
                         case DSConvParamInitializer.Q_KEY ->
-                                s = new Slot(e.getKey(), key, offset, len, ds.getWeightBits(), null, ds, true, true);
+                                s = new Slot(e.name(), key, offset, len, ds.getWeightBits(), null, ds, true, true);
                         case DSConvParamInitializer.BIAS_KEY ->
-                                s = new Slot(e.getKey(), key, offset, len, 0, paramsPrecision, ds, false, false);
+                                s = new Slot(e.name(), key, offset, len, 0, paramsPrecision, ds, false, false);
                         default ->
-                                s = new Slot(e.getKey(), key, offset, len, 0, ds.getScalePrecision(), ds, true, false);
+                                s = new Slot(e.name(), key, offset, len, 0, ds.getScalePrecision(), ds, true, false);
                     }
                 } else if (conf instanceof ConvolutionLayer c && c.initializer().isWeightParam(c, key)) {
                     // an unconverted convolution was kept at full precision on purpose (skipped by the plan)
-                    s = new Slot(e.getKey(), key, offset, len, 0, ScalePrecision.FP32, null, true, true);
+                    s = new Slot(e.name(), key, offset, len, 0, ScalePrecision.FP32, null, true, true);
                 } else {
-                    s = new Slot(e.getKey(), key, offset, len, 0, paramsPrecision, null, false, false);
+                    s = new Slot(e.name(), key, offset, len, 0, paramsPrecision, null, false, false);
                 }
                 slots.add(s);
                 offset += len;
@@ -120,7 +118,7 @@ final class PackedLayout {
      * @throws IllegalArgumentException if the parameters are not FLOAT
      */
     static INDArray flatParams(Network net) {
-        INDArray p = net.model().params();
+        INDArray p = net.params();
         if (p.dataType() != DataType.FLOAT) {
             throw new IllegalArgumentException("the packed format stores FLOAT networks; this one has "
                     + p.dataType() + " parameters");
@@ -128,77 +126,27 @@ final class PackedLayout {
         return p.reshape(p.length());
     }
 
-    // -------------------------------------------------------------------------------------------------------
-    // Network: PRIVATE TO THE PACKED FORMAT. A minimal MultiLayerNetwork/ComputationGraph wrapper with only what
-    // the layout and the container need; not a general network facade, do not use it elsewhere.
-
-    /** A MultiLayerNetwork or ComputationGraph behind one face (packed format only). */
-    record Network(Model model) {
-
-        static final String MLN = "MultiLayerNetwork";
-        static final String CG = "ComputationGraph";
-
-        static Network of(Model model) {
-            if (!(model instanceof MultiLayerNetwork) && !(model instanceof ComputationGraph)) {
-                throw new IllegalArgumentException("the packed format stores a MultiLayerNetwork or"
-                        + " ComputationGraph, not " + (model == null ? "null" : model.getClass().getSimpleName()));
-            }
-            return new Network(model);
+    /**
+     * The network of a model, for the packed format: only a MultiLayerNetwork or a ComputationGraph.
+     */
+    static Network network(Model model) {
+        if (!(model instanceof MultiLayerNetwork) && !(model instanceof ComputationGraph)) {
+            throw new IllegalArgumentException("the packed format stores a MultiLayerNetwork or"
+                    + " ComputationGraph, not " + (model == null ? "null" : model.getClass().getSimpleName()));
         }
+        return Network.of(model);
+    }
 
-        /** An uninitialised network of a manifest's model kind built from its configuration JSON. */
-        static Network fromJson(String kind, String json) throws PackedContainer.BadFileException {
-            try {
-                return switch (kind) {
-                    case MLN -> new Network(new MultiLayerNetwork(MultiLayerConfiguration.fromJson(json)));
-                    case CG -> new Network(new ComputationGraph(ComputationGraphConfiguration.fromJson(json)));
-                    default -> throw new PackedContainer.BadFileException("corrupt packed model (unknown model kind '"
-                            + kind + "')");
-                };
-            } catch (RuntimeException e) {
-                throw new PackedContainer.BadFileException("corrupt packed model (bad network configuration: "
-                        + PackedContainer.firstLine(e) + ")", e);
-            }
+    /** An uninitialised network of a manifest's model kind built from its configuration JSON. */
+    static Network fromJson(String kind, String json) throws PackedContainer.BadFileException {
+        if (!Network.MULTI_LAYER.equals(kind) && !Network.GRAPH.equals(kind)) {
+            throw new PackedContainer.BadFileException("corrupt packed model (unknown model kind '" + kind + "')");
         }
-
-        String kind() {
-            return model instanceof MultiLayerNetwork ? MLN : CG;
-        }
-
-        String configJson() {
-            return model instanceof MultiLayerNetwork m ? m.getLayerWiseConfigurations().toJson()
-                    : ((ComputationGraph) model).getConfiguration().toJson();
-        }
-
-        /** Initialises the network on this flat vector (a view: writing it sets the parameters). */
-        void init(INDArray params) {
-            if (model instanceof MultiLayerNetwork m) {
-                m.init(params, false);
-            } else {
-                ((ComputationGraph) model).init(params, false);
-            }
-        }
-
-        /** Layers with their names, in the order of the flat parameter vector. */
-        List<Map.Entry<String, Layer>> layers() {
-            List<Map.Entry<String, Layer>> out = new ArrayList<>();
-            if (model instanceof MultiLayerNetwork m) {
-                Layer[] ls = m.getLayers();
-                for (int i = 0; i < ls.length; i++) {
-                    String name = ls[i].conf().getLayer().getLayerName();
-                    out.add(Map.entry(name == null ? "layer" + i : name, ls[i]));
-                }
-            } else {
-                ComputationGraph g = (ComputationGraph) model;
-                GraphVertex[] vs = g.getVertices();
-                for (int idx : g.topologicalSortOrder()) {
-                    GraphVertex v = vs[idx];
-                    if (v.hasLayer()) {
-                        out.add(Map.entry(v.getVertexName(), v.getLayer()));
-                    }
-                }
-            }
-            return out;
+        try {
+            return Network.fromJson(kind, json);
+        } catch (RuntimeException e) {
+            throw new PackedContainer.BadFileException("corrupt packed model (bad network configuration: "
+                    + PackedContainer.firstLine(e) + ")", e);
         }
     }
 }

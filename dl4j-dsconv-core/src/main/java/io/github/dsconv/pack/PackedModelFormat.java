@@ -2,6 +2,7 @@ package io.github.dsconv.pack;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.dsconv.files.AtomicFiles;
+import io.github.dsconv.nn.Network;
 import io.github.dsconv.layers.DSConvLayer;
 import io.github.dsconv.pack.PackedContainer.BadFileException;
 import io.github.dsconv.pack.PackedLayout.Slot;
@@ -164,7 +165,7 @@ public final class PackedModelFormat {
      *                                  not an integer of the layer's bit width
      */
     public static Written write(Model model, Path file, Options options) throws IOException {
-        PackedLayout.Network net = PackedLayout.Network.of(model);
+        Network net = PackedLayout.network(model);
         List<Slot> slots = PackedLayout.slots(net, options.paramsPrecision());
         INDArray flat = PackedLayout.flatParams(net);
         Path target = file.toAbsolutePath();
@@ -213,7 +214,7 @@ public final class PackedModelFormat {
      * values rounded half to even, everything else unchanged). A loaded file has these parameters.
      */
     public static INDArray storedParams(Model model, ScalePrecision paramsPrecision) {
-        PackedLayout.Network net = PackedLayout.Network.of(model);
+        Network net = PackedLayout.network(model);
         INDArray flat = PackedLayout.flatParams(net);
         INDArray out = Nd4j.create(DataType.FLOAT, 1, flat.length());
         for (Slot s : PackedLayout.slots(net, paramsPrecision)) {
@@ -274,10 +275,10 @@ public final class PackedModelFormat {
         } catch (IllegalArgumentException e) {
             throw new BadFileException("corrupt packed model (params precision '" + m.paramsPrecision() + "')");
         }
-        PackedLayout.Network net = PackedLayout.Network.fromJson(m.modelKind(),
+        Network net = PackedLayout.fromJson(m.modelKind(),
                 new String(conf, StandardCharsets.UTF_8));
         INDArray flat = Nd4j.create(DataType.FLOAT, 1, m.numParams());
-        net.init(flat);
+        net.init(flat, false);
         List<Slot> slots = PackedLayout.slots(net, pp);
         if (slots.size() != m.segments().size()) {
             throw new BadFileException("corrupt packed model (" + m.segments().size() + " parameter segments, the"
