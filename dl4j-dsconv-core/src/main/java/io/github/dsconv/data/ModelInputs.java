@@ -1,11 +1,9 @@
 package io.github.dsconv.data;
 
+import io.github.dsconv.nn.Network;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
-import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
-import org.deeplearning4j.nn.conf.graph.GraphVertex;
-import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.NoParamLayer;
@@ -17,6 +15,7 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -42,58 +41,40 @@ public final class ModelInputs {
      *                                  first convolution with other than 1 or 3 input channels
      */
     public static InputSpec of(Model model) {
-        if (model instanceof MultiLayerNetwork mln) {
-            var conf = mln.getLayerWiseConfigurations();
-            InputPreProcessor pp0 = conf.getInputPreProcess(0);
-            int[] hw = sizeOf(pp0);
-            for (int i = 0; i < conf.getConfs().size(); i++) {
-                Layer l = conf.getConf(i).getLayer();
-                if (l instanceof ConvolutionLayer conv) {
-                    return spec(conv, hw);
-                }
-                if (!(l instanceof NoParamLayer)) {
-                    break;
-                }
-            }
-            throw new IllegalArgumentException("the network's first layer with parameters is not a convolution: "
-                    + "dsconv works on image models (ConvolutionLayer first)");
+        Network net = Network.of(model);
+        if (net.numInputs() != 1) {
+            throw new IllegalArgumentException("only single-input graphs are supported, this one has inputs "
+                    + net.inputNames());
         }
-        if (model instanceof ComputationGraph cg) {
-            ComputationGraphConfiguration conf = cg.getConfiguration();
-            if (conf.getNetworkInputs().size() != 1) {
-                throw new IllegalArgumentException("only single-input graphs are supported, this one has inputs "
-                        + conf.getNetworkInputs());
-            }
-            Map<String, List<String>> inputs = conf.getVertexInputs();
-            Deque<String> queue = new ArrayDeque<>(List.of(conf.getNetworkInputs().get(0)));
-            Set<String> seen = new HashSet<>();
-            int[] hw = null;
-            while (!queue.isEmpty()) {
-                String from = queue.poll();
-                for (String name : consumers(inputs, from)) {
-                    if (!seen.add(name)) {
+        Map<String, Layer> layers = layerConfigurations(net);
+        // Breadth first from the input: the first convolution reached before any other layer with parameters.
+        Deque<String> queue = new ArrayDeque<>(net.inputNames());
+        Set<String> seen = new HashSet<>();
+        int[] hw = null;
+        while (!queue.isEmpty()) {
+            List<String> next = new ArrayList<>(net.consumersOf(queue.poll()));
+            next.sort(null);
+            for (String name : next) {
+                if (!seen.add(name)) {
+                    continue;
+                }
+                Layer l = layers.get(name);
+                if (l != null) {
+                    if (hw == null) {
+                        hw = sizeOf(net.preProcessor(name));
+                    }
+                    if (l instanceof ConvolutionLayer conv) {
+                        return spec(conv, hw);
+                    }
+                    if (l instanceof BaseLayer) {
                         continue;
                     }
-                    GraphVertex v = conf.getVertices().get(name);
-                    if (v instanceof LayerVertex lv) {
-                        if (hw == null) {
-                            hw = sizeOf(lv.getPreProcessor());
-                        }
-                        Layer l = lv.getLayerConf().getLayer();
-                        if (l instanceof ConvolutionLayer conv) {
-                            return spec(conv, hw);
-                        }
-                        if (l instanceof BaseLayer) {
-                            continue;
-                        }
-                    }
-                    queue.add(name);
                 }
+                queue.add(name);
             }
-            throw new IllegalArgumentException("no convolution on the graph's input path: dsconv works on image models");
         }
-        throw new IllegalArgumentException("unsupported model type " + model.getClass().getName()
-                + " (expected MultiLayerNetwork or ComputationGraph)");
+        throw new IllegalArgumentException("no convolution on the network's input path before its first other layer"
+                + " with parameters: dsconv works on image models");
     }
 
     /**
@@ -101,54 +82,34 @@ public final class ModelInputs {
      * (e.g. an output layer without parameters whose input size is not recorded).
      */
     public static int outputs(Model model) {
-        Layer out = null;
-        if (model instanceof MultiLayerNetwork mln) {
-            var confs = mln.getLayerWiseConfigurations().getConfs();
-            for (int i = confs.size() - 1; i >= 0 && out == null; i--) {
-                Layer l = confs.get(i).getLayer();
-                if (l instanceof org.deeplearning4j.nn.conf.layers.FeedForwardLayer ff && ff.getNOut() > 0) {
-                    out = l;
-                } else if (!(l instanceof NoParamLayer) && !(l instanceof org.deeplearning4j.nn.conf.layers.LossLayer)) {
-                    return -1;
-                }
+        Network net = Network.of(model);
+        if (net.numOutputs() != 1) {
+            return -1;
+        }
+        Map<String, Layer> layers = layerConfigurations(net);
+        String name = net.outputNames().get(0);
+        while (true) { // back from the output through layers without parameters and loss layers
+            Layer l = layers.get(name);
+            if (l instanceof org.deeplearning4j.nn.conf.layers.FeedForwardLayer ff && ff.getNOut() > 0) {
+                return (int) ff.getNOut();
             }
-        } else if (model instanceof ComputationGraph cg) {
-            ComputationGraphConfiguration conf = cg.getConfiguration();
-            if (conf.getNetworkOutputs().size() != 1) {
+            if (!(l instanceof NoParamLayer) && !(l instanceof org.deeplearning4j.nn.conf.layers.LossLayer)) {
                 return -1;
             }
-            String name = conf.getNetworkOutputs().get(0);
-            while (out == null) {
-                GraphVertex v = conf.getVertices().get(name);
-                if (!(v instanceof LayerVertex lv)) {
-                    return -1;
-                }
-                Layer l = lv.getLayerConf().getLayer();
-                if (l instanceof org.deeplearning4j.nn.conf.layers.FeedForwardLayer ff && ff.getNOut() > 0) {
-                    out = l;
-                } else if (l instanceof NoParamLayer || l instanceof org.deeplearning4j.nn.conf.layers.LossLayer) {
-                    List<String> in = conf.getVertexInputs().get(name);
-                    if (in == null || in.size() != 1) {
-                        return -1;
-                    }
-                    name = in.get(0);
-                } else {
-                    return -1;
-                }
+            List<String> in = net.inputsOf(name);
+            if (in.size() != 1) {
+                return -1;
             }
+            name = in.get(0);
         }
-        return out == null ? -1 : (int) ((org.deeplearning4j.nn.conf.layers.FeedForwardLayer) out).getNOut();
     }
 
-    private static List<String> consumers(Map<String, List<String>> inputs, String from) {
-        List<String> out = new ArrayList<>();
-        for (Map.Entry<String, List<String>> e : inputs.entrySet()) {
-            if (e.getValue().contains(from)) {
-                out.add(e.getKey());
-            }
+    private static Map<String, Layer> layerConfigurations(Network net) {
+        Map<String, Layer> m = new HashMap<>();
+        for (Network.LayerConfiguration c : net.layerConfigurations()) {
+            m.put(c.name(), c.layer());
         }
-        out.sort(null);
-        return out;
+        return m;
     }
 
     private static int[] sizeOf(InputPreProcessor pp) {
