@@ -126,8 +126,10 @@ public final class SearchModel {
         InputSpec spec = o.calibration().resolve(o.inputSpec() != null ? o.inputSpec() : ModelInputs.of(fp32));
         int c = o.calibrationImages();
         INDArray all = o.calibration().features(spec, c + o.scoringImages());
-        INDArray calib = all.get(NDArrayIndex.interval(0, c));
-        INDArray scoring = all.get(NDArrayIndex.interval(c, c + o.scoringImages()));
+        // Copies, not views: batches sliced from a row-range view of a view came out empty (rank 0) in the
+        // calibration passes with ND4J 1.0.0-M2.1.
+        INDArray calib = all.get(NDArrayIndex.interval(0, c)).dup();
+        INDArray scoring = all.get(NDArrayIndex.interval(c, c + o.scoringImages())).dup();
 
         ConversionPlan base = ConversionPlan.standard();
         SearchLayers layers = SearchLayers.of(fp32, base);
