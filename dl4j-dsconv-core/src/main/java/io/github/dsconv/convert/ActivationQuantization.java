@@ -2,6 +2,7 @@ package io.github.dsconv.convert;
 
 import io.github.dsconv.layers.BlockFloatingPointPreProcessor;
 import io.github.dsconv.nn.Network;
+import io.github.dsconv.nn.NetworkConfiguration;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
@@ -30,7 +31,7 @@ public final class ActivationQuantization {
     public static Model apply(Model fp32, ConversionPlan plan) {
         List<DSConvConverter.Target> targets = new DSConvConverter(plan).targets(fp32);
         Network net = Network.of(fp32);
-        Network.Configuration conf = net.copyConfiguration();
+        NetworkConfiguration conf = net.copyConfiguration();
         for (DSConvConverter.Target t : rounded(targets, plan)) {
             ConvolutionLayer conv = (ConvolutionLayer) net.requireLayer(t.name()).conf().getLayer();
             conf.setPreProcessor(t.name(), wrap(t, conv, conf.preProcessor(t.name())));

@@ -6,6 +6,7 @@ import io.github.dsconv.layers.DSConvParamInitializer;
 import io.github.dsconv.layers.DSConvParams;
 import io.github.dsconv.layers.HostCopies;
 import io.github.dsconv.nn.Network;
+import io.github.dsconv.nn.NetworkConfiguration;
 import io.github.dsconv.quant.KernelQuantizer;
 import io.github.dsconv.quant.KernelShape;
 import io.github.dsconv.quant.QuantizedKernel;
@@ -117,7 +118,7 @@ public final class DSConvConverter {
     private <M extends Model> Converted<M> convert(Network net, Class<M> type) {
         long t0 = System.nanoTime();
         requireConvertible(net.model(), "model");
-        Network.Configuration conf = net.copyConfiguration();
+        NetworkConfiguration conf = net.copyConfiguration();
         Map<String, NeuralNetConfiguration> layers = new LinkedHashMap<>();
         conf.layers().forEach(l -> layers.put(l.name(), l.conf()));
         List<Slot> slots = new ArrayList<>();
@@ -135,9 +136,9 @@ public final class DSConvConverter {
         return new Converted<>(type.cast(out.model()), decided.report(t0));
     }
 
-    /** Clones a graph configuration keeping each merge vertex's axis ({@link Network.Configuration#copyOf}). */
+    /** Clones a graph configuration keeping each merge vertex's axis ({@link NetworkConfiguration#copyOf}). */
     static ComputationGraphConfiguration cloneConfiguration(ComputationGraphConfiguration conf) {
-        return Network.Configuration.copyOf(conf);
+        return NetworkConfiguration.copyOf(conf);
     }
 
     /**
@@ -221,7 +222,7 @@ public final class DSConvConverter {
         }
     }
 
-    private Plan decide(List<Slot> slots, Network.Configuration graph) {
+    private Plan decide(List<Slot> slots, NetworkConfiguration graph) {
         validatePlan(slots, graph);
         Plan p = new Plan();
         boolean first = true;
@@ -346,7 +347,7 @@ public final class DSConvConverter {
      *
      * @param conf the network's configuration, for a graph's parameterless vertices and inputs
      */
-    private void validatePlan(List<Slot> slots, Network.Configuration conf) {
+    private void validatePlan(List<Slot> slots, NetworkConfiguration conf) {
         List<String> convs = new ArrayList<>();
         Map<String, String> others = new LinkedHashMap<>();
         String first = null;

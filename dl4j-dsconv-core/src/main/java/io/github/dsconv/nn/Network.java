@@ -4,13 +4,9 @@ import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
-import org.deeplearning4j.nn.conf.graph.LayerVertex;
-import org.deeplearning4j.nn.conf.graph.MergeVertex;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.graph.util.GraphIndices;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.deeplearning4j.optimize.api.TrainingListener;
@@ -66,7 +62,7 @@ public final class Network {
     private final MultiLayerNetwork mln;
     private final ComputationGraph cg;
 
-    private Network(MultiLayerNetwork mln, ComputationGraph cg) {
+    Network(MultiLayerNetwork mln, ComputationGraph cg) {
         this.mln = mln;
         this.cg = cg;
     }
@@ -94,7 +90,7 @@ public final class Network {
      * @throws IllegalArgumentException for another kind; DL4J's exception for bad JSON
      */
     public static Network fromJson(String kind, String json) {
-        return Configuration.fromJson(kind, json).build();
+        return NetworkConfiguration.fromJson(kind, json).build();
     }
 
     /** The network itself. */
@@ -469,13 +465,13 @@ public final class Network {
     }
 
     /** The network's live configuration (not a copy: edits change this network's configuration). */
-    public Configuration configuration() {
-        return mln != null ? new Configuration(mln.getLayerWiseConfigurations(), null)
-                : new Configuration(null, cg.getConfiguration());
+    public NetworkConfiguration configuration() {
+        return mln != null ? new NetworkConfiguration(mln.getLayerWiseConfigurations(), null)
+                : new NetworkConfiguration(null, cg.getConfiguration());
     }
 
     /** An editable copy of the configuration, to {@link Configuration#build build} a modified network from. */
-    public Configuration copyConfiguration() {
+    public NetworkConfiguration copyConfiguration() {
         return configuration().copy();
     }
 
@@ -512,211 +508,8 @@ public final class Network {
         return out;
     }
 
-    private static String nameOf(org.deeplearning4j.nn.conf.layers.Layer layer, int index) {
+    static String nameOf(org.deeplearning4j.nn.conf.layers.Layer layer, int index) {
         String name = layer.getLayerName();
         return name == null ? "layer" + index : name;
-    }
-
-    /**
-     * A network configuration of either kind: read it, edit it, build a network from it. Obtained from
-     * {@link Network#configuration()} (live) or {@link Network#copyConfiguration()} (a copy).
-     */
-    public static final class Configuration {
-
-        private final MultiLayerConfiguration mlc;
-        private final ComputationGraphConfiguration cgc;
-
-        private Configuration(MultiLayerConfiguration mlc, ComputationGraphConfiguration cgc) {
-            this.mlc = mlc;
-            this.cgc = cgc;
-        }
-
-        /**
-         * The configuration of {@code kind} ({@link #MULTI_LAYER} or {@link #GRAPH}) in {@code json}.
-         *
-         * @throws IllegalArgumentException for another kind; DL4J's exception for bad JSON
-         */
-        public static Configuration fromJson(String kind, String json) {
-            return switch (kind) {
-                case MULTI_LAYER -> new Configuration(MultiLayerConfiguration.fromJson(json), null);
-                case GRAPH -> new Configuration(null, ComputationGraphConfiguration.fromJson(json));
-                default -> throw new IllegalArgumentException("unknown model kind '" + kind + "' (expected "
-                        + MULTI_LAYER + " or " + GRAPH + ")");
-            };
-        }
-
-        /** Whether this configures a {@link ComputationGraph}. */
-        public boolean isGraph() {
-            return cgc != null;
-        }
-
-        /** {@link #MULTI_LAYER} or {@link #GRAPH}. */
-        public String kind() {
-            return isGraph() ? GRAPH : MULTI_LAYER;
-        }
-
-        /** The graph configuration. @throws IllegalStateException if this configures a multi-layer network */
-        public ComputationGraphConfiguration graph() {
-            if (cgc == null) {
-                throw new IllegalStateException("expected a ComputationGraph configuration");
-            }
-            return cgc;
-        }
-
-        /** The multi-layer configuration. @throws IllegalStateException if this configures a graph */
-        public MultiLayerConfiguration multiLayer() {
-            if (mlc == null) {
-                throw new IllegalStateException("expected a MultiLayerNetwork configuration");
-            }
-            return mlc;
-        }
-
-        /** The configuration as JSON. */
-        public String toJson() {
-            return mlc != null ? mlc.toJson() : cgc.toJson();
-        }
-
-        /**
-         * A deep copy. A graph's keeps each {@link MergeVertex}'s merge axis: DL4J M2.1's
-         * {@code MergeVertex.clone()} returns a fresh vertex with the default axis 1, dropping the axis 3 that an
-         * NHWC concatenation inferred from its input types, so the clone would concatenate along the height.
-         */
-        public Configuration copy() {
-            return mlc != null ? new Configuration(mlc.clone(), null) : new Configuration(null, copyOf(cgc));
-        }
-
-        /** A graph configuration's deep copy that keeps the merge axes (see {@link #copy()}). */
-        public static ComputationGraphConfiguration copyOf(ComputationGraphConfiguration conf) {
-            ComputationGraphConfiguration copy = conf.clone();
-            conf.getVertices().forEach((name, v) -> {
-                if (v instanceof MergeVertex m && copy.getVertices().get(name) instanceof MergeVertex c) {
-                    c.setMergeAxis(m.getMergeAxis());
-                }
-            });
-            return copy;
-        }
-
-        /**
-         * The layers' configurations with their names in topological order (a graph's vertices without a layer
-         * are left out). The {@link NeuralNetConfiguration}s are this configuration's own: setting a layer in one
-         * edits it.
-         */
-        public List<LayerConfiguration> layers() {
-            List<LayerConfiguration> out = new ArrayList<>();
-            if (mlc != null) {
-                for (int i = 0; i < mlc.getConfs().size(); i++) {
-                    NeuralNetConfiguration nnc = mlc.getConf(i);
-                    out.add(new LayerConfiguration(nameOf(nnc.getLayer(), i), nnc));
-                }
-            } else {
-                for (String name : topologicalOrder()) {
-                    if (cgc.getVertices().get(name) instanceof LayerVertex lv) {
-                        out.add(new LayerConfiguration(name, lv.getLayerConf()));
-                    }
-                }
-            }
-            return out;
-        }
-
-        /** Every vertex and network input of a graph in topological order; a multi-layer network's layers. */
-        public List<String> topologicalOrder() {
-            if (mlc != null) {
-                List<String> out = new ArrayList<>();
-                for (int i = 0; i < mlc.getConfs().size(); i++) {
-                    out.add(nameOf(mlc.getConf(i).getLayer(), i));
-                }
-                return out;
-            }
-            GraphIndices indices = new ComputationGraph(cgc).calculateIndices();
-            List<String> out = new ArrayList<>();
-            for (int idx : indices.getTopologicalSortOrder()) {
-                out.add(indices.getIdxToName().get(idx));
-            }
-            return out;
-        }
-
-        /**
-         * A graph's vertices that the layer list does not describe fully, by name with their type: every vertex
-         * (a layer vertex by its layer's type) and every network input ({@code "network input"}); empty for a
-         * multi-layer network, whose {@link #layers()} are all there is.
-         */
-        public Map<String, String> graphVertexTypes() {
-            Map<String, String> out = new LinkedHashMap<>();
-            if (cgc != null) {
-                cgc.getVertices().forEach((name, v) -> out.put(name, v instanceof LayerVertex lv
-                        ? lv.getLayerConf().getLayer().getClass().getSimpleName() : v.getClass().getSimpleName()));
-                cgc.getNetworkInputs().forEach(name -> out.putIfAbsent(name, "network input"));
-            }
-            return out;
-        }
-
-        /** The input preprocessor of layer {@code name}, or null. */
-        public InputPreProcessor preProcessor(String name) {
-            if (mlc != null) {
-                int i = index(name);
-                return i < 0 ? null : mlc.getInputPreProcess(i);
-            }
-            GraphVertex v = cgc.getVertices().get(name);
-            return v instanceof LayerVertex lv ? lv.getPreProcessor() : null;
-        }
-
-        /**
-         * Sets layer {@code name}'s input preprocessor (null removes it).
-         *
-         * @throws IllegalArgumentException if there is no such layer
-         */
-        public void setPreProcessor(String name, InputPreProcessor pp) {
-            if (mlc != null) {
-                int i = index(name);
-                if (i < 0) {
-                    throw new IllegalArgumentException("layer '" + name + "' not found in the configuration");
-                }
-                Map<Integer, InputPreProcessor> pps = new java.util.HashMap<>(mlc.getInputPreProcessors());
-                if (pp == null) {
-                    pps.remove(i);
-                } else {
-                    pps.put(i, pp);
-                }
-                mlc.setInputPreProcessors(pps);
-                return;
-            }
-            if (!(cgc.getVertices().get(name) instanceof LayerVertex lv)) {
-                throw new IllegalArgumentException("layer '" + name + "' not found in the configuration");
-            }
-            lv.setPreProcessor(pp);
-        }
-
-        /** Resets the configuration's iteration and epoch counters to 0. */
-        public void resetCounters() {
-            if (mlc != null) {
-                mlc.setIterationCount(0);
-                mlc.setEpochCount(0);
-            } else {
-                cgc.setIterationCount(0);
-                cgc.setEpochCount(0);
-            }
-        }
-
-        /** An uninitialised network of this configuration (the configuration object itself, not a copy). */
-        public Network build() {
-            return mlc != null ? new Network(new MultiLayerNetwork(mlc), null)
-                    : new Network(null, new ComputationGraph(cgc));
-        }
-
-        /** A network of this configuration initialised with {@code params} (used as its flat vector, no copy). */
-        public Network build(INDArray params) {
-            Network n = build();
-            n.init(params, false);
-            return n;
-        }
-
-        private int index(String name) {
-            for (int i = 0; i < mlc.getConfs().size(); i++) {
-                if (name.equals(nameOf(mlc.getConf(i).getLayer(), i))) {
-                    return i;
-                }
-            }
-            return -1;
-        }
     }
 }

@@ -196,7 +196,7 @@ class NetworkTest {
             back.init(n.params().dup(), false);
             assertEquals(n.output(x.dup()), back.output(x.dup()));
 
-            Network.Configuration c = n.copyConfiguration();
+            NetworkConfiguration c = n.copyConfiguration();
             String conv = n.isGraph() ? "b1a" : "c2";
             assertNull(c.preProcessor(conv));
             c.setPreProcessor(conv, new org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor());
@@ -215,7 +215,7 @@ class NetworkTest {
                 .addVertex("m", new MergeVertex(), "in", "in")
                 .setOutputs("m").build();
         ((MergeVertex) conf.getVertices().get("m")).setMergeAxis(3);
-        assertEquals(3, ((MergeVertex) Network.Configuration.copyOf(conf).getVertices().get("m")).getMergeAxis());
+        assertEquals(3, ((MergeVertex) NetworkConfiguration.copyOf(conf).getVertices().get("m")).getMergeAxis());
     }
 
     /** Dense layers a -> b -> c -> out, configured in the order c, out, b, a. */

@@ -2,16 +2,12 @@ package io.github.dsconv.cli;
 
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.LayerSpec;
-import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.data.ImageSource;
-import io.github.dsconv.data.ImageSources;
 import io.github.dsconv.data.InputSpec;
 import io.github.dsconv.data.ModelInputs;
 import io.github.dsconv.examples.Plots;
 import io.github.dsconv.io.ModelFiles;
 import io.github.dsconv.provenance.Provenance;
-import io.github.dsconv.ptq.Recipe;
-import io.github.dsconv.quant.BlockFloatingPoint;
 import io.github.dsconv.sensitivity.LayerResult;
 import io.github.dsconv.sensitivity.LayerSensitivity;
 import io.github.dsconv.sensitivity.Measurement;
@@ -23,7 +19,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;

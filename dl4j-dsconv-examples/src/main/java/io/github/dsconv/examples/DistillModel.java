@@ -1,29 +1,24 @@
 package io.github.dsconv.examples;
 
 import io.github.dsconv.io.ModelChecks;
-import io.github.dsconv.data.FashionMnist;
 import io.github.dsconv.data.ImageSource;
 import io.github.dsconv.data.InputSpec;
 import io.github.dsconv.data.ModelInputs;
 import io.github.dsconv.engine.Fp32Convolutions;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
-import io.github.dsconv.data.InMemoryIterator;
 import io.github.dsconv.distill.DistillConfig;
 import io.github.dsconv.distill.DistillListener;
 import io.github.dsconv.distill.DistillResult;
 import io.github.dsconv.distill.Distiller;
 import io.github.dsconv.distill.EpochStats;
 import io.github.dsconv.distill.TrainableGroup;
-import io.github.dsconv.distill.UnlabelledImages;
 import io.github.dsconv.eval.Outputs;
 import io.github.dsconv.io.ModelFiles;
 import io.github.dsconv.provenance.Provenance;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.dataset.DataSet;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

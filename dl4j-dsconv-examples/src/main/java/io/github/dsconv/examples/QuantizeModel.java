@@ -24,11 +24,8 @@ import io.github.dsconv.ptq.PtqResult;
 import io.github.dsconv.ptq.Recipe;
 import io.github.dsconv.ptq.WeightMethod;
 import io.github.dsconv.quant.KernelQuantizer;
-import io.github.dsconv.quant.RoundToNearestQuantizer;
 import io.github.dsconv.quant.ScalePrecision;
-import io.github.dsconv.quant.VqkQuantizer;
 import org.deeplearning4j.nn.api.Model;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.io.IOException;
 import java.nio.file.Path;

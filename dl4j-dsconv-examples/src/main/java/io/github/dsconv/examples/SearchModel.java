@@ -1,6 +1,5 @@
 package io.github.dsconv.examples;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.dsconv.convert.ConversionPlan;
@@ -36,7 +35,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -170,7 +168,7 @@ public final class SearchModel {
         SearchConfig config = SearchConfig.builder(layers.size(), fidelities.tasks()).curve(o.curve())
                 .layerWeights(weights).budget(o.budget()).seed(o.seed()).rule(rule).build();
 
-        EvaluationLog log = EvaluationLog.open(o.checkpoint(), o.resume(), fingerprint(o, layers));
+        SearchLog log = SearchLog.open(o.checkpoint(), o.resume(), fingerprint(o, layers));
         Evaluator ev = log.around(fidelities, progress);
 
         History history = BitSearch.multiTask(config).run(ev);
@@ -383,7 +381,7 @@ public final class SearchModel {
 
     private static void plot(Path file, History history, int target, long[][] table, long fp32Left,
                              List<int[]> uniforms, double[] uniformValues, int[] chosen,
-                             Map<String, Baseline> baselines, EvaluationLog log) throws IOException {
+                             Map<String, Baseline> baselines, SearchLog log) throws IOException {
         Map<String, List<double[]>> series = new LinkedHashMap<>();
         double[] ux = new double[uniforms.size()];
         double[] uy = new double[uniforms.size()];
@@ -394,18 +392,18 @@ public final class SearchModel {
         series.put("uniform W2-W8", List.of(ux, uy));
         List<double[]> pts = new ArrayList<>();
         for (Map.Entry<String, Double> e : log.values(target).entrySet()) {
-            int[] bits = EvaluationLog.parseBits(e.getKey());
+            int[] bits = SearchLog.parseBits(e.getKey());
             pts.add(new double[] {exactBytes(table, bits, fp32Left), e.getValue()});
         }
         series.put("every configuration evaluated on the target", columns(pts));
         for (Map.Entry<String, Baseline> b : baselines.entrySet()) {
             if (b.getValue().bits() != null) {
                 series.put(b.getKey(), columns(List.of(new double[] {exactBytes(table, b.getValue().bits(), fp32Left),
-                        log.values(target).getOrDefault(EvaluationLog.key(b.getValue().bits()), b.getValue().value())})));
+                        log.values(target).getOrDefault(SearchLog.key(b.getValue().bits()), b.getValue().value())})));
             }
         }
         series.put("chosen", columns(List.of(new double[] {exactBytes(table, chosen, fp32Left),
-                log.values(target).getOrDefault(EvaluationLog.key(chosen), Double.NaN)})));
+                log.values(target).getOrDefault(SearchLog.key(chosen), Double.NaN)})));
         Plots.scatter(file, "bit-width search: agreement with FP32 on the scoring images vs conv weight bytes",
                 "conv weight bytes", "top-1 agreement with FP32", series, Set.of("uniform W2-W8"));
     }
@@ -418,104 +416,5 @@ public final class SearchModel {
             y[i] = points.get(i)[1];
         }
         return List.of(x, y);
-    }
-
-    /**
-     * Every evaluation of a run, appended to a JSON-lines file as it happens; on resume, the file's values answer
-     * repeated requests without recomputing. Evaluations are deterministic, so a resumed run follows exactly the
-     * path of the interrupted one.
-     */
-    static final class EvaluationLog {
-        /** One JSON object a line, whatever the shared mapper's indentation. */
-        private static final com.fasterxml.jackson.databind.ObjectWriter LINE = Json.MAPPER.writer()
-                .without(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
-        private final Path file;
-        private final Map<String, Double> values = new HashMap<>();
-        private final List<String> lines = new ArrayList<>();
-
-        private EvaluationLog(Path file) {
-            this.file = file;
-        }
-
-        static EvaluationLog open(Path file, boolean resume, Map<String, String> fingerprint) throws IOException {
-            EvaluationLog log = new EvaluationLog(file);
-            String head = LINE.writeValueAsString(fingerprint);
-            if (resume && Files.exists(file)) {
-                List<String> saved = Files.readAllLines(file);
-                if (saved.isEmpty() || !saved.get(0).equals(head)) {
-                    throw new IOException(file + ": the checkpoint is of another search (model, images or layers "
-                            + "differ); remove it or drop --resume");
-                }
-                for (String l : saved.subList(1, saved.size())) {
-                    JsonNode n;
-                    try {
-                        n = Json.MAPPER.readTree(l);
-                    } catch (IOException e) {
-                        break; // a line cut by a kill: everything before it is good
-                    }
-                    log.values.put(n.get("key").asText(), n.get("value").asDouble());
-                    log.lines.add(l);
-                }
-            }
-            log.lines.add(0, head);
-            log.save();
-            return log;
-        }
-
-        static String key(int task, int[] bits) {
-            return task + ":" + key(bits);
-        }
-
-        static String key(int[] bits) {
-            StringBuilder b = new StringBuilder();
-            for (int x : bits) {
-                b.append(x);
-            }
-            return b.toString();
-        }
-
-        static int[] parseBits(String key) {
-            return key.chars().map(ch -> ch - '0').toArray();
-        }
-
-        /** Values of one task by bits key. */
-        Map<String, Double> values(int task) {
-            Map<String, Double> m = new LinkedHashMap<>();
-            String prefix = task + ":";
-            values.forEach((k, v) -> {
-                if (k.startsWith(prefix)) {
-                    m.put(k.substring(prefix.length()), v);
-                }
-            });
-            return m;
-        }
-
-        Evaluator around(Evaluator inner, IntConsumer progress) {
-            return (task, bits) -> {
-                String k = key(task, bits);
-                Double v = values.get(k);
-                if (v == null) {
-                    v = inner.evaluate(task, bits);
-                    values.put(k, v);
-                    ObjectNode n = Json.MAPPER.createObjectNode();
-                    n.put("key", k);
-                    n.put("value", v);
-                    try {
-                        lines.add(LINE.writeValueAsString(n));
-                        save();
-                    } catch (IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
-                }
-                if (progress != null) {
-                    progress.accept(1);
-                }
-                return v;
-            };
-        }
-
-        private void save() throws IOException {
-            AtomicFiles.writeString(file, String.join("\n", lines) + "\n");
-        }
     }
 }
