@@ -1,9 +1,5 @@
 package io.github.dsconv.search;
 
-import org.apache.commons.math3.linear.Array2DRowRealMatrix;
-import org.apache.commons.math3.linear.CholeskyDecomposition;
-import org.apache.commons.math3.linear.NonPositiveDefiniteMatrixException;
-import org.apache.commons.math3.linear.NonSymmetricMatrixException;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -156,7 +152,7 @@ public final class MultiTaskGp {
         this.scale = scale;
         int n = x.length;
         double[][] k = covariance(x, tasks, h, b, ls);
-        this.chol = cholesky(k);
+        this.chol = Cholesky.factor(k);
         if (chol == null) {
             throw new IllegalStateException("kernel matrix is not positive definite even with jitter");
         }
@@ -164,7 +160,7 @@ public final class MultiTaskGp {
         for (int a = 0; a < n; a++) {
             r[a] = ys[a] - h.mean();
         }
-        this.alpha = backSolve(chol, forwardSolve(chol, r));
+        this.alpha = Cholesky.backSolve(chol, Cholesky.forwardSolve(chol, r));
         double logDet = 0;
         for (int a = 0; a < n; a++) {
             logDet += Math.log(chol[a][a]);
@@ -221,7 +217,7 @@ public final class MultiTaskGp {
         int[] ts = tasks.clone();
         int d = xs[0].length;
         int rank = Math.min(options.rank(), numTasks);
-        Layout layout = new Layout(d, numTasks, rank);
+        HyperparameterLayout layout = new HyperparameterLayout(d, numTasks, rank);
         SplittableRandom rng = new SplittableRandom(seed);
         double[] best = null;
         double bestValue = Double.POSITIVE_INFINITY;
@@ -277,7 +273,7 @@ public final class MultiTaskGp {
             checkPoint(xs[p], taskOf[p]);
             double[] ks = crossCovariance(xs[p], taskOf[p], rbfRow(xs[p]));
             mean[p] = shift + scale * (h.mean() + Lbfgs.dot(ks, alpha));
-            v[p] = forwardSolve(chol, ks);
+            v[p] = Cholesky.forwardSolve(chol, ks);
         }
         double[][] cov = new double[m][m];
         for (int p = 0; p < m; p++) {
@@ -299,7 +295,7 @@ public final class MultiTaskGp {
         for (int i = 0; i < t; i++) {
             double[] ks = crossCovariance(x, i, r);
             mean[i] = shift + scale * (h.mean() + Lbfgs.dot(ks, alpha));
-            v[i] = forwardSolve(chol, ks);
+            v[i] = Cholesky.forwardSolve(chol, ks);
         }
         double[][] cov = new double[t][t];
         for (int i = 0; i < t; i++) {
@@ -358,10 +354,10 @@ public final class MultiTaskGp {
     // ---------------------------------------------------------------- likelihood and its gradient
 
     /**
-     * Log marginal likelihood at unconstrained coordinates {@code z} (see {@link Layout}), writing
+     * Log marginal likelihood at unconstrained coordinates {@code z} (see {@link HyperparameterLayout}), writing
      * {@code dL/dz} into {@code grad}; {@code NaN} if the kernel matrix cannot be factorised.
      */
-    static double logMarginalLikelihood(double[][] x, int[] tasks, double[] y, Layout layout, double[] z,
+    static double logMarginalLikelihood(double[][] x, int[] tasks, double[] y, HyperparameterLayout layout, double[] z,
                                         double[] grad) {
         Hyperparameters h;
         try {
@@ -381,7 +377,7 @@ public final class MultiTaskGp {
             }
         }
         double[][] k = covariance(x, tasks, h, b, ls);
-        double[][] l = cholesky(k);
+        double[][] l = Cholesky.factor(k);
         if (l == null) {
             Arrays.fill(grad, 0);
             return Double.NaN;
@@ -390,14 +386,14 @@ public final class MultiTaskGp {
         for (int a = 0; a < n; a++) {
             r[a] = y[a] - h.mean();
         }
-        double[] alpha = backSolve(l, forwardSolve(l, r));
+        double[] alpha = Cholesky.backSolve(l, Cholesky.forwardSolve(l, r));
         double logDet = 0;
         for (int a = 0; a < n; a++) {
             logDet += Math.log(l[a][a]);
         }
         double value = -0.5 * Lbfgs.dot(r, alpha) - logDet - 0.5 * n * Math.log(2 * Math.PI);
 
-        double[][] kinv = inverse(l);
+        double[][] kinv = Cholesky.inverse(l);
         double s = h.outputscale();
         double gMean = 0;
         double gScale = 0;
@@ -424,105 +420,6 @@ public final class MultiTaskGp {
         return value;
     }
 
-    /**
-     * Unconstrained coordinates {@code z = [mean, logit l_1..l_d, logit s, logit sigma^2, W (row-major), log v]},
-     * the bounded values being {@code lo + (hi - lo) sigmoid(z)}.
-     */
-    static final class Layout {
-        final int d;
-        final int t;
-        final int rank;
-
-        Layout(int d, int t, int rank) {
-            this.d = d;
-            this.t = t;
-            this.rank = rank;
-        }
-
-        int size() {
-            return 1 + d + 2 + t * rank + t;
-        }
-
-        Hyperparameters decode(double[] z) {
-            double[] ls = new double[d];
-            for (int j = 0; j < d; j++) {
-                ls[j] = bounded(z[1 + j], LENGTHSCALE_MIN, LENGTHSCALE_MAX);
-            }
-            double s = bounded(z[1 + d], OUTPUTSCALE_MIN, OUTPUTSCALE_MAX);
-            double noise = bounded(z[2 + d], NOISE_MIN, NOISE_MAX);
-            double[][] w = new double[t][rank];
-            int o = 3 + d;
-            for (int i = 0; i < t; i++) {
-                for (int q = 0; q < rank; q++) {
-                    w[i][q] = z[o++];
-                }
-            }
-            double[] v = new double[t];
-            for (int i = 0; i < t; i++) {
-                v[i] = Math.exp(z[o++]);
-            }
-            return new Hyperparameters(z[0], ls, s, noise, w, v);
-        }
-
-        /**
-         * The centre start: bounded values at the middle of their bounds, {@code W} entries {@code 1/sqrt(rank)} on
-         * a wrapped diagonal and {@code 0.5/sqrt(rank)} elsewhere, {@code v = 0.1}. A random start: sigmoid
-         * coordinates uniform in {@code (-2, 2)}, {@code W ~ N(0, 0.7^2)}, {@code log v} uniform in {@code (-4, 0)}.
-         */
-        double[] start(SplittableRandom rng, boolean centre) {
-            double[] z = new double[size()];
-            int o = 1;
-            for (int j = 0; j < d + 2; j++) {
-                z[o++] = centre ? 0 : rng.nextDouble(-2, 2);
-            }
-            for (int i = 0; i < t; i++) {
-                for (int q = 0; q < rank; q++) {
-                    // A zero W is a saddle of the likelihood (dB/dW = 0), so every start breaks the symmetry.
-                    z[o++] = centre ? (q == i % rank ? 1.0 : 0.5) / Math.sqrt(rank) : rng.nextGaussian() * 0.7;
-                }
-            }
-            for (int i = 0; i < t; i++) {
-                z[o++] = centre ? Math.log(0.1) : rng.nextDouble(-4, 0);
-            }
-            return z;
-        }
-
-        void chain(double[] z, Hyperparameters h, double gMean, double[] gLength, double gScale, double gNoise,
-                   double[][] gB, double[] grad) {
-            grad[0] = gMean;
-            for (int j = 0; j < d; j++) {
-                grad[1 + j] = gLength[j] * boundedSlope(z[1 + j], LENGTHSCALE_MIN, LENGTHSCALE_MAX);
-            }
-            grad[1 + d] = gScale * boundedSlope(z[1 + d], OUTPUTSCALE_MIN, OUTPUTSCALE_MAX);
-            grad[2 + d] = gNoise * boundedSlope(z[2 + d], NOISE_MIN, NOISE_MAX);
-            int o = 3 + d;
-            double[][] w = h.w();
-            double[] v = h.v();
-            // dL/dW = (G + G^T) W, since dB_ij/dW_pq = delta_ip W_jq + delta_jp W_iq.
-            for (int p = 0; p < t; p++) {
-                for (int q = 0; q < rank; q++) {
-                    double g = 0;
-                    for (int j = 0; j < t; j++) {
-                        g += (gB[p][j] + gB[j][p]) * w[j][q];
-                    }
-                    grad[o++] = g;
-                }
-            }
-            for (int p = 0; p < t; p++) {
-                grad[o++] = gB[p][p] * v[p];
-            }
-        }
-    }
-
-    private static double bounded(double z, double lo, double hi) {
-        return lo + (hi - lo) / (1 + Math.exp(-z));
-    }
-
-    private static double boundedSlope(double z, double lo, double hi) {
-        double sg = 1 / (1 + Math.exp(-z));
-        return (hi - lo) * sg * (1 - sg);
-    }
-
     // ---------------------------------------------------------------- linear algebra
 
     static double rbf(double[] a, double[] c, double[] lengthscales) {
@@ -545,70 +442,6 @@ public final class MultiTaskGp {
             k[a][a] += h.noise();
         }
         return k;
-    }
-
-    /** Lower Cholesky factor with escalating jitter, or {@code null}. */
-    private static double[][] cholesky(double[][] k) {
-        int n = k.length;
-        double meanDiag = 0;
-        for (int a = 0; a < n; a++) {
-            meanDiag += k[a][a];
-        }
-        meanDiag /= n;
-        if (!Double.isFinite(meanDiag)) {
-            return null;
-        }
-        double jitter = 0;
-        for (int attempt = 0; attempt < 7; attempt++, jitter = jitter == 0 ? 1e-9 * meanDiag : jitter * 10) {
-            Array2DRowRealMatrix m = new Array2DRowRealMatrix(k, true);
-            for (int a = 0; a < n; a++) {
-                m.addToEntry(a, a, jitter);
-            }
-            try {
-                return new CholeskyDecomposition(m, 1e-10, 1e-14).getL().getData();
-            } catch (NonPositiveDefiniteMatrixException | NonSymmetricMatrixException e) {
-                // retry with more jitter
-            }
-        }
-        return null;
-    }
-
-    static double[] forwardSolve(double[][] l, double[] rhs) {
-        int n = rhs.length;
-        double[] out = new double[n];
-        for (int i = 0; i < n; i++) {
-            double s = rhs[i];
-            double[] li = l[i];
-            for (int j = 0; j < i; j++) {
-                s -= li[j] * out[j];
-            }
-            out[i] = s / li[i];
-        }
-        return out;
-    }
-
-    static double[] backSolve(double[][] l, double[] rhs) {
-        int n = rhs.length;
-        double[] out = new double[n];
-        for (int i = n - 1; i >= 0; i--) {
-            double s = rhs[i];
-            for (int j = i + 1; j < n; j++) {
-                s -= l[j][i] * out[j];
-            }
-            out[i] = s / l[i][i];
-        }
-        return out;
-    }
-
-    private static double[][] inverse(double[][] l) {
-        int n = l.length;
-        double[][] inv = new double[n][];
-        for (int c = 0; c < n; c++) {
-            double[] e = new double[n];
-            e[c] = 1;
-            inv[c] = backSolve(l, forwardSolve(l, e));
-        }
-        return inv;
     }
 
     private static void checkData(double[][] x, int[] tasks, double[] y, int numTasks) {

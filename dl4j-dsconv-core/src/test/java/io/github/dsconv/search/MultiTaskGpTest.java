@@ -78,7 +78,7 @@ class MultiTaskGpTest {
             t[a] = a % 3;
             y[a] = Math.sin(3 * x[a][0]) + x[a][1] + 0.3 * t[a];
         }
-        MultiTaskGp.Layout layout = new MultiTaskGp.Layout(2, 3, 2);
+        HyperparameterLayout layout = new HyperparameterLayout(2, 3, 2);
         double[] z = new double[layout.size()];
         for (int i = 0; i < z.length; i++) {
             z[i] = r.nextDouble(-1, 1);
