@@ -140,17 +140,15 @@ public final class BitWidthVariants {
     }
 
     /**
-     * Conv weight bytes of every position at every bit width 2-8 ({@code [position][bits]}), from the uniform
-     * plain conversions' reports, so that a configuration's memory is known without converting it.
+     * Conv weight bytes of every position at every bit width 2-8 ({@code [position][bits]}), from the uniform runs'
+     * reports (bytes depend on the plan only, not the recipe), so that a configuration's memory is known without
+     * assembling it. Runs the uniform quantizations not run yet.
      */
-    public static long[][] bytesTable(Model fp32, SearchLayers layers, ConversionPlan base, WeightMethod method) {
+    public long[][] bytesTable() throws IOException {
         long[][] t = new long[layers.size()][9];
         for (int b = 2; b <= 8; b++) {
-            int[] all = new int[layers.size()];
-            Arrays.fill(all, b);
-            ConversionPlan p = layers.plan(base, all);
             Map<String, Long> bytes = new HashMap<>();
-            for (LayerReport r : new DSConvConverter(p, method.quantizer(p)).convert(fp32).report().converted()) {
+            for (LayerReport r : uniform(b).report().converted()) {
                 bytes.put(r.name(), r.dsconvBytes());
             }
             for (int i = 0; i < layers.size(); i++) {
@@ -162,6 +160,11 @@ public final class BitWidthVariants {
             }
         }
         return t;
+    }
+
+    /** Kernel bytes of the convolutions every searched plan leaves in FP32 (the same at any bits). */
+    public long fp32LeftBytes() throws IOException {
+        return uniform(8).report().skipped().stream().mapToLong(ConversionReport.SkippedLayer::fp32Bytes).sum();
     }
 
     private static void copyParams(Model from, Model to, String layer) {

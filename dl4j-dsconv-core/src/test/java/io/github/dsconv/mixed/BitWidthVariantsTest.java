@@ -69,7 +69,8 @@ class BitWidthVariantsTest {
         assertTrue(!(net.getLayer("stem_conv").conf().getLayer() instanceof DSConvLayer), "stem stays FP32");
         assertEquals(direct.report().convertedWeightBytes(), a.convWeightBytes());
         // The memory table predicts the same bytes without converting.
-        long[][] table = BitWidthVariants.bytesTable(fp32, l, ConversionPlan.standard(), WeightMethod.DSCONV);
+        long[][] table = new BitWidthVariants(fp32, l, ConversionPlan.standard(), WeightMethod.DSCONV,
+                Recipe.plain(), null, 16).bytesTable();
         long predicted = 0;
         for (int i = 0; i < bits.length; i++) {
             predicted += table[i][bits[i]];

@@ -132,12 +132,13 @@ public final class SearchModel {
         ConversionPlan base = ConversionPlan.standard();
         SearchLayers layers = SearchLayers.of(fp32, base);
         WeightMethod method = WeightMethod.DSCONV;
+        BitWidthVariants plain = new BitWidthVariants(fp32, layers, base, method, Recipe.plain(), null,
+                CALIBRATION_BATCH);
         // Bytes: the search counts sum(weights * bits) / 8; the scales and the FP32-left convolutions add a constant
-        // (up to one byte of rounding a layer), measured here, to give conv weight bytes.
-        long[][] table = BitWidthVariants.bytesTable(fp32, layers, base, method);
+        // (up to one byte of rounding a layer), read from the plain runs' reports, to give conv weight bytes.
+        long[][] table = plain.bytesTable();
         long[] weights = layers.weights();
-        long fp32Left = new DSConvConverter(base).convert(fp32).report().skipped().stream()
-                .mapToLong(s -> s.fp32Bytes()).sum();
+        long fp32Left = plain.fp32LeftBytes();
         double offset = Double.POSITIVE_INFINITY; // the smallest: the search's limit is lenient by < 1 byte a layer,
         for (int b = 2; b <= 8; b++) {            // and the answer is then checked in exact bytes
             int[] u = uniform(layers.size(), b);
@@ -155,12 +156,9 @@ public final class SearchModel {
         if (o.maxDropPp() != null) {
             rule = rule.withMaxDrop(1.0, o.maxDropPp() / 100);
         }
-        BitWidthVariants plain = new BitWidthVariants(fp32, layers, base, method, Recipe.plain(), null,
-                CALIBRATION_BATCH);
         Recipe recipe = Recipe.calibrated(method, c);
         BitWidthVariants calibrated = new BitWidthVariants(fp32, layers, base, method, recipe, calib,
                 CALIBRATION_BATCH);
-        plain.prepare(null);
         calibrated.prepare(null); // the recipe once per bit width, before any evaluation is timed
         AgreementFidelities fidelities = new AgreementFidelities(plain, calibrated, scoring, o.cheapImages(),
                 o.batch());
