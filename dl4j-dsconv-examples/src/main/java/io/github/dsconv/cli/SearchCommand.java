@@ -158,7 +158,7 @@ final class SearchCommand implements Callable<Integer>, DeclaresFiles {
         SearchModel.Options o = new SearchModel.Options(model, test, calib, spec, budget, CurveKind.parse(curve),
                 maxBytes, maxDrop, seed, calibration.images, scoringImages, cheapImages, limit, baselines(), out,
                 checkpointFile(), resume, plot, batch);
-        long evaluations = (long) budget * (1 + baselines().size()) + 7 * 3 + budget;
+        long evaluations = (long) budget * (1 + baselines().size()) + 7 * 3 + budget + 1 + baselines().size();
         ObjectNode r;
         try (ProgressBar pb = Progress.bar("search", evaluations)) {
             r = SearchModel.run(o, pb::stepBy);

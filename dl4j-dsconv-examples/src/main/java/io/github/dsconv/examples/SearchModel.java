@@ -160,6 +160,7 @@ public final class SearchModel {
         BitWidthVariants calibrated = new BitWidthVariants(fp32, layers, base, method, recipe, calib,
                 CALIBRATION_BATCH);
         calibrated.prepare(null); // the recipe once per bit width, before any evaluation is timed
+        double prepareSeconds = (System.nanoTime() - t0) / 1e9;
         AgreementFidelities fidelities = new AgreementFidelities(plain, calibrated, scoring, o.cheapImages(),
                 o.batch());
 
@@ -169,22 +170,30 @@ public final class SearchModel {
         SearchLog log = SearchLog.open(o.checkpoint(), o.resume(), fingerprint(o, layers));
         Evaluator ev = log.around(fidelities, progress);
 
+        long tSearch = System.nanoTime();
         History history = BitSearch.multiTask(config).run(ev);
         Decision decision = BitSearch.multiTask(config).decide(history);
         Decision.Choice best = decision.ranked().stream()
                 .filter(ch -> o.maxBytes() == null || exactBytes(table, ch.bits(), fp32Left) <= o.maxBytes())
                 .findFirst().orElseThrow(() -> new IllegalStateException("no configuration meets the constraints"));
         int[] chosen = best.bits();
+        int target = config.targetTask();
+        // The chosen configuration is usually a GP prediction never evaluated: measure it once on the target, so
+        // that every strategy's answer is compared on the same footing (observed value minus the same penalty).
+        double chosenObserved = ev.evaluate(target, chosen);
+        double searchSeconds = (System.nanoTime() - tSearch) / 1e9;
 
         Map<String, Baseline> baselines = new LinkedHashMap<>();
+        Map<String, Double> baselineSeconds = new LinkedHashMap<>();
         for (String name : o.baselines()) {
+            long tb = System.nanoTime();
             baselines.put(name, switch (name) {
-                case "random" -> fromHistory(BitSearch.random(config), config, ev);
-                case "single-task-gp" -> fromHistory(BitSearch.singleTask(config), config, ev);
+                case "random" -> fromHistory(BitSearch.random(config), ev);
+                case "single-task-gp" -> fromHistory(BitSearch.singleTask(config), ev);
                 default -> fromGreedy(GreedySensitivity.run(ev, config, null));
             });
+            baselineSeconds.put(name, (System.nanoTime() - tb) / 1e9);
         }
-        int target = config.targetTask();
         List<int[]> uniforms = new ArrayList<>();
         for (int b = 2; b <= 8; b++) {
             uniforms.add(uniform(layers.size(), b));
@@ -239,6 +248,8 @@ public final class SearchModel {
         j.put("layers", layers.size());
         j.put("evaluations", history.size());
         j.put("seconds", (System.nanoTime() - t0) / 1e9);
+        j.put("prepareSeconds", prepareSeconds);
+        j.put("searchSeconds", searchSeconds);
         j.put("curve", o.curve().name().toLowerCase(Locale.ROOT));
         j.put("seed", o.seed());
         j.put("budget", o.budget());
@@ -256,8 +267,10 @@ public final class SearchModel {
             f.put("rankCorrelationWithTarget", spearman(values[t], values[target]));
             f.put("evaluationsBySearch", history.count(t));
         }
-        j.set("chosen", choiceJson(layers, chosen, table, fp32Left, best.score(), test.get("chosen"),
-                best.value()));
+        ObjectNode cj = choiceJson(layers, chosen, table, fp32Left, best.score(), test.get("chosen"), best.value());
+        cj.put("scoringAgreement", chosenObserved);
+        cj.put("measuredScore", chosenObserved - config.rule().penalty(chosen, weights));
+        j.set("chosen", cj);
         ArrayNode uni = j.putArray("uniform");
         for (int b = 2; b <= 8; b++) {
             int[] u = uniform(layers.size(), b);
@@ -283,11 +296,28 @@ public final class SearchModel {
             n.put("score", v.score());
             n.put("value", v.value());
             n.put("evaluations", v.evaluations());
+            n.put("seconds", baselineSeconds.get(k));
             if (v.bits() != null) {
                 n.set("bits", bitsJson(layers, v.bits()));
                 n.put("convWeightBytes", exactBytes(table, v.bits(), fp32Left));
+                // Random and greedy report observed values; a GP's answer may be a prediction: measure it.
+                double observed = ev.evaluate(target, v.bits());
+                n.put("scoringAgreement", observed);
+                n.put("measuredScore", observed - config.rule().penalty(v.bits(), weights));
             }
         });
+        Baseline random = baselines.get("random");
+        if (random != null && Double.isFinite(random.score())) {
+            // "Reaches random search's best": the first target-task evaluation whose observed score (value minus
+            // the decision rule's penalty) is at least the best score random search observed in its whole budget.
+            ObjectNode r = j.putObject("reachRandomBest");
+            r.put("randomBestScore", random.score());
+            putReach(r, "multiTask", history, target, random.score(), config.rule(), weights);
+            Baseline single = baselines.get("single-task-gp");
+            if (single != null) {
+                putReach(r, "singleTaskGp", single.history(), target, random.score(), config.rule(), weights);
+            }
+        }
         ArrayNode hj = j.putArray("history");
         for (Step s : history.steps()) {
             ObjectNode n = hj.addObject();
@@ -307,20 +337,53 @@ public final class SearchModel {
         return j;
     }
 
-    /** A baseline's answer: its best configuration by the decision rule. */
-    private record Baseline(int[] bits, double value, double score, int evaluations) {
+    /** A baseline's answer: its best configuration by the decision rule, and its history (null for greedy). */
+    private record Baseline(int[] bits, double value, double score, int evaluations, History history) {
     }
 
-    private static Baseline fromHistory(BitSearch s, SearchConfig config, Evaluator ev) {
+    private static Baseline fromHistory(BitSearch s, Evaluator ev) {
         History h = s.run(ev);
         Decision d = s.decide(h);
-        return d.best().map(b -> new Baseline(b.bits(), b.value(), b.score(), h.size()))
-                .orElse(new Baseline(null, Double.NaN, Double.NaN, h.size()));
+        return d.best().map(b -> new Baseline(b.bits(), b.value(), b.score(), h.size(), h))
+                .orElse(new Baseline(null, Double.NaN, Double.NaN, h.size(), h));
     }
 
     private static Baseline fromGreedy(List<GreedySensitivity.Evaluated> evaluated) {
         return GreedySensitivity.best(evaluated).map(b -> new Baseline(b.bits(), b.value(), b.score(),
-                evaluated.size())).orElse(new Baseline(null, Double.NaN, Double.NaN, evaluated.size()));
+                evaluated.size(), null)).orElse(new Baseline(null, Double.NaN, Double.NaN, evaluated.size(), null));
+    }
+
+    /**
+     * Counts a strategy's evaluations up to the first target-task observation scoring at least {@code goal}:
+     * {@code <prefix>TargetEvaluations} and {@code <prefix>Evaluations} (all tasks), null when never reached.
+     */
+    static void putReach(ObjectNode n, String prefix, History h, int target, double goal, DecisionRule rule,
+                         long[] weights) {
+        Integer[] reach = reach(h, target, goal, rule, weights);
+        if (reach == null) {
+            n.putNull(prefix + "TargetEvaluations");
+            n.putNull(prefix + "Evaluations");
+        } else {
+            n.put(prefix + "TargetEvaluations", reach[0]);
+            n.put(prefix + "Evaluations", reach[1]);
+        }
+    }
+
+    /** {target evaluations, all evaluations} up to the first target observation scoring at least goal, or null. */
+    static Integer[] reach(History h, int target, double goal, DecisionRule rule, long[] weights) {
+        int onTarget = 0;
+        int all = 0;
+        for (Step s : h.steps()) {
+            all++;
+            if (s.task() == target) {
+                onTarget++;
+                if (rule.feasible(s.value(), SearchConfig.bytes(s.bits(), weights))
+                        && s.value() - rule.penalty(s.bits(), weights) >= goal - 1e-12) {
+                    return new Integer[] {onTarget, all};
+                }
+            }
+        }
+        return null;
     }
 
     private static ObjectNode choiceJson(SearchLayers layers, int[] bits, long[][] table, long fp32Left, double score,

@@ -84,6 +84,27 @@ class SearchCliTest {
         JsonNode h0 = j.get("history").get(0);
         assertTrue(h0.has("step") && h0.has("task") && h0.get("bits").size() == 10 && h0.has("value"));
         assertTrue(Files.size(png) > 1000);
+        // The chosen configuration is measured on the target once, like the baselines' answers.
+        double measured = chosen.get("scoringAgreement").asDouble();
+        assertTrue(measured > 0.5 && measured <= 1, chosen.toString());
+        // The bytes penalty is 0.001 per average-layer bit around W4, so at most 4 x 8 x 0.001 either way here.
+        assertEquals(measured, chosen.get("measuredScore").asDouble(), 0.032, chosen.toString());
+        for (JsonNode b : j.get("baselines")) {
+            assertTrue(b.get("seconds").asDouble() > 0 && b.has("measuredScore"), b.toString());
+        }
+        // Reaching random search's best: the counted evaluation is a target-task step of the history.
+        JsonNode reach = j.get("reachRandomBest");
+        assertEquals(j.get("baselines").get(0).get("score").asDouble(), reach.get("randomBestScore").asDouble());
+        if (!reach.get("multiTaskEvaluations").isNull()) {
+            int all = reach.get("multiTaskEvaluations").asInt();
+            String target = j.get("history").get(0).get("task").asText(); // step 0 is on the target
+            assertEquals(target, j.get("history").get(all - 1).get("task").asText());
+            long onTarget = 0;
+            for (int k = 0; k < all; k++) {
+                onTarget += j.get("history").get(k).get("task").asText().equals(target) ? 1 : 0;
+            }
+            assertEquals(onTarget, reach.get("multiTaskTargetEvaluations").asLong());
+        }
 
         // The plan reads back: quantize with the same calibration images gives the searched network exactly, so
         // evaluate on the same test images gives the search's own test top-1.
