@@ -170,7 +170,10 @@ public final class CrossLayerEqualization {
         if (options == null) {
             throw new IllegalArgumentException("options must not be null");
         }
-        if (fp32.params() == null) {
+        // DL4J throws a NullPointerException on an uninitialised network's params(); ask for its layers first.
+        boolean initialised = fp32 instanceof MultiLayerNetwork m ? m.getLayers() != null
+                : ((ComputationGraph) fp32).getVertices() != null;
+        if (!initialised || fp32.params() == null) {
             throw new IllegalArgumentException("the network is not initialised (no parameters): call init() first");
         }
         Network source = Network.of(fp32);
