@@ -43,15 +43,16 @@ import java.util.Map;
  *   W1[i] /= s_i,  b1[i] /= s_i,  W2[:, i] *= s_i
  * </pre>
  * after which both ranges equal {@code sqrt(r1_i r2_i)} (eq. 11). This is exact because {@code f(x / s) = f(x) / s}
- * for {@code s > 0} (eq. 4, positive scaling equivariance). A channel with {@code r1_i = 0} or {@code r2_i = 0}
+ * for {@code s > 0} (the positive scaling equivariance of section 4.1). A channel with {@code r1_i = 0} or {@code r2_i = 0}
  * keeps {@code s_i = 1}. Where pairs chain ({@code conv1 -> conv2 -> conv3}) equalising one pair moves the other's
  * ranges, and the paper iterates "until convergence" (section 4.1): this class sweeps over all pairs in
  * topological order until no scale of a sweep differs from 1 by more than {@link Options#tolerance()}, at most
  * {@link Options#maxSweeps()} sweeps (defaults {@value #DEFAULT_TOLERANCE} and {@value #DEFAULT_MAX_SWEEPS}; a
  * network without chains stops after the second sweep, whose scales are all 1).
- * (3) Bias absorption (section 4.1, eq. 12-14), only where a BN was folded into {@code conv1} (so that its
+ * (3) Bias absorption ("absorbing high biases", section 4.1), only where a BN was folded into {@code conv1} (so that its
  * pre-activation is assumed {@code N(beta_i, gamma_i^2)}) and {@code f} is a ReLU: with {@code beta_i, gamma_i}
- * divided by the channel's total scale, {@code c_i = max(0, beta_i - 3 |gamma_i|)},
+ * divided by the channel's total scale, {@code c_i = max(0, beta_i - 3 |gamma_i|)} (the paper writes
+ * {@code gamma}, positive; a negative {@code gamma} gives the same spread),
  * {@code b1[i] -= c_i} and {@code b2[o] += c_i * sum_{ky,kx} W2[o, i, ky, kx]}. This is the paper's approximation:
  * exact only where the pre-activation of channel {@code i} is {@code >= c_i} (then {@code ReLU(x - c) = ReLU(x) - c})
  * and where conv2's window lies inside the input (a zero-padded tap reads 0 before and after absorption, but the
