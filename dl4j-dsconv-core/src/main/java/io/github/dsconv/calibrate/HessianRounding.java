@@ -6,6 +6,8 @@ import io.github.dsconv.layers.DSConvParams;
 import io.github.dsconv.layers.DSConvRuntime;
 import io.github.dsconv.layers.HostCopies;
 import io.github.dsconv.quant.HessianRoundingSolver;
+import io.github.dsconv.quant.KernelQuantizer;
+import io.github.dsconv.quant.VqkQuantizer;
 import io.github.dsconv.quant.KernelShape;
 import io.github.dsconv.quant.QuantizedKernel;
 import org.deeplearning4j.nn.api.Model;
@@ -89,6 +91,19 @@ public final class HessianRounding {
      */
     public static List<LayerResult> apply(Model fp32, Model dsconv, INDArray features, int batch,
                                           boolean clippingSearch, boolean sequential) {
+        return apply(fp32, dsconv, features, batch, clippingSearch, sequential, null);
+    }
+
+    /**
+     * Re-quantizes {@code dsconv} in place, on the grid of {@code quantizer}'s kernels: DSConv's
+     * ({@link VqkQuantizer}, or null) re-fits each block's scales during the sweep
+     * ({@link HessianRoundingSolver#quantize}); any other quantizer's scales (the per-channel baseline's) stay as
+     * converted and only the integers are re-chosen ({@link HessianRoundingSolver#quantizeOnGrid}).
+     *
+     * @see #apply(Model, Model, INDArray, int, boolean, boolean)
+     */
+    public static List<LayerResult> apply(Model fp32, Model dsconv, INDArray features, int batch,
+                                          boolean clippingSearch, boolean sequential, KernelQuantizer quantizer) {
         if (features == null || features.size(0) == 0) {
             throw new IllegalArgumentException("Hessian-aware rounding needs at least one unlabelled image");
         }
@@ -113,7 +128,8 @@ public final class HessianRounding {
             }
             Map<String, double[]> hessians = hessians(sequential ? dsconv : fp32, dsconv, group, features, batch);
             for (String name : group) {
-                out.add(round(fp32, NetworkLayers.dsconv(dsconv, name), hessians.get(name), clippingSearch));
+                out.add(round(fp32, NetworkLayers.dsconv(dsconv, name), hessians.get(name), clippingSearch,
+                        quantizer));
             }
         }
         return out;
@@ -165,59 +181,87 @@ public final class HessianRounding {
      * patches.
      */
     static long accumulate(DSConvRuntime rt, INDArray input, double[] h) {
-        ConvGeometry g = rt.geometry(input);
-        int n = Math.toIntExact(input.size(0));
-        int c = g.channels();
-        int kh = g.kh();
-        int kw = g.kw();
-        int k = c * kh * kw;
-        float[] x = HostCopies.floats(input);
+        return accumulate(rt, input, input, h);
+    }
+
+    /**
+     * Adds {@code sum x y^T} over the im2col patches {@code x} of {@code left} and {@code y} of {@code right} (two
+     * inputs of the same shape, e.g. the FP32 and the quantized network's input to one layer) to {@code h}; returns
+     * the number of patches. With {@code left == right} this is {@code sum x x^T}.
+     */
+    static long accumulate(DSConvRuntime rt, INDArray left, INDArray right, double[] h) {
+        ConvGeometry g = rt.geometry(left);
+        if (!java.util.Arrays.equals(left.shape(), right.shape())) {
+            throw new IllegalArgumentException("inputs of different shapes " + java.util.Arrays.toString(left.shape())
+                    + " and " + java.util.Arrays.toString(right.shape()));
+        }
+        int n = Math.toIntExact(left.size(0));
+        int k = g.channels() * g.kh() * g.kw();
+        float[] x = HostCopies.floats(left);
+        float[] y = left == right ? x : HostCopies.floats(right);
         long positions = (long) n * g.outPositions();
         int rows = (int) Math.min(positions, ROWS_PER_GEMM);
-        float[] patches = new float[rows * k];
+        float[] px = new float[rows * k];
+        float[] py = y == x ? px : new float[rows * k];
         int r = 0;
         for (long p = 0; p < positions; p++) {
-            int img = (int) (p / g.outPositions());
-            int oy = (int) (p / g.outW() % g.outH());
-            int ox = (int) (p % g.outW());
-            int base = r * k;
-            for (int ky = 0; ky < kh; ky++) {
-                int y = g.inputY(oy, ky);
-                for (int kx = 0; kx < kw; kx++) {
-                    int xx = g.inputX(ox, kx);
-                    int col = base + (ky * kw + kx) * c;
-                    boolean inside = y >= 0 && y < g.height() && xx >= 0 && xx < g.width();
-                    for (int ci = 0; ci < c; ci++) {
-                        patches[col + ci] = inside ? x[g.index(img, ci, y, xx)] : 0f;
-                    }
-                }
+            patch(g, x, p, px, r * k);
+            if (py != px) {
+                patch(g, y, p, py, r * k);
             }
             if (++r == rows || p == positions - 1) {
-                addGram(patches, r, k, h);
+                addGram(px, py, r, k, h);
                 r = 0;
             }
         }
         return positions;
     }
 
-    /** {@code h += X^T X} for the first {@code rows} rows of {@code X = patches [rows, k]} (ND4J GEMM). */
-    private static void addGram(float[] patches, int rows, int k, double[] h) {
-        INDArray xm = Nd4j.create(patches, new long[] {patches.length / k, k}, 'c');
-        if (rows < xm.size(0)) {
-            xm = xm.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all());
+    /** The im2col patch of output position {@code p} into {@code out[base..base+K)} (zeros in the padding). */
+    private static void patch(ConvGeometry g, float[] x, long p, float[] out, int base) {
+        int c = g.channels();
+        int kw = g.kw();
+        int img = (int) (p / g.outPositions());
+        int oy = (int) (p / g.outW() % g.outH());
+        int ox = (int) (p % g.outW());
+        for (int ky = 0; ky < g.kh(); ky++) {
+            int yy = g.inputY(oy, ky);
+            for (int kx = 0; kx < kw; kx++) {
+                int xx = g.inputX(ox, kx);
+                int col = base + (ky * kw + kx) * c;
+                boolean inside = yy >= 0 && yy < g.height() && xx >= 0 && xx < g.width();
+                for (int ci = 0; ci < c; ci++) {
+                    out[col + ci] = inside ? x[g.index(img, ci, yy, xx)] : 0f;
+                }
+            }
         }
-        try (INDArray gram = xm.transpose().mmul(xm)) {
+    }
+
+    /** {@code h += X^T Y} for the first {@code rows} rows of {@code X, Y [rows, k]} (ND4J GEMM). */
+    private static void addGram(float[] px, float[] py, int rows, int k, double[] h) {
+        INDArray xm = rowsOf(px, rows, k);
+        INDArray ym = py == px ? xm : rowsOf(py, rows, k);
+        try (INDArray gram = xm.transpose().mmul(ym)) {
             float[] g = gram.dup('c').data().asFloat();
             for (int i = 0; i < g.length; i++) {
                 h[i] += g[i];
             }
         } finally {
             xm.close();
+            if (ym != xm) {
+                ym.close();
+            }
         }
     }
 
+    private static INDArray rowsOf(float[] patches, int rows, int k) {
+        INDArray m = Nd4j.create(patches, new long[] {patches.length / k, k}, 'c');
+        return rows < m.size(0) ? m.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all()) : m;
+    }
+
     /** Re-quantizes one layer against its Hessian, keeping whichever kernel has the smaller output error. */
-    private static LayerResult round(Model fp32, DSConvRuntime rt, double[] h, boolean clippingSearch) {
+    private static LayerResult round(Model fp32, DSConvRuntime rt, double[] h, boolean clippingSearch,
+                                     KernelQuantizer quantizer) {
         DSConvLayer lc = rt.layerConf();
         String name = lc.getLayerName();
         INDArray fp32Kernel = NetworkLayers.fp32(fp32, name).getParam("W");
@@ -226,8 +270,11 @@ public final class HessianRounding {
         float[] current = HostCopies.floats(rt.effectiveKernel(false).castTo(DataType.FLOAT));
         QuantizedKernel qk;
         try {
-            qk = new HessianRoundingSolver(lc.isKdsBias(), clippingSearch).quantize(w, shape, lc.getWeightBits(),
-                    lc.getBlockSize(), h, lc.getScalePrecision());
+            HessianRoundingSolver solver = new HessianRoundingSolver(lc.isKdsBias(), clippingSearch);
+            qk = quantizer == null || quantizer instanceof VqkQuantizer
+                    ? solver.quantize(w, shape, lc.getWeightBits(), lc.getBlockSize(), h, lc.getScalePrecision())
+                    : solver.quantizeOnGrid(w, DSConvParams.read(lc, rt.paramTable()),
+                            quantizer.range(lc.getWeightBits()), h);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("layer '" + name + "': " + e.getMessage(), e);
         }

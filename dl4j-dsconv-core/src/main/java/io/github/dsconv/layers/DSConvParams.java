@@ -17,6 +17,27 @@ public final class DSConvParams {
     }
 
     /**
+     * Reads the layer's kernel as a {@link QuantizedKernel}: {@code q}, {@code alpha} and (with the KDS shift)
+     * {@code beta}; CDS is not part of it. {@code storedScales} counts every stored alpha (and beta).
+     *
+     * @param layer  the layer configuration
+     * @param params the layer's parameter table
+     */
+    public static QuantizedKernel read(DSConvLayer layer, Map<String, INDArray> params) {
+        INDArray qa = params.get(DSConvParamInitializer.Q_KEY);
+        KernelShape shape = KernelShape.of(qa.shape());
+        float[] qf = HostCopies.floats(qa);
+        byte[] q = new byte[qf.length];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = (byte) Math.round(qf[i]);
+        }
+        float[] alpha = HostCopies.floats(params.get(DSConvParamInitializer.ALPHA_KEY));
+        float[] beta = layer.isKdsBias() ? HostCopies.floats(params.get(DSConvParamInitializer.BETA_KEY)) : null;
+        return new QuantizedKernel(shape, layer.getWeightBits(), layer.getBlockSize(), q, alpha, beta,
+                (long) alpha.length * (beta == null ? 1 : 2));
+    }
+
+    /**
      * Writes {@code q}, {@code alpha} and {@code beta} (and resets CDS to the identity and sets the bias).
      *
      * @param layer  the layer configuration (for the option checks)

@@ -1,10 +1,15 @@
 package io.github.dsconv.ptq;
 
+import io.github.dsconv.calibrate.AdaRound;
 import io.github.dsconv.calibrate.BiasCorrection;
 import io.github.dsconv.calibrate.ChannelEnergy;
 import io.github.dsconv.calibrate.HessianRounding;
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.Converted;
+import io.github.dsconv.convert.CrossLayerEqualization;
+import io.github.dsconv.convert.EqualizationReport;
+import io.github.dsconv.convert.Equalized;
+import io.github.dsconv.quant.KernelQuantizer;
 import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.data.ImageSource;
 import io.github.dsconv.data.InputSpec;
@@ -84,33 +89,49 @@ public final class PostTrainingQuantizer {
     public PtqResult quantize(Model fp32) throws IOException {
         long t0 = System.nanoTime();
         DSConvConverter.requireConvertible(fp32, "model");
-        DSConvConverter converter = new DSConvConverter(plan, method.quantizer(plan));
+        KernelQuantizer quantizer = method.quantizer(plan);
+        DSConvConverter converter = new DSConvConverter(plan, quantizer);
         converter.validate(fp32); // a plan that does not fit the network fails before any image is read
+        // Equalisation first: the equalised network computes the same function and is every later step's FP32
+        // reference (its BN are folded, so the converted network has none either).
+        EqualizationReport equalization = null;
+        Model reference = fp32;
+        if (recipe.equalize()) {
+            Equalized<? extends Model> e = CrossLayerEqualization.equalize(fp32);
+            reference = e.network();
+            equalization = e.report();
+            converter.validate(reference);
+        }
         INDArray images = null;
         String description = null;
         if (recipe.needsData()) {
             if (data == null) {
                 throw new IllegalArgumentException("recipe " + recipe.describe() + " needs calibration data");
             }
-            images = data.images(fp32, recipe.imagesNeeded());
+            images = data.images(reference, recipe.imagesNeeded());
             description = data.describe();
         }
         if (recipe.weightedFitImages() > 0) {
-            converter = converter.withChannelWeights(ChannelEnergy.of(fp32, first(images,
+            converter = converter.withChannelWeights(ChannelEnergy.of(reference, first(images,
                     recipe.weightedFitImages()), batch));
         }
-        Converted<? extends Model> c = converter.convert(fp32);
-        List<HessianRounding.LayerResult> rounding = List.of();
-        if (recipe.hessianRoundingImages() > 0) {
-            rounding = HessianRounding.apply(fp32, c.network(), first(images, recipe.hessianRoundingImages()), batch,
-                    plan.clippingSearch());
+        Converted<? extends Model> c = converter.convert(reference);
+        List<HessianRounding.LayerResult> hessian = List.of();
+        List<AdaRound.LayerResult> adaRound = List.of();
+        if (recipe.rounding() == Rounding.HESSIAN) {
+            hessian = HessianRounding.apply(reference, c.network(), first(images, recipe.roundingImages()), batch,
+                    plan.clippingSearch(), false, quantizer);
+        } else if (recipe.rounding() == Rounding.ADAROUND) {
+            adaRound = AdaRound.apply(reference, c.network(), first(images, recipe.roundingImages()), batch,
+                    quantizer, recipe.adaRound(), recipe.adaRoundQuantizedInputs());
         }
         List<BiasCorrection.Correction> corrections = List.of();
         if (recipe.biasCorrectionImages() > 0) {
-            corrections = BiasCorrection.apply(fp32, c.network(), first(images, recipe.biasCorrectionImages()), batch);
+            corrections = BiasCorrection.apply(reference, c.network(), first(images, recipe.biasCorrectionImages()),
+                    batch);
         }
-        return new PtqResult(c.network(), c.report(), plan, method, recipe, description, rounding, corrections,
-                (System.nanoTime() - t0) / 1e9);
+        return new PtqResult(c.network(), c.report(), plan, method, recipe, description, equalization, hessian,
+                adaRound, corrections, (System.nanoTime() - t0) / 1e9);
     }
 
     private static INDArray first(INDArray images, int n) {
@@ -248,10 +269,6 @@ public final class PostTrainingQuantizer {
             if (recipe != null && data != null && recipe.imagesNeeded() > data.count()) {
                 throw new IllegalArgumentException("recipe " + recipe.describe() + " needs "
                         + recipe.imagesNeeded() + " calibration images, the data has " + data.count());
-            }
-            if (recipe != null && recipe.hessianRoundingImages() > 0 && method != WeightMethod.DSCONV) {
-                throw new IllegalArgumentException("Hessian-aware rounding applies to the dsconv method, not "
-                        + method.label());
             }
             return new PostTrainingQuantizer(this);
         }

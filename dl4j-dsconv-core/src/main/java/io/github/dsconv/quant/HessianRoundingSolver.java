@@ -170,6 +170,68 @@ public final class HessianRoundingSolver {
         return new QuantizedKernel(shape, bits, blockSize, q, alpha, beta, stored);
     }
 
+    /**
+     * Hessian-aware rounding on a fixed grid: the same column sweep with error compensation as
+     * {@link #quantize}, but every weight is rounded to the grid of {@code grid}'s scales and shifts, which stay as
+     * they are (GPTQ with per-channel scales fixed before the sweep, as GPTQ does without groups). This is the
+     * rounding the per-channel baseline gets, so that it competes with the same optimisation as DSConv.
+     *
+     * @param w       kernel values, c order {@code [nOut, nIn, kH, kW]}; must be finite
+     * @param grid    scales and shifts per weight (its integers are not used)
+     * @param range   the integers allowed
+     * @param hessian {@code H = E[x x^T]} as for {@link #quantize}
+     * @return a kernel with {@code grid}'s scales and the compensated integers
+     */
+    public QuantizedKernel quantizeOnGrid(float[] w, QuantizedKernel grid, IntegerRange range, double[] hessian) {
+        KernelShape shape = grid.shape();
+        KernelQuantizer.requireFinite(w, shape, "kernel");
+        int k = columns(shape);
+        requireHessian(hessian, k);
+        int nOut = shape.nOut();
+        int nIn = shape.nIn();
+        int sp = shape.spatial();
+        BlockLayout layout = grid.layout();
+        int nb = layout.nBlocks();
+        double[][] rows = new double[nOut][k];
+        for (int o = 0; o < nOut; o++) {
+            for (int c = 0; c < nIn; c++) {
+                for (int s = 0; s < sp; s++) {
+                    rows[o][s * nIn + c] = w[(o * nIn + c) * sp + s];
+                }
+            }
+        }
+        double[][] u = upperCholeskyOfInverse(hessian, k);
+        byte[] q = new byte[w.length];
+        double[] err = new double[nOut];
+        for (int j = 0; j < k; j++) {
+            int s = j / nIn;
+            int c = j % nIn;
+            int blk = layout.blockOf(c);
+            double[] uj = u[j];
+            for (int o = 0; o < nOut; o++) {
+                int ai = (o * nb + blk) * sp + s;
+                float ga = grid.alpha()[ai];
+                float gb = grid.beta() == null ? 0f : grid.beta()[ai];
+                double v = rows[o][j];
+                int qi = ga == 0f ? 0 : (int) range.clamp(Math.rint((v - gb) / ga));
+                q[(o * nIn + c) * sp + s] = (byte) qi;
+                err[o] = (v - (ga * qi + gb)) / uj[j];
+            }
+            for (int o = 0; o < nOut; o++) {
+                double e = err[o];
+                if (e == 0) {
+                    continue;
+                }
+                double[] r = rows[o];
+                for (int t = j + 1; t < k; t++) {
+                    r[t] -= e * uj[t];
+                }
+            }
+        }
+        return new QuantizedKernel(shape, grid.bits(), grid.blockSize(), q, grid.alpha().clone(),
+                grid.beta() == null ? null : grid.beta().clone(), grid.storedScales());
+    }
+
     /** The VQK fit of one block (as {@link VqkQuantizer}): alpha, beta and error into {@code fit}. */
     private void fitBlock(float[] wb, int len, int bits, byte[] qb, double[] fit) {
         float a = VqkQuantizer.signedMaxAbs(wb, len);

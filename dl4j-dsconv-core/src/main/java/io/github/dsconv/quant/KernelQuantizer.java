@@ -57,6 +57,11 @@ public interface KernelQuantizer {
         return false;
     }
 
+    /** The integers the kernels of this quantizer hold at {@code bits}. Defaults to {@link IntegerRange#signed}. */
+    default IntegerRange range(int bits) {
+        return IntegerRange.signed(bits);
+    }
+
     /** Whether {@code blockSize} means anything to this quantizer. */
     default boolean blockwise() {
         return true;

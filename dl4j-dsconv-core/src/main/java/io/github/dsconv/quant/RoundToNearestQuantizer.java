@@ -41,6 +41,12 @@ public final class RoundToNearestQuantizer implements KernelQuantizer {
         return false;
     }
 
+    /** Symmetric: {@code [-(2^(bits-1) - 1), 2^(bits-1) - 1]}. */
+    @Override
+    public IntegerRange range(int bits) {
+        return IntegerRange.symmetric(bits);
+    }
+
     @Override
     public QuantizedKernel quantize(float[] w, KernelShape shape, int bits, int blockSize) {
         KernelQuantizer.requireBits(bits);

@@ -50,7 +50,7 @@ public final class BitSearch {
     }
 
     /** Why a point was proposed. */
-    public enum Kind { RANDOM_START, RANDOM, INFORMATION_GAIN, UCB }
+    public enum Kind { RANDOM_START, RANDOM, INFORMATION_GAIN, UCB, VERIFY }
 
     /**
      * The next evaluation to make.
@@ -202,6 +202,12 @@ public final class BitSearch {
             return new Proposal(step, target, theta, curve.bits(theta, config.layers()),
                     step == 0 ? Kind.RANDOM_START : Kind.RANDOM, Double.NaN);
         }
+        if (step >= config.budget() - config.verifySteps()) {
+            Proposal v = verifyProposal(history);
+            if (v != null) {
+                return v;
+            }
+        }
         Model model = fitModel(history, step);
         double[][] candidates = candidates(step);
         List<Integer> lowTasks = new ArrayList<>();
@@ -224,6 +230,67 @@ public final class BitSearch {
             return ucbProposal(step, model, candidates, bits, seen.getOrDefault(target, Set.of()));
         }
         return informationGainProposal(step, model, candidates, bits, lowTasks, seen);
+    }
+
+    /**
+     * The best configuration {@link #decide} ranks (GP prediction) that was not measured on the target yet, to be
+     * measured there; null if all ranked ones were.
+     */
+    private Proposal verifyProposal(History history) {
+        Set<BitsKey> measured = new HashSet<>();
+        for (Step s : history.steps()) {
+            if (s.task() == config.targetTask()) {
+                measured.add(new BitsKey(s.bits()));
+            }
+        }
+        for (Decision.Choice c : decide(history).ranked()) {
+            if (!measured.contains(new BitsKey(c.bits()))) {
+                return new Proposal(history.size(), config.targetTask(), c.theta(), c.bits(), Kind.VERIFY, c.score());
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Picks among the configurations measured on the target task, by their measured value (the mean of their
+     * target evaluations) minus the rule's penalty: the recommendation of the best observation, which does not
+     * trust a GP prediction no evaluation confirmed (the argmax of predictions over thousands of configurations is
+     * biased upwards). With {@link SearchConfig#verifySteps()} the GP's best predictions are among them.
+     */
+    public Decision decideMeasured(History history) {
+        check(history);
+        int target = config.targetTask();
+        Map<BitsKey, double[]> observed = new LinkedHashMap<>();
+        Map<BitsKey, double[]> thetas = new HashMap<>();
+        for (Step s : history.steps()) {
+            if (s.task() == target) {
+                BitsKey key = new BitsKey(s.bits());
+                double[] acc = observed.computeIfAbsent(key, k -> new double[2]);
+                acc[0] += s.value();
+                acc[1]++;
+                thetas.putIfAbsent(key, s.theta());
+            }
+        }
+        if (observed.isEmpty()) {
+            throw new IllegalArgumentException("history has no evaluation of the target task");
+        }
+        long[] weights = config.layerWeights();
+        DecisionRule rule = config.rule();
+        List<Decision.Choice> feasible = new ArrayList<>();
+        for (Map.Entry<BitsKey, double[]> e : observed.entrySet()) {
+            int[] b = e.getKey().bits;
+            double value = e.getValue()[0] / e.getValue()[1];
+            double bytes = SearchConfig.bytes(b, weights);
+            if (rule.feasible(value, bytes)) {
+                feasible.add(new Decision.Choice(b, thetas.get(e.getKey()), value, value, (int) e.getValue()[1],
+                        bytes, value - rule.penalty(b, weights)));
+            }
+        }
+        feasible.sort(Comparator.comparingDouble((Decision.Choice c) -> -roundScore(c.score()))
+                .thenComparingDouble(Decision.Choice::bytes)
+                .thenComparing(Decision.Choice::bits, Arrays::compare));
+        return new Decision(feasible.subList(0, Math.min(Decision.TOP, feasible.size())), observed.size(),
+                feasible.size());
     }
 
     private Proposal ucbProposal(int step, Model model, double[][] candidates, int[][] bits, Set<BitsKey> seen) {

@@ -24,10 +24,14 @@ import java.util.List;
  * @param delta         GP-UCB confidence parameter; default 0.1
  * @param fit           GP hyperparameter fitting; default {@link MultiTaskGp.FitOptions#defaults()}
  * @param rule          how {@link BitSearch#decide} ranks configurations; default {@link DecisionRule#defaults()}
+ * @param verifySteps   the GP strategies spend the last {@code verifySteps} evaluations of the budget measuring, on
+ *                      the target task, the best configurations the GP predicts that were not measured yet, so that
+ *                      {@link BitSearch#decideMeasured} can choose by measurement; default 0 (the paper: the GP
+ *                      prediction alone)
  */
 public record SearchConfig(CurveKind curve, int layers, long[] layerWeights, List<Task> tasks, int targetTask,
                            int budget, long seed, int gridPoints, int maxCandidates, int ucbEvery, double delta,
-                           MultiTaskGp.FitOptions fit, DecisionRule rule) {
+                           MultiTaskGp.FitOptions fit, DecisionRule rule, int verifySteps) {
 
     /** Default seed. */
     public static final long DEFAULT_SEED = 42;
@@ -58,6 +62,9 @@ public record SearchConfig(CurveKind curve, int layers, long[] layerWeights, Lis
         }
         if (budget < 1) {
             throw new IllegalArgumentException("budget must be >= 1 evaluation, got " + budget);
+        }
+        if (verifySteps < 0 || verifySteps >= budget) {
+            throw new IllegalArgumentException("verifySteps must be in [0, budget), got " + verifySteps);
         }
         if (gridPoints < 2 || maxCandidates < 1 || ucbEvery < 1) {
             throw new IllegalArgumentException("need gridPoints >= 2, maxCandidates >= 1 and ucbEvery >= 1");
@@ -109,7 +116,7 @@ public record SearchConfig(CurveKind curve, int layers, long[] layerWeights, Lis
     /** This configuration with another budget (e.g. to extend a finished search). */
     public SearchConfig withBudget(int newBudget) {
         return new SearchConfig(curve, layers, layerWeights, tasks, targetTask, newBudget, seed, gridPoints,
-                maxCandidates, ucbEvery, delta, fit, rule);
+                maxCandidates, ucbEvery, delta, fit, rule, Math.min(verifySteps, newBudget - 1));
     }
 
     /** Builder of {@link SearchConfig}; {@link #build()} validates. */
@@ -127,6 +134,7 @@ public record SearchConfig(CurveKind curve, int layers, long[] layerWeights, Lis
         private double delta = Acquisition.DEFAULT_DELTA;
         private MultiTaskGp.FitOptions fit = MultiTaskGp.FitOptions.defaults();
         private DecisionRule rule = DecisionRule.defaults();
+        private int verifySteps;
 
         private Builder(int layers, List<Task> tasks) {
             this.layers = layers;
@@ -199,6 +207,12 @@ public record SearchConfig(CurveKind curve, int layers, long[] layerWeights, Lis
             return this;
         }
 
+        /** Evaluations at the end of the budget that measure the GP's best predictions. Defaults to 0. */
+        public Builder verifySteps(int n) {
+            this.verifySteps = n;
+            return this;
+        }
+
         /** Validates and builds. */
         public SearchConfig build() {
             long[] w = layerWeights;
@@ -208,7 +222,7 @@ public record SearchConfig(CurveKind curve, int layers, long[] layerWeights, Lis
             }
             int target = targetTask != null ? targetTask : (tasks == null ? 0 : tasks.size() - 1);
             return new SearchConfig(curve, layers, w, tasks, target, budget, seed, gridPoints, maxCandidates,
-                    ucbEvery, delta, fit, rule);
+                    ucbEvery, delta, fit, rule, verifySteps);
         }
     }
 }

@@ -3,8 +3,10 @@ package io.github.dsconv.search;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -123,6 +125,44 @@ class BitSearchTest {
         }
         DecisionRule impossible = DecisionRule.defaults().withMaxDrop(10, 0);
         assertTrue(random.decide(h, impossible).best().isEmpty());
+    }
+
+    /**
+     * Verification: the last steps of the budget measure, on the target, the GP's best predictions not measured
+     * yet, and {@code decideMeasured} chooses among measured configurations by their measured score. The steps
+     * before are those of the run without verification (the per-step seeding makes the prefix identical).
+     */
+    @Test
+    void verificationStepsMeasureTheBestPredictionsAndTheAnswerIsMeasured() {
+        BitSearch plain = BitSearch.multiTask(config().budget(9).seed(5).build());
+        BitSearch verified = BitSearch.multiTask(config().budget(12).seed(5).verifySteps(3).build());
+        SyntheticProblem problem = new SyntheticProblem();
+        History h = verified.run(problem);
+        assertEquals(plain.run(problem).steps(), h.truncate(9).steps());
+        int target = verified.config().targetTask();
+        for (int s = 9; s < 12; s++) {
+            Step step = h.steps().get(s);
+            assertEquals(target, step.task());
+            for (int e = 0; e < s; e++) {
+                Step earlier = h.steps().get(e);
+                assertTrue(earlier.task() != target || !Arrays.equals(earlier.bits(), step.bits()),
+                        "step " + s + " measures a configuration measured at step " + e);
+            }
+        }
+        // The first verification step is the GP's top prediction after 9 steps.
+        assertArrayEquals(verified.decide(h.truncate(9)).best().orElseThrow().bits(), h.steps().get(9).bits());
+        Decision d = verified.decideMeasured(h);
+        Decision.Choice best = d.best().orElseThrow();
+        assertTrue(best.evaluations() >= 1);
+        double bestMeasured = Double.NEGATIVE_INFINITY;
+        for (Step s : h.steps()) {
+            if (s.task() == target) {
+                bestMeasured = Math.max(bestMeasured, s.value()
+                        - verified.config().rule().penalty(s.bits(), verified.config().layerWeights()));
+            }
+        }
+        assertEquals(bestMeasured, best.score(), 1e-12);
+        assertThrows(IllegalArgumentException.class, () -> config().budget(5).verifySteps(5).build());
     }
 
     @Test

@@ -1,6 +1,8 @@
 package io.github.dsconv.cli;
 
 import io.github.dsconv.examples.QuantizeModel;
+import io.github.dsconv.ptq.Rounding;
+import io.github.dsconv.quant.AdaRoundSolver;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -73,10 +75,30 @@ final class QuantizeCommand implements Callable<Integer>, DeclaresFiles {
     int weightedFit;
 
     @Option(names = "--hessian-round", defaultValue = "0", paramLabel = "N", description = "Hessian-aware rounding"
-            + " (AdaRound's objective, GPTQ's solver; not in the DSConv paper) on the first N calibration images. "
-            + "0 = off unless the default recipe runs. Giving any of --bias-correct, --weighted-fit, --hessian-round "
-            + "replaces the default recipe with exactly those steps.")
+            + " (AdaRound's objective, GPTQ's solver; not in the DSConv paper) on the first N calibration images: "
+            + "--rounding hessian on N images. 0 = off unless the default recipe runs. Giving any of --bias-correct, "
+            + "--weighted-fit, --hessian-round replaces the default recipe with exactly those steps.")
     int hessianRound;
+
+    @Option(names = "--rounding", paramLabel = "nearest|hessian|adaround", description = "How each kernel's "
+            + "integers are chosen on its grid: nearest (as converted), hessian (Hessian-aware, GPTQ-style; the "
+            + "default with calibration data) or adaround (AdaRound, Nagel et al. 2020). Without counts it runs on "
+            + "--calibration-images images, followed by bias correction.")
+    String rounding;
+
+    @Option(names = "--adaround-iterations", defaultValue = "" + AdaRoundSolver.Options.DEFAULT_ITERATIONS,
+            paramLabel = "N", description = "AdaRound's Adam steps per layer (default ${DEFAULT-VALUE}).")
+    int adaRoundIterations;
+
+    @Option(names = "--adaround-inputs", defaultValue = "fp32", paramLabel = "fp32|quantized", description =
+            "Inputs AdaRound reconstructs each layer's output from: the FP32 network's (default) or the quantized "
+            + "network's with the layers before already rounded (the paper's asymmetric variant; one pass a layer).")
+    String adaRoundInputs;
+
+    @Option(names = "--equalize", description = "Cross-layer equalisation (DFQ, Nagel et al. 2019; data-free) of "
+            + "conv -> ReLU -> conv pairs before the conversion; BN is folded first. Pairs across a branch or a "
+            + "non-ReLU activation are skipped and listed in the JSON.")
+    boolean equalize;
 
     @Mixin
     CalibrationOptions calibration = new CalibrationOptions();
@@ -98,6 +120,22 @@ final class QuantizeCommand implements Callable<Integer>, DeclaresFiles {
         OptionChecks.range("--bias-correct", biasCorrect, 0, 1_000_000);
         OptionChecks.range("--weighted-fit", weightedFit, 0, 1_000_000);
         OptionChecks.range("--hessian-round", hessianRound, 0, 1_000_000);
+        OptionChecks.range("--adaround-iterations", adaRoundIterations, 1, 1_000_000);
+        if (rounding != null) {
+            try {
+                Rounding.parse(rounding);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--rounding: " + e.getMessage(), e);
+            }
+            if (hessianRound > 0 && !"hessian".equals(rounding)) {
+                throw new IllegalArgumentException("--hessian-round N is --rounding hessian on N images; it cannot "
+                        + "go with --rounding " + rounding);
+            }
+        }
+        if (!"fp32".equals(adaRoundInputs) && !"quantized".equals(adaRoundInputs)) {
+            throw new IllegalArgumentException("--adaround-inputs must be fp32 or quantized, got '" + adaRoundInputs
+                    + "'");
+        }
         OptionChecks.range("--calibration-images", calibration.images, 1, 1_000_000);
     }
 
@@ -118,11 +156,17 @@ final class QuantizeCommand implements Callable<Integer>, DeclaresFiles {
         }
         QuantizeModel.Options o = new QuantizeModel.Options(in, out, weightBits, actBits, block, skipFirst, plan,
                 method, kdsBias, cds, clipSearch, paramsPrecision, biasCorrect, weightedFit, hessianRound, source,
-                calibration.images, spec, minCompression, unsignedActivations);
+                calibration.images, spec, minCompression, unsignedActivations, rounding, adaRoundIterations,
+                "quantized".equals(adaRoundInputs), equalize);
         QuantizeModel.Result r = QuantizeModel.run(o);
         System.out.print(r.table());
         System.out.println("recipe: " + r.ptq().recipe().describe() + (r.ptq().calibrationData() == null ? ""
                 : " on " + r.ptq().calibrationData()));
+        if (r.ptq().equalization() != null) {
+            var eq = r.ptq().equalization();
+            System.out.printf(java.util.Locale.ROOT, "equalisation: %d pair(s) equalised, %d convolution(s) not the "
+                    + "start of an eligible pair (reasons in the JSON)%n", eq.pairs().size(), eq.skipped().size());
+        }
         for (io.github.dsconv.calibrate.BiasCorrection.Correction c : r.ptq().biasCorrections()) {
             if ("none".equals(c.target())) {
                 System.out.printf(java.util.Locale.ROOT, "bias correction: layer %s has no bias and no batch norm "

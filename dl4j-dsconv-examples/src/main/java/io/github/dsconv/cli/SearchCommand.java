@@ -181,8 +181,10 @@ final class SearchCommand implements Callable<Integer>, DeclaresFiles {
                     n.get("top1").asDouble()));
         }
         for (JsonNode f : r.get("fidelities")) {
-            System.out.printf(Locale.ROOT, "fidelity %s: %.2f s an evaluation, rank correlation with the target "
-                    + "%.3f%n", f.get("name").asText(), f.get("secondsPerEvaluation").asDouble(),
+            JsonNode secs = f.get("secondsPerEvaluation");
+            System.out.printf(Locale.ROOT, "fidelity %s: %s an evaluation, rank correlation with the target "
+                    + "%.3f%n", f.get("name").asText(), secs.isNull() ? "(all from the log)"
+                    : String.format(Locale.ROOT, "%.2f s", secs.asDouble()),
                     f.get("rankCorrelationWithTarget").asDouble());
         }
         System.out.printf(Locale.ROOT, "wrote %s (%d evaluations, %.0f s)%n", out, r.get("evaluations").asInt(),

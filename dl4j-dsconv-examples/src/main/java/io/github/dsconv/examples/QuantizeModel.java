@@ -22,6 +22,10 @@ import io.github.dsconv.provenance.Provenance;
 import io.github.dsconv.ptq.PostTrainingQuantizer;
 import io.github.dsconv.ptq.PtqResult;
 import io.github.dsconv.ptq.Recipe;
+import io.github.dsconv.ptq.Rounding;
+import io.github.dsconv.quant.AdaRoundSolver;
+import io.github.dsconv.calibrate.AdaRound;
+import io.github.dsconv.convert.EqualizationReport;
 import io.github.dsconv.ptq.WeightMethod;
 import io.github.dsconv.quant.KernelQuantizer;
 import io.github.dsconv.quant.ScalePrecision;
@@ -66,12 +70,19 @@ public final class QuantizeModel {
      * @param minCompression leave in FP32 a convolution DSConv would shrink less than this many times, or null for
      *                    the plan's value ({@link ConversionPlan#DEFAULT_MIN_COMPRESSION} without a plan)
      * @param unsignedActivations unsigned BFP blocks for non-negative inputs (or the plan's setting)
+     * @param rounding    {@code nearest}, {@code hessian} or {@code adaround}, or null: the rounding of the recipe
+     *                    ({@link #recipe()} says how it combines with the counts above)
+     * @param adaRoundIterations AdaRound's iterations per layer
+     * @param adaRoundQuantizedInputs AdaRound learns from the quantized network's inputs (the paper's asymmetric
+     *                    reconstruction)
+     * @param equalize    cross-layer equalisation before the conversion
      */
     public record Options(Path in, Path out, Integer weightBits, Integer actBits, Integer block, boolean skipFirst,
                           Path plan, String method, boolean kdsBias, boolean cds, boolean clipSearch,
                           String paramsPrecision, int biasCorrect, int weightedFit, int hessianRound,
                           ImageSource calibration, int calibrationImages, InputSpec inputSpec, Double minCompression,
-                          boolean unsignedActivations) {
+                          boolean unsignedActivations, String rounding, int adaRoundIterations,
+                          boolean adaRoundQuantizedInputs, boolean equalize) {
 
         public Options {
             for (int n : new int[] {biasCorrect, weightedFit, hessianRound}) {
@@ -80,8 +91,16 @@ public final class QuantizeModel {
                             + "between 0 and 1000000 images, got " + n);
                 }
             }
-            if (hessianRound > 0 && !"dsconv".equals(method)) {
-                throw new IllegalArgumentException("--hessian-round applies to the dsconv method, not " + method);
+            if (rounding != null) {
+                Rounding r = Rounding.parse(rounding);
+                if (hessianRound > 0 && r != Rounding.HESSIAN) {
+                    throw new IllegalArgumentException("--hessian-round N is --rounding hessian on N images; it "
+                            + "cannot go with --rounding " + rounding);
+                }
+            }
+            if (adaRoundIterations < 1 || adaRoundIterations > 1_000_000) {
+                throw new IllegalArgumentException("--adaround-iterations must be between 1 and 1000000, got "
+                        + adaRoundIterations);
             }
             if (calibrationImages <= 0) {
                 throw new IllegalArgumentException("--calibration-images must be positive, got " + calibrationImages);
@@ -98,16 +117,33 @@ public final class QuantizeModel {
                        String paramsPrecision, int biasCorrect, int weightedFit, int hessianRound) {
             this(in, out, weightBits, actBits, block, skipFirst, plan, method, kdsBias, cds, clipSearch,
                     paramsPrecision, biasCorrect, weightedFit, hessianRound, null, Recipe.DEFAULT_IMAGES, null, null,
-                    false);
+                    false, null, AdaRoundSolver.Options.DEFAULT_ITERATIONS, false, false);
         }
 
-        /** The calibration recipe these options ask for. */
+        /**
+         * The calibration recipe these options ask for. Counts given ({@code --bias-correct}, {@code --weighted-fit},
+         * {@code --hessian-round}): exactly those steps, with {@code --rounding} (if given) on the
+         * {@code --hessian-round} images or else on {@code calibrationImages}. No counts: with {@code --rounding},
+         * that rounding then bias correction on {@code calibrationImages}; without it, the default
+         * ({@link Recipe#calibrated}) when calibration data is given, else the plain conversion. Equalisation is
+         * added on top.
+         */
         public Recipe recipe() {
+            Recipe r;
+            Rounding chosen = rounding == null ? null : Rounding.parse(rounding);
             if (biasCorrect > 0 || weightedFit > 0 || hessianRound > 0) {
-                return new Recipe(weightedFit, hessianRound, biasCorrect);
+                r = new Recipe(weightedFit, hessianRound, biasCorrect);
+                if (chosen != null) {
+                    r = r.withRounding(chosen, hessianRound > 0 ? hessianRound : calibrationImages);
+                }
+            } else if (chosen != null) {
+                r = new Recipe(0, 0, calibrationImages).withRounding(chosen, calibrationImages);
+            } else {
+                r = calibration == null ? Recipe.plain() : Recipe.calibrated(WeightMethod.parse(method),
+                        calibrationImages);
             }
-            return calibration == null ? Recipe.plain() : Recipe.calibrated(WeightMethod.parse(method),
-                    calibrationImages);
+            return r.withAdaRound(AdaRoundSolver.Options.defaults().withIterations(adaRoundIterations),
+                    adaRoundQuantizedInputs).withEqualize(equalize);
         }
     }
 
@@ -132,7 +168,8 @@ public final class QuantizeModel {
             return new Summary(out.toString(), report.method(), report.converted().size() + report.skipped().size(),
                     report.converted().size(), report.fp32WeightBytes(), report.convertedWeightBytes(),
                     ptq.seconds(), plan.toJson(), report.converted(), report.skipped(), packed, ptq.hessianRounding(),
-                    ptq.recipe().describe(), ptq.calibrationData(), ptq.biasCorrections());
+                    ptq.recipe().describe(), ptq.calibrationData(), ptq.biasCorrections(), ptq.adaRound(),
+                    ptq.equalization(), ptq.recipe().rounding().label());
         }
     }
 
@@ -182,12 +219,17 @@ public final class QuantizeModel {
      * @param recipe            the calibration recipe that ran ({@code plain} for none)
      * @param calibrationData   what the calibration images were, or null when none were read
      * @param biasCorrections   per layer, what bias correction changed (empty unless it ran)
+     * @param adaRound          per layer, AdaRound's outcome: output SQNR of nearest rounding and of AdaRound,
+     *                          weights flipped, which was kept, seconds (empty unless it ran)
+     * @param equalization      cross-layer equalisation's pairs and skipped layers, or null when it did not run
+     * @param rounding          the recipe's rounding: {@code nearest}, {@code hessian} or {@code adaround}
      */
     public record Summary(String out, String method, int convLayers, int replaced, long fp32WeightBytes,
                           long dsconvWeightBytes, double seconds, JsonNode plan, List<LayerReport> layers,
                           List<ConversionReport.SkippedLayer> skipped, Packed packed,
                           List<HessianRounding.LayerResult> hessianRounding, String recipe, String calibrationData,
-                          List<BiasCorrection.Correction> biasCorrections) {
+                          List<BiasCorrection.Correction> biasCorrections, List<AdaRound.LayerResult> adaRound,
+                          EqualizationReport equalization, String rounding) {
     }
 
     private QuantizeModel() {

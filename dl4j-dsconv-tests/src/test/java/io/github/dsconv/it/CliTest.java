@@ -355,7 +355,7 @@ class CliTest {
 
         Path dir = Files.createDirectories(tmp.resolve("bad"));
         for (Object[] args : List.of(new Object[] {"--hessian-round", -1},
-                new Object[] {"--hessian-round", 8, "--method", "rtn-per-channel"})) {
+                new Object[] {"--hessian-round", 8, "--rounding", "nearest"})) {
             List<Object> all = new ArrayList<>(List.of("quantize", "--in", vgg, "--out", dir.resolve("q.zip"),
                     "--json", dir.resolve("q.json")));
             all.addAll(List.of(args));
