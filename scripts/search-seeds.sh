@@ -9,7 +9,8 @@
 # each seed after the first starts from a copy of the previous seed's evaluation log: configurations already
 # evaluated (the uniform ones, the greedy baseline, which does not depend on the seed) are read back instead of
 # recomputed. Those runs' "seconds" therefore count only new evaluations; the first seed's is the full cost.
-# SEEDS="42 1 2" and BUDGET=40 are the defaults; DSCONV=/path/to/launcher runs another build.
+# SEEDS="42 1 2", BUDGET=40 and BASELINES=random,greedy-sensitivity,single-task-gp are the defaults;
+# DSCONV=/path/to/launcher runs another build.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 name="$1"; model="$2"; out="$3"; shift 3
@@ -25,7 +26,7 @@ for seed in ${SEEDS:-42 1 2}; do
   elif [ -n "$previous" ]; then
     cp "$previous" "$log"; resume=(--resume)
   fi
-  dsconv search --model "$model" --budget "${BUDGET:-40}" --baselines random,greedy-sensitivity,single-task-gp \
+  dsconv search --model "$model" --budget "${BUDGET:-40}" --baselines "${BASELINES:-random,greedy-sensitivity,single-task-gp}" \
     --seed "$seed" --out "$base.plan.json" --json "$base.json" --plot "$base.png" --checkpoint "$log" \
     "${resume[@]}" "$@" 2>"$base.err" | tee "$base.txt"
   previous="$log"
