@@ -85,22 +85,10 @@ public final class AdaRound {
         Objects.requireNonNull(quantizer, "quantizer");
         Objects.requireNonNull(options, "options");
         NetworkLayers.requireSameKind(fp32, dsconv);
-        List<String> names = NetworkLayers.dsconvNames(dsconv);
         List<LayerResult> out = new ArrayList<>();
         AdaRoundSolver solver = new AdaRoundSolver(options);
         if (!asymmetric) {
-            int from = 0;
-            while (from < names.size()) {
-                List<String> group = new ArrayList<>();
-                long bytes = 0;
-                while (from < names.size()) {
-                    long k = columns(NetworkLayers.dsconv(dsconv, names.get(from)));
-                    if (!group.isEmpty() && bytes + 8 * k * k > HessianRounding.HESSIAN_BUDGET) {
-                        break;
-                    }
-                    bytes += 8 * k * k;
-                    group.add(names.get(from++));
-                }
+            for (List<String> group : HessianRounding.groups(dsconv, false)) {
                 Map<String, double[]> h = HessianRounding.hessians(fp32, dsconv, group, features, batch);
                 for (String name : group) {
                     out.add(round(solver, fp32, NetworkLayers.dsconv(dsconv, name), quantizer, h.get(name),
@@ -108,7 +96,7 @@ public final class AdaRound {
                 }
             }
         } else {
-            for (String name : names) {
+            for (String name : NetworkLayers.dsconvNames(dsconv)) {
                 double[][] m = crossMoments(fp32, dsconv, name, features, batch);
                 out.add(round(solver, fp32, NetworkLayers.dsconv(dsconv, name), quantizer, m[0], m[1], m[2]));
             }
@@ -116,18 +104,13 @@ public final class AdaRound {
         return out;
     }
 
-    private static long columns(DSConvRuntime rt) {
-        DSConvLayer lc = rt.layerConf();
-        return lc.getNIn() * lc.getKernelSize()[0] * lc.getKernelSize()[1];
-    }
-
     /**
-     * {@code {E[x~ x~^T], E[x x~^T], E[x x^T]}} of one layer: {@code x} its input in the FP32 network, {@code x~} in the
-     * quantized one (im2col patches, every image and position).
+     * {@code {E[x~ x~^T], E[x x~^T], E[x x^T]}} of one layer: {@code x} its input in the FP32 network,
+     * {@code x~} in the quantized one (im2col patches, every image and position).
      */
     static double[][] crossMoments(Model fp32, Model dsconv, String name, INDArray features, int batch) {
         DSConvRuntime rt = NetworkLayers.dsconv(dsconv, name);
-        int k = Math.toIntExact(columns(rt));
+        int k = Math.toIntExact(HessianRounding.columns(rt));
         double[] hq = new double[k * k];
         double[] cross = new double[k * k];
         double[] hf = new double[k * k];

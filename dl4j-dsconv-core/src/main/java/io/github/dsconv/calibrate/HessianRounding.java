@@ -111,21 +111,8 @@ public final class HessianRounding {
             throw new IllegalArgumentException("batch must be positive, got " + batch);
         }
         NetworkLayers.requireSameKind(fp32, dsconv);
-        List<String> names = NetworkLayers.dsconvNames(dsconv);
         List<LayerResult> out = new ArrayList<>();
-        int from = 0;
-        while (from < names.size()) {
-            // As many layers as fit the budget (at least one) share a pass over the images.
-            List<String> group = new ArrayList<>();
-            long bytes = 0;
-            while (from < names.size()) {
-                long k = columns(NetworkLayers.dsconv(dsconv, names.get(from)));
-                if (!group.isEmpty() && (sequential || bytes + 8 * k * k > HESSIAN_BUDGET)) {
-                    break;
-                }
-                bytes += 8 * k * k;
-                group.add(names.get(from++));
-            }
+        for (List<String> group : groups(dsconv, sequential)) {
             Map<String, double[]> hessians = hessians(sequential ? dsconv : fp32, dsconv, group, features, batch);
             for (String name : group) {
                 out.add(round(fp32, NetworkLayers.dsconv(dsconv, name), hessians.get(name), clippingSearch,
@@ -135,7 +122,32 @@ public final class HessianRounding {
         return out;
     }
 
-    private static long columns(DSConvRuntime rt) {
+    /**
+     * The DSConv layers in network order, grouped so that a group's Hessians ({@code 8 K^2} bytes each) fit
+     * {@link #HESSIAN_BUDGET} (at least one layer a group), or one layer a group if {@code oneEach}: each group
+     * shares a pass over the images.
+     */
+    static List<List<String>> groups(Model dsconv, boolean oneEach) {
+        List<String> names = NetworkLayers.dsconvNames(dsconv);
+        List<List<String>> groups = new ArrayList<>();
+        int from = 0;
+        while (from < names.size()) {
+            List<String> group = new ArrayList<>();
+            long bytes = 0;
+            while (from < names.size()) {
+                long k = columns(NetworkLayers.dsconv(dsconv, names.get(from)));
+                if (!group.isEmpty() && (oneEach || bytes + 8 * k * k > HESSIAN_BUDGET)) {
+                    break;
+                }
+                bytes += 8 * k * k;
+                group.add(names.get(from++));
+            }
+            groups.add(group);
+        }
+        return groups;
+    }
+
+    static long columns(DSConvRuntime rt) {
         DSConvLayer lc = rt.layerConf();
         return lc.getNIn() * lc.getKernelSize()[0] * lc.getKernelSize()[1];
     }

@@ -100,14 +100,7 @@ public final class HessianRoundingSolver {
         int nb = layout.nBlocks();
 
         // Rows of W in column order, in double: the compensation updates them as the sweep goes.
-        double[][] rows = new double[nOut][k];
-        for (int o = 0; o < nOut; o++) {
-            for (int c = 0; c < nIn; c++) {
-                for (int s = 0; s < sp; s++) {
-                    rows[o][s * nIn + c] = w[(o * nIn + c) * sp + s];
-                }
-            }
-        }
+        double[][] rows = columnRows(w, shape);
         double[][] u = upperCholeskyOfInverse(hessian, k);
 
         byte[] q = new byte[w.length];
@@ -153,16 +146,7 @@ public final class HessianRoundingSolver {
                         float effective = ga[o] * qi + gb[o]; // as the layer computes it, in float
                         err[o] = (v - effective) / uj[j];
                     }
-                    for (int o = 0; o < nOut; o++) {
-                        double e = err[o];
-                        if (e == 0) {
-                            continue;
-                        }
-                        double[] r = rows[o];
-                        for (int t = j + 1; t < k; t++) {
-                            r[t] -= e * uj[t];
-                        }
-                    }
+                    propagate(rows, err, uj, j);
                 }
             }
         }
@@ -192,14 +176,7 @@ public final class HessianRoundingSolver {
         int sp = shape.spatial();
         BlockLayout layout = grid.layout();
         int nb = layout.nBlocks();
-        double[][] rows = new double[nOut][k];
-        for (int o = 0; o < nOut; o++) {
-            for (int c = 0; c < nIn; c++) {
-                for (int s = 0; s < sp; s++) {
-                    rows[o][s * nIn + c] = w[(o * nIn + c) * sp + s];
-                }
-            }
-        }
+        double[][] rows = columnRows(w, shape);
         double[][] u = upperCholeskyOfInverse(hessian, k);
         byte[] q = new byte[w.length];
         double[] err = new double[nOut];
@@ -217,19 +194,40 @@ public final class HessianRoundingSolver {
                 q[(o * nIn + c) * sp + s] = (byte) qi;
                 err[o] = (v - (ga * qi + gb)) / uj[j];
             }
-            for (int o = 0; o < nOut; o++) {
-                double e = err[o];
-                if (e == 0) {
-                    continue;
-                }
-                double[] r = rows[o];
-                for (int t = j + 1; t < k; t++) {
-                    r[t] -= e * uj[t];
-                }
-            }
+            propagate(rows, err, uj, j);
         }
         return new QuantizedKernel(shape, grid.bits(), grid.blockSize(), q, grid.alpha().clone(),
                 grid.beta() == null ? null : grid.beta().clone(), grid.storedScales());
+    }
+
+    /** The rows of a c-order kernel {@code [nOut, nIn, kH, kW]} in {@link #column} order, in double. */
+    private static double[][] columnRows(float[] w, KernelShape shape) {
+        int nIn = shape.nIn();
+        int sp = shape.spatial();
+        double[][] rows = new double[shape.nOut()][columns(shape)];
+        for (int o = 0; o < rows.length; o++) {
+            for (int c = 0; c < nIn; c++) {
+                for (int s = 0; s < sp; s++) {
+                    rows[o][s * nIn + c] = w[(o * nIn + c) * sp + s];
+                }
+            }
+        }
+        return rows;
+    }
+
+    /** Spreads each row's scaled rounding error of column {@code j} over the columns after it (OBQ's update). */
+    private static void propagate(double[][] rows, double[] err, double[] uj, int j) {
+        int k = uj.length;
+        for (int o = 0; o < rows.length; o++) {
+            double e = err[o];
+            if (e == 0) {
+                continue;
+            }
+            double[] r = rows[o];
+            for (int t = j + 1; t < k; t++) {
+                r[t] -= e * uj[t];
+            }
+        }
     }
 
     /** The VQK fit of one block (as {@link VqkQuantizer}): alpha, beta and error into {@code fit}. */

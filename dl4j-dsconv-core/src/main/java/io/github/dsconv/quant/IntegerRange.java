@@ -20,7 +20,7 @@ public record IntegerRange(int lo, int hi) {
         return new IntegerRange(-(1 << (bits - 1)), (1 << (bits - 1)) - 1);
     }
 
-    /** Symmetric range of {@code bits}: {@code [-(2^(bits-1) - 1), 2^(bits-1) - 1]} (the round-to-nearest baselines). */
+    /** Symmetric range of {@code bits}: {@code [-(2^(bits-1) - 1), 2^(bits-1) - 1]} (the round-to-nearest methods). */
     public static IntegerRange symmetric(int bits) {
         KernelQuantizer.requireBits(bits);
         int m = (1 << (bits - 1)) - 1;

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Summarises scripts/search-seeds.sh's JSON: per model, one row per seed and the mean over seeds.
+
+Usage: scripts/search-table.py DIR NAME [NAME...]
+Scores are measured ones: each strategy's answer evaluated on the target fidelity (agreement with FP32 on the
+scoring images) minus the same bytes penalty. "reach" counts the target evaluations a GP strategy needed before one
+of its observations scored at least random search's best (null: never within the budget).
+"""
+import json
+import os
+import re
+import sys
+
+
+def fmt(x, spec):
+    return "-" if x is None else format(x, spec)
+
+
+def main(d, names):
+    for name in names:
+        runs = []
+        for f in sorted(os.listdir(d)):
+            m = re.fullmatch(re.escape(name) + r"-s(\d+)\.json", f)
+            if m:
+                runs.append((int(m.group(1)), json.load(open(os.path.join(d, f)))))
+        if not runs:
+            continue
+        print(f"\n{name}: {len(runs)} seed(s)\n")
+        print("| seed | chosen bits | bytes vs W4 | test top-1 (FP32) | agreement | score: search / random / greedy "
+              "/ single-task | reach random's best (target evals): multi / single | seconds (search, total) |")
+        print("|---|---|---|---|---|---|---|---|")
+        sums = {}
+        for seed, j in runs:
+            w4 = next(u for u in j["uniform"] if u["weightBits"] == 4)["convWeightBytes"]
+            c = j["chosen"]
+            base = {b["method"]: b.get("measuredScore") for b in j["baselines"]}
+            r = j.get("reachRandomBest", {})
+            scores = [c["measuredScore"], base.get("random"), base.get("greedy-sensitivity"),
+                      base.get("single-task-gp")]
+            print(f"| {seed} | {','.join(str(p) for p in c['positions'])} | {c['convWeightBytes'] / w4:.2f}x | "
+                  f"{100 * c['top1']:.2f} ({100 * j['test']['fp32Top1']:.2f}) | {100 * c['agreement']:.2f} | "
+                  + " / ".join(fmt(s, ".4f") for s in scores) + " | "
+                  f"{fmt(r.get('multiTaskTargetEvaluations'), 'd')} / {fmt(r.get('singleTaskGpTargetEvaluations'), 'd')}"
+                  f" | {j.get('searchSeconds', 0):.0f}, {j['seconds']:.0f} |")
+            for k, v in zip(["search", "random", "greedy", "single"], scores):
+                if v is not None:
+                    sums.setdefault(k, []).append(v)
+            sums.setdefault("ratio", []).append(c["convWeightBytes"] / w4)
+            sums.setdefault("drop", []).append(100 * (c["top1"] - j["test"]["fp32Top1"]))
+        mean = {k: sum(v) / len(v) for k, v in sums.items()}
+        print(f"\nmean over {len(runs)} seeds: bytes {mean['ratio']:.2f}x W4, top-1 {mean['drop']:+.2f} pp vs FP32; "
+              "measured score " + ", ".join(f"{k} {mean[k]:.4f} ({len(sums[k])})"
+                                            for k in ["search", "random", "greedy", "single"] if k in mean))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2:])
