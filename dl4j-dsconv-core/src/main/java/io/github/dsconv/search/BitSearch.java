@@ -304,7 +304,11 @@ public final class BitSearch {
                     continue;
                 }
                 MultiTaskGp.Posterior p = model.gp.posterior(new double[][] {candidates[c]}, new int[] {task});
-                double u = Acquisition.ucb(p.mean()[0], p.covariance()[0][0], beta);
+                // UCB of the score the decision ranks by (value minus the bytes penalty), not of the value alone as
+                // in the paper: otherwise the target evaluations go to the high-bit configurations that predict the
+                // best accuracy and that the decision then rejects for their size (measured: docs/method.md).
+                double u = Acquisition.ucb(p.mean()[0] - config.rule().penalty(bits[c], config.layerWeights()),
+                        p.covariance()[0][0], beta);
                 if (u > bestValue) {
                     bestValue = u;
                     best = c;
