@@ -10,8 +10,13 @@ import java.util.Locale;
  *                     ({@link Stem#DOUBLE} by default)
  * @param fuseBatchNorm whether a BatchNormalization right after an engine layer is applied in that layer's output
  *                     pass ({@link BatchNormFusion}; bit-identical to DL4J's; default true)
+ * @param nativePath   the {@link NativeKernels native fused kernel}'s path for the block products, or null for the
+ *                     oneDNN/Java GEMM route with a Java epilogue (default: {@link NativeKernels#selected()}, the
+ *                     CPU's best path when the library loaded). The native kernel always sums in double, as
+ *                     {@link Accumulation#DOUBLE} does, so {@code accumulation} applies only to the GEMM route.
  */
-public record EngineOptions(Accumulation accumulation, Stem stem, boolean fuseBatchNorm) {
+public record EngineOptions(Accumulation accumulation, Stem stem, boolean fuseBatchNorm,
+                            NativeKernels.Path nativePath) {
 
     /** System property turning {@link #fuseBatchNorm()} off ({@code false}) or on ({@code true}, the default). */
     public static final String FUSE_BN_PROPERTY = "dsconv.engine.fuseBn";
@@ -75,14 +80,29 @@ public record EngineOptions(Accumulation accumulation, Stem stem, boolean fuseBa
         }
     }
 
-    /** With batch normalization fused (the default). */
+    /** With batch normalization fused (the default) and the selected native kernel. */
     public EngineOptions(Accumulation accumulation, Stem stem) {
         this(accumulation, stem, true);
     }
 
+    /** With the selected native kernel ({@link NativeKernels#selected()}). */
+    public EngineOptions(Accumulation accumulation, Stem stem, boolean fuseBatchNorm) {
+        this(accumulation, stem, fuseBatchNorm, NativeKernels.selected());
+    }
+
     /** These options with {@link #fuseBatchNorm()} set to {@code fuse}. */
     public EngineOptions withFuseBatchNorm(boolean fuse) {
-        return new EngineOptions(accumulation, stem, fuse);
+        return new EngineOptions(accumulation, stem, fuse, nativePath);
+    }
+
+    /** These options with the native kernel's path set to {@code path} (null: the GEMM route). */
+    public EngineOptions withNativePath(NativeKernels.Path path) {
+        return new EngineOptions(accumulation, stem, fuseBatchNorm, path);
+    }
+
+    /** The accumulation the integer layers actually use: double with the native kernel. */
+    public Accumulation effectiveAccumulation() {
+        return nativePath != null ? Accumulation.DOUBLE : accumulation;
     }
 
     /**

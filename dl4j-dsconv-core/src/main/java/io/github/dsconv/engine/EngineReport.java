@@ -29,11 +29,14 @@ import java.util.List;
  *                               {@link IntegerEngine#disable}
  * @param unfusedBatchNorms      "name: reason" for BatchNormalization layers right after an engine layer that stay
  *                               DL4J layers
+ * @param kernel                 what runs the integer layers' block products: {@code native-fused:<path>} (the
+ *                               {@link NativeKernels native fused kernel} and its CPU path), {@code onednn-gemm} or
+ *                               {@code java-gemm} (batched GEMMs then a Java epilogue)
  */
 public record EngineReport(Backend backend, List<String> integerLayers, List<String> floatLayers,
                            List<String> doubleLayers, List<String> fp32Layers, long fp32ConvWeightBytes,
                            long integerConvWeightBytes, Accumulation accumulation, List<String> fusedBatchNorms,
-                           List<String> unfusedBatchNorms) {
+                           List<String> unfusedBatchNorms, String kernel) {
 
     public EngineReport {
         if (backend == null) {
@@ -41,6 +44,9 @@ public record EngineReport(Backend backend, List<String> integerLayers, List<Str
         }
         if (accumulation == null) {
             throw new IllegalArgumentException("accumulation is required");
+        }
+        if (kernel == null) {
+            throw new IllegalArgumentException("kernel is required");
         }
         integerLayers = List.copyOf(integerLayers);
         floatLayers = List.copyOf(floatLayers);

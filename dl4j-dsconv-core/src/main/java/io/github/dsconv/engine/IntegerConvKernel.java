@@ -58,6 +58,12 @@ public final class IntegerConvKernel implements InferenceKernel {
     static final int TILE_POSITIONS = 256;
     /** Bytes of int32 accumulators per tile ({@code gc * pc * nOut * 4}). */
     static final long TILE_ACC_BYTES = 1L << 20;
+    /**
+     * Bytes of unpacked int8 weights per call of the native fused kernel ({@code gc * B * nOut}): it keeps no int32
+     * sums, so a call can take every {@code (ky, kx, block)} of a layer up to this size and read and write each
+     * output accumulator once per tile (ResNet50's largest 3x3 layer: 144 x 32 x 512 = 2.4 MB).
+     */
+    static final long NATIVE_WEIGHT_BYTES = 4L << 20;
 
     private final DSConvRuntime runtime;
     private final boolean nhwc;
@@ -92,8 +98,12 @@ public final class IntegerConvKernel implements InferenceKernel {
      * {@code 255 * 64 * 2} (src is shifted to u8); else 1.
      */
     private final int kRep;
-    /** The block products' GEMM (null on a stem route). */
+    /** The block products' GEMM (null on a stem route and with the native kernel). */
     private final Int8BatchedGemm gemm;
+    /** The native fused kernel's path ({@link NativeKernels}), or null for the GEMM and Java epilogue route. */
+    private final NativeKernels.Path nativePath;
+    /** The weights in the native kernel's layout (int8 or int16 a weight), or null off the native route. */
+    private final NativeKernels.PackedLayer nativeWeights;
     private final Backend backend;
     /**
      * How this layer runs: {@link EngineOptions.Stem#INTEGER} for every layer but one whose input channels fit one
@@ -156,8 +166,14 @@ public final class IntegerConvKernel implements InferenceKernel {
         }
         this.runtime = runtime;
         this.fusedBn = bn;
-        this.floatSums = options.accumulation() != Accumulation.DOUBLE;
-        this.compensated = options.accumulation() == Accumulation.COMPENSATED;
+        boolean narrowStem = lc.nBlocks() == 1 && lc.getNIn() <= STEM_MAX_CHANNELS
+                && options.stem() != EngineOptions.Stem.INTEGER;
+        this.nativePath = narrowStem || options.nativePath() == null ? null
+                : NativeKernels.pathFor(options.nativePath(), lc.nBlocks() == 1
+                        ? Math.min(lc.getBlockSize(), (Math.toIntExact(lc.getNIn()) + 3) / 4 * 4) : lc.getBlockSize());
+        // The native kernel sums in double (as exact as Accumulation.DOUBLE, and as fast as the float sums there).
+        this.floatSums = nativePath == null && options.accumulation() != Accumulation.DOUBLE;
+        this.compensated = nativePath == null && options.accumulation() == Accumulation.COMPENSATED;
         this.nhwc = lc.getCnn2dDataFormat() == CNN2DFormat.NHWC;
         this.nIn = Math.toIntExact(lc.getNIn());
         this.nOut = Math.toIntExact(lc.getNOut());
@@ -170,7 +186,8 @@ public final class IntegerConvKernel implements InferenceKernel {
         this.g = kh * kw * nb;
         this.actBits = lc.getActBits();
         int pc = TILE_POSITIONS;
-        this.gcMax = (int) Math.max(1, Math.min(g, TILE_ACC_BYTES / ((long) pc * nOut * 4)));
+        this.gcMax = (int) Math.max(1, Math.min(g, nativePath != null ? NATIVE_WEIGHT_BYTES / ((long) kb * nOut)
+                : TILE_ACC_BYTES / ((long) pc * nOut * 4)));
 
         int bits = lc.getWeightBits();
         int lo = BitPacker.minValue(bits);
@@ -202,22 +219,31 @@ public final class IntegerConvKernel implements InferenceKernel {
         }
         this.route = r;
         this.backend = backend;
+        if (r == EngineOptions.Stem.INTEGER && nativePath != null) {
+            // The native route holds its own layout (speed over memory: 1 byte a weight, 2 on AVX2) and no bit-packed
+            // copy; weightBytes() counts it.
+            this.nativeWeights = NativeKernels.pack(nativePath, g, kb, nOut, w);
+            this.q = null;
+        } else {
+            this.nativeWeights = null;
+            this.q = r == EngineOptions.Stem.INTEGER ? new PackedWeights(w, bits, kb * nOut) : null;
+        }
         if (r == EngineOptions.Stem.INTEGER) {
-            this.q = new PackedWeights(w, bits, kb * nOut);
             this.alpha = ResidentScales.of(perBlock(hostFloats(runtime.getParam(ALPHA_KEY))));
             this.beta = lc.isKdsBias() ? ResidentScales.of(perBlock(hostFloats(runtime.getParam(BETA_KEY)))) : null;
             this.gamma = lc.isCds() ? ResidentScales.of(hostDoubles(runtime.getParam(GAMMA_KEY))) : null;
             this.delta = lc.isCds() ? ResidentScales.of(hostDoubles(runtime.getParam(DELTA_KEY))) : null;
             this.bias = lc.hasBias() ? ResidentScales.of(hostDoubles(runtime.getParam(BIAS_KEY))) : null;
-            this.kRep = backend == Backend.ONEDNN && maxAbs > 64 ? 2 : 1;
-            if (backend == Backend.ONEDNN) {
+            this.kRep = nativePath == null && backend == Backend.ONEDNN && maxAbs > 64 ? 2 : 1;
+            if (nativePath != null) {
+                this.gemm = null;
+            } else if (backend == Backend.ONEDNN) {
                 this.gemm = new OneDnnGemm(kb * kRep, nOut, (long) gcMax * pc, gcMax);
             } else {
                 this.gemm = new JavaGemm(kb, nOut);
             }
         } else {
             // A stem route holds only its effective kernel (below): no packed q, no GEMM.
-            this.q = null;
             this.alpha = null;
             this.beta = null;
             this.gamma = null;
@@ -349,7 +375,8 @@ public final class IntegerConvKernel implements InferenceKernel {
             int per = route == EngineOptions.Stem.FP32 ? 4 : 8;
             return (long) per * nOut * nIn * kh * kw + (runtime.layerConf().hasBias() ? (long) per * nOut : 0);
         }
-        return q.bytes() + alpha.bytes() + bytes(beta) + bytes(gamma) + bytes(delta) + bytes(bias);
+        long weights = nativeWeights != null ? nativeWeights.data().length : q.bytes();
+        return weights + alpha.bytes() + bytes(beta) + bytes(gamma) + bytes(delta) + bytes(bias);
     }
 
     private static long bytes(ResidentScales s) {
@@ -363,6 +390,9 @@ public final class IntegerConvKernel implements InferenceKernel {
         }
         if (directStem != null) {
             return "double java";
+        }
+        if (nativePath != null) {
+            return "native fused " + nativePath.label();
         }
         return gemm instanceof OneDnnGemm o && o.implementation() != null ? o.implementation() : backend().label();
     }
@@ -493,13 +523,13 @@ public final class IntegerConvKernel implements InferenceKernel {
             b.sc = new float[rows];
             b.msum = new int[rows];
         }
-        if (yf == null && b.acc.length < rows * nOut) {
+        if (nativePath == null && yf == null && b.acc.length < rows * nOut) {
             b.acc = new int[rows * nOut];
         }
         if (yf != null && b.accf.length < rows * nOut) {
             b.accf = new float[rows * nOut];
         }
-        if (b.wei.length < gcMax * kb * kRep * nOut) {
+        if (nativePath == null && b.wei.length < gcMax * kb * kRep * nOut) {
             b.wei = new byte[gcMax * kb * kRep * nOut];
         }
         if (b.alpha.length < gcMax * nOut) {
@@ -534,6 +564,18 @@ public final class IntegerConvKernel implements InferenceKernel {
         for (int g0 = 0; g0 < g; g0 += gcMax) {
             int gc = Math.min(gcMax, g - g0);
             gather(g0, gc, pc, b.pImg, b.pY, b.pX, geo, mant, scale, b.src, b.sc, needSums ? b.msum : null);
+            if (nativePath != null) {
+                alpha.decode(g0 * nOut, gc * nOut, b.alpha);
+                if (beta != null) {
+                    beta.decode(g0 * nOut, gc * nOut, b.beta);
+                }
+                NativeKernels.fused(nativeWeights, g0, gc, pc, unsignedSrc, b.src, b.sc, b.alpha,
+                        beta == null ? null : b.beta, needSums ? b.msum : null, y, p0 * nOut);
+                if (xsum != null) {
+                    addWindowSums(gc, p0, pc, b.sc, b.msum, xsum);
+                }
+                continue;
+            }
             unpackWeights(g0, gc, b.wei);
             if (yf != null) {
                 gemm.multiply(gc, pc, b.src, b.wei, b.accf, unsignedSrc);
@@ -696,6 +738,18 @@ public final class IntegerConvKernel implements InferenceKernel {
                         sum += src[dst + c];
                     }
                     msum[row] = sum;
+                }
+            }
+        }
+    }
+
+    /** {@code xsum[p] += 2^(e+1-m) * sum(mant)} over the batch's blocks (the CDS window sums), as {@link #epilogue}. */
+    private static void addWindowSums(int gc, int p0, int pc, float[] sc, int[] msum, double[] xsum) {
+        for (int gi = 0; gi < gc; gi++) {
+            for (int pi = 0; pi < pc; pi++) {
+                float s = sc[gi * pc + pi];
+                if (s != 0f) {
+                    xsum[p0 + pi] += (double) s * msum[gi * pc + pi];
                 }
             }
         }

@@ -123,8 +123,10 @@ public final class IntegerEngine {
             }
         }
         List<String> fusedNames = net.isGraph() ? BatchNormFusion.install(net.graph(), fused) : List.of();
+        String kernelName = options.nativePath() != null ? "native-fused:" + options.nativePath().label()
+                : backend.label() + "-gemm";
         return new EngineReport(backend, integer, floats, doubleLayers, fp32Layers, fp32, resident,
-                options.accumulation(), fusedNames, unfused);
+                options.effectiveAccumulation(), fusedNames, unfused, kernelName);
     }
 
     /**

@@ -48,12 +48,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class IntegerEngineTest {
 
     /**
-     * Every layer on integer products, summed in double (bit-identical to the float simulation), in float pairs (the
-     * default; asserted bit-identical wherever double is) and in plain float (to FP32 summation order).
+     * Every layer on integer products: on the GEMM route (oneDNN or Java GEMMs, then a Java epilogue) summed in double
+     * (bit-identical to the float simulation), in float pairs (asserted bit-identical wherever double is) and in
+     * plain float (to FP32 summation order); and on the native fused kernel on every path this CPU runs (VNNI, AVX2,
+     * portable C; always double sums, so bit-identical too).
      */
-    static final List<EngineOptions> INTEGER_ONLY = List.of(EngineOptions.exact(),
-            new EngineOptions(Accumulation.COMPENSATED, EngineOptions.Stem.INTEGER),
-            new EngineOptions(Accumulation.FLOAT, EngineOptions.Stem.INTEGER));
+    static final List<EngineOptions> INTEGER_ONLY = integerOnly();
+
+    private static List<EngineOptions> integerOnly() {
+        List<EngineOptions> out = new ArrayList<>(List.of(EngineOptions.exact().withNativePath(null),
+                new EngineOptions(Accumulation.COMPENSATED, EngineOptions.Stem.INTEGER).withNativePath(null),
+                new EngineOptions(Accumulation.FLOAT, EngineOptions.Stem.INTEGER).withNativePath(null)));
+        for (NativeKernels.Path p : NativeKernelsTest.runnablePaths()) {
+            out.add(EngineOptions.exact().withNativePath(p));
+        }
+        return List.copyOf(out);
+    }
 
     /**
      * Relative bound for float sums: each of the at most 75 block terms of an output (5x5 kernel, 3 blocks) adds one
@@ -65,6 +75,23 @@ class IntegerEngineTest {
     /** The bound for an exact (double) path with the given exact bound, or {@link #FLOAT_SUM_BOUND} for float. */
     static double bound(EngineOptions o, double exact) {
         return o.accumulation() != Accumulation.FLOAT ? exact : Math.max(exact, FLOAT_SUM_BOUND);
+    }
+
+    /**
+     * Resident bytes of a layer's integer weights ({@code g} terms of {@code kb x nOut}; the GEMM route packs
+     * {@code kbPacked} rows a term): bit-packed at {@code bits} on the GEMM route; on the native route the
+     * kernel's layout by hand: VNNI {@code ceil(nOut/16) * (kb/4 * 64 + 64)} bytes a term (16 x 4 int8 tiles plus
+     * 16 int32 column sums), AVX2 {@code ceil(nOut/8) * kb/2 * 16} (int8 pairs), portable {@code kb * nOut}.
+     */
+    static long weightBytes(EngineOptions opt, int g, int kb, int kbPacked, int nOut, int bits) {
+        if (opt.nativePath() == null) {
+            return ((long) g * kbPacked * nOut * bits + 7) / 8;
+        }
+        return (long) g * switch (NativeKernels.pathFor(opt.nativePath(), kb)) {
+            case AVX512_VNNI -> (long) ((nOut + 15) / 16) * (kb / 4 * 64 + 64);
+            case AVX2 -> (long) ((nOut + 7) / 8) * (kb / 2) * 16;
+            case PORTABLE -> (long) kb * nOut;
+        };
     }
 
     /** One DSConv layer + global pooling + softmax (so the network is a valid DL4J net). */
@@ -111,13 +138,13 @@ class IntegerEngineTest {
         for (EngineOptions opt : INTEGER_ONLY) {
             EngineReport r = IntegerEngine.enable(net, backend, opt);
             assertEquals(backend, r.backend());
-            assertEquals(opt.accumulation(), r.accumulation());
+            assertEquals(opt.effectiveAccumulation(), r.accumulation());
             INDArray y = layerOut(net, x);
             assertEquals(0.5f, y.getFloat(0, 0, 0, 0), 0f);
             assertEquals(0.2763671875f, y.getFloat(1, 0, 0, 0), 0f);
             // 1 weight padded to the block of 2, packed at 8 bits, plus one alpha (0.25 is an fp16 value); FP32
-            // would hold 2 floats.
-            assertEquals(2 + 2, r.integerConvWeightBytes());
+            // would hold 2 floats. The native kernel holds its own layout instead of the packed bits.
+            assertEquals(weightBytes(opt, 1, 2, 2, 1, 8) + 2, r.integerConvWeightBytes());
             assertEquals(8, r.fp32ConvWeightBytes());
         }
     }
@@ -339,10 +366,13 @@ class IntegerEngineTest {
 
         for (EngineOptions opt : INTEGER_ONLY) {
             EngineReport r = IntegerEngine.enable(net, backend, opt);
-            assertEquals(331_776, IntegerEngine.kernel(rt).weightBytes());
-            assertEquals(331_776, r.integerConvWeightBytes());
+            long bytes = weightBytes(opt, 72, 32, 32, 256, 4) + 36_864;
+            assertEquals(opt.nativePath() == null ? 331_776 : bytes, bytes);
+            assertEquals(bytes, IntegerEngine.kernel(rt).weightBytes());
+            assertEquals(bytes, r.integerConvWeightBytes());
             assertEquals(2_359_296, r.fp32ConvWeightBytes());
-            assertTrue(7 * r.integerConvWeightBytes() <= r.fp32ConvWeightBytes());
+            // Bit-packed: 1/7 of FP32; the native kernel's int8 layouts (speed over memory): 1/3.4 to 1/3.8.
+            assertTrue((opt.nativePath() == null ? 7 : 3) * r.integerConvWeightBytes() <= r.fp32ConvWeightBytes());
             if (opt.accumulation() != Accumulation.FLOAT) {
                 assertArrayEquals(floats(expect), floats(layerOut(net, x)),
                         "the packed engine equals the float simulation");
@@ -378,7 +408,7 @@ class IntegerEngineTest {
 
         for (EngineOptions opt : INTEGER_ONLY) {
             EngineReport r = IntegerEngine.enable(net, backend, opt);
-            assertEquals(1_440 + 360 + 20, r.integerConvWeightBytes());
+            assertEquals(weightBytes(opt, 18, 16, 16, 5, 8) + 360 + 20, r.integerConvWeightBytes());
             if (opt.accumulation() != Accumulation.FLOAT) {
                 assertArrayEquals(floats(expect), floats(layerOut(net, x)));
             } else {
@@ -416,8 +446,11 @@ class IntegerEngineTest {
             INDArray x = TinyNets.random(9, DataType.FLOAT, shape);
             for (Model m : List.<Model>of(mln, cg)) {
                 INDArray expect = out(m, x);
-                for (EngineOptions opt : List.of(EngineOptions.exact(), EngineOptions.defaults())) {
+                for (EngineOptions opt : List.of(EngineOptions.exact(), EngineOptions.defaults(),
+                        EngineOptions.defaults().withNativePath(null))) {
                     EngineReport r = IntegerEngine.enable(m, backend, opt);
+                    assertEquals(opt.nativePath() != null ? "native-fused:" + opt.nativePath().label()
+                            : backend.label() + "-gemm", r.kernel());
                     boolean stem = opt.stem() != EngineOptions.Stem.INTEGER;
                     assertEquals(stem ? 1 : 0, r.floatLayers().size(), r.toString());
                     assertEquals(r.floatLayers(), r.doubleLayers(), r.toString());

@@ -11,6 +11,7 @@ import io.github.dsconv.data.ModelInputs;
 import io.github.dsconv.data.Preprocessing;
 import io.github.dsconv.engine.Fp32Convolutions;
 import io.github.dsconv.engine.Backend;
+import io.github.dsconv.engine.CpuFeatures;
 import io.github.dsconv.engine.EngineReport;
 import io.github.dsconv.engine.IntegerEngine;
 import io.github.dsconv.eval.Logits;
@@ -160,6 +161,9 @@ public final class Bench {
      * @param fp32OneDnnSpeedup      {@code fp32OneDnnImagesPerSec / fp32ImagesPerSec}
      * @param fp32OneDnnMaxRelErr    its logits against DL4J's FP32 ones
      * @param speedupVsOneDnn        {@code integerImagesPerSec / fp32OneDnnImagesPerSec}
+     * @param kernel                 what ran the integer block products ({@link EngineReport#kernel()})
+     * @param cpuModel               the CPU's model name
+     * @param cpuFeatures            its integer-relevant features ({@link CpuFeatures}: avx2, avx512f, avx512_vnni...)
      */
     public record Result(String model, int batch, double fp32ImagesPerSec, double integerImagesPerSec,
                          double speedup, long fp32ConvWeightBytes, long integerConvWeightBytes, double maxRelErr,
@@ -169,7 +173,8 @@ public final class Bench {
                          List<String> doubleLayers, List<String> fp32Layers, List<String> fusedBatchNorms,
                          List<String> unfusedBatchNorms, double fp32FoldedImagesPerSec, double speedupVsFolded,
                          int foldedBatchNorms, double foldedMaxRelErr, double fp32OneDnnImagesPerSec,
-                         double fp32OneDnnSpeedup, double fp32OneDnnMaxRelErr, double speedupVsOneDnn) {
+                         double fp32OneDnnSpeedup, double fp32OneDnnMaxRelErr, double speedupVsOneDnn,
+                         String kernel, String cpuModel, List<String> cpuFeatures) {
     }
 
     private Bench() {
@@ -187,6 +192,7 @@ public final class Bench {
         Fp32Convolutions.enable(onednn);
         Backend backend = o.backend() == null ? IntegerEngine.defaultBackend() : o.backend();
         List<Result> out = new ArrayList<>();
+        CpuFeatures cpu = CpuFeatures.detect();
         for (int batch : o.batches()) {
             INDArray x = inputs(o, fp32, batch);
             IntegerEngine.disable(dsconv);
@@ -242,7 +248,7 @@ public final class Bench {
                     rep.accumulation().label(), rep.doubleLayers(), rep.fp32Layers(), rep.fusedBatchNorms(),
                     rep.unfusedBatchNorms(), foldedIps, intIps / foldedIps,
                     folded == null ? 0 : folded.batchNorms().size(), foldedErr, onednnIps, onednnIps / fpIps,
-                    onednnErr, intIps / onednnIps));
+                    onednnErr, intIps / onednnIps, rep.kernel(), cpu.model(), cpu.features()));
         }
         IntegerEngine.disable(dsconv);
         return out;

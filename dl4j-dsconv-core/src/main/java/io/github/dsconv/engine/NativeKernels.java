@@ -1,0 +1,205 @@
+package io.github.dsconv.engine;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+
+/**
+ * The integer engine's native fused block-scaled convolution kernel ({@code src/main/native/dsconv_kernels.c}, built
+ * by the Maven build with the machine's gcc into the jar as {@code native/linux-x86_64/libdsconv-kernels.so}).
+ *
+ * <p>One call does a tile's block products and their scaling together: each block's int8 dot product stays in a
+ * register and is added with one multiply-add by {@code alpha * 2^(e+1-m)} into double accumulators that stay in
+ * registers across the {@code (ky, kx, block)} terms, so no int32 partial sums go to memory (the engine's oneDNN
+ * route writes {@code [g x P x nOut]} int32 sums and reads them back). The terms are added in the same order and
+ * are as exact as {@link Accumulation#DOUBLE}'s Java epilogue, so its results are bit-identical to it.
+ *
+ * <p>Paths, chosen at run time from the CPU's features: {@link Path#AVX512_VNNI} ({@code vpdpbusd}),
+ * {@link Path#AVX2} ({@code vpmaddwd}) and {@link Path#PORTABLE} (plain C). The system property
+ * {@value #PROPERTY} chooses: {@code auto} (default: the best path the CPU has), {@code off} (never: the engine's
+ * Java/oneDNN route), or a path name to force a lower path ({@code avx2}, {@code portable}) for testing. When the
+ * library is missing (no gcc at build time, another OS) or cannot load, {@link #available()} is false and
+ * {@link #unavailableReason()} says why; the engine then runs as before.
+ */
+public final class NativeKernels {
+
+    /** System property: {@code auto}, {@code off}, {@code avx512-vnni}, {@code avx2} or {@code portable}. */
+    public static final String PROPERTY = "dsconv.engine.native";
+
+    /** The library's resource inside the jar. */
+    static final String RESOURCE = "/native/linux-x86_64/libdsconv-kernels.so";
+
+    /** A code path of the native kernel, in the order the C code numbers them. */
+    public enum Path {
+        /** Plain C loops (any x86-64). */
+        PORTABLE("portable"),
+        /** AVX2 + FMA: int16 pair products ({@code vpmaddwd}), 8 outputs a vector. */
+        AVX2("avx2"),
+        /** AVX-512 VNNI: {@code vpdpbusd}, 16 outputs x 4 channels an instruction. */
+        AVX512_VNNI("avx512-vnni");
+
+        private final String label;
+
+        Path(String label) {
+            this.label = label;
+        }
+
+        /** The name used in the system property and JSON. */
+        public String label() {
+            return label;
+        }
+    }
+
+    private static final Path BEST;
+    private static final String REASON;
+
+    static {
+        Path best = null;
+        String reason = null;
+        try {
+            loadLibrary();
+            best = Path.values()[bestPath()];
+        } catch (IOException | UnsatisfiedLinkError | SecurityException e) {
+            reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        }
+        BEST = best;
+        REASON = reason;
+    }
+
+    private NativeKernels() {
+    }
+
+    /** True if the native library loaded (whatever {@value #PROPERTY} says). */
+    public static boolean available() {
+        return BEST != null;
+    }
+
+    /** Why the library is not available, or null if it is. */
+    public static String unavailableReason() {
+        return REASON;
+    }
+
+    /** The best path this CPU runs, or null without the library. */
+    public static Path best() {
+        return BEST;
+    }
+
+    /**
+     * The path the engine should use under {@value #PROPERTY}, or null for none (property {@code off}, or no
+     * library). A forced path above the CPU's best is lowered to the best.
+     *
+     * @throws IllegalArgumentException for an unknown property value
+     */
+    public static Path selected() {
+        String v = System.getProperty(PROPERTY);
+        String s = v == null || v.isBlank() ? "auto" : v.trim().toLowerCase(Locale.ROOT);
+        if (s.equals("off")) {
+            return null;
+        }
+        if (s.equals("auto")) {
+            return BEST;
+        }
+        for (Path p : Path.values()) {
+            if (p.label.equals(s)) {
+                return BEST == null ? null : Path.values()[Math.min(p.ordinal(), BEST.ordinal())];
+            }
+        }
+        throw new IllegalArgumentException("unknown " + PROPERTY + " '" + v
+                + "' (expected auto, off, avx512-vnni, avx2 or portable)");
+    }
+
+    /**
+     * The path that runs blocks of {@code kb} channels when {@code path} is asked for: VNNI needs a multiple of 4
+     * channels and AVX2 an even count of at most 256; otherwise a lower path.
+     */
+    static Path pathFor(Path path, int kb) {
+        return Path.values()[pathFor(path.ordinal(), kb)];
+    }
+
+    /**
+     * Weights {@code w [g][kb][nOut]} (int8, row-major) in the layout {@code path} reads (VNNI: 16 outputs x 4
+     * channels interleaved, plus 128 x the column sums; AVX2: int16 pairs; portable: as given), packed once when a
+     * layer is prepared. {@code path} must be {@link #pathFor}'s answer for {@code kb}.
+     */
+    static PackedLayer pack(Path path, int g, int kb, int nOut, byte[] w) {
+        if (w.length < (long) g * kb * nOut) {
+            throw new IllegalArgumentException("pack: " + w.length + " weights for g=" + g + ", kb=" + kb + ", nOut="
+                    + nOut);
+        }
+        long per = packedBytesPerBlock(path.ordinal(), kb, nOut);
+        byte[] out = new byte[Math.toIntExact(per * g)];
+        pack(path.ordinal(), g, kb, nOut, w, out);
+        return new PackedLayer(path, g, kb, nOut, per, out);
+    }
+
+    /**
+     * A layer's weights packed for one path.
+     *
+     * @param path     the path they are packed for
+     * @param g        {@code (ky, kx, block)} terms
+     * @param kb       channels a block (padded)
+     * @param nOut     outputs
+     * @param perBlock bytes a term
+     * @param data     the packed bytes ({@code g * perBlock}); resident while the layer is on the engine
+     */
+    record PackedLayer(Path path, int g, int kb, int nOut, long perBlock, byte[] data) {
+    }
+
+    /**
+     * {@code y[yOffset + pi * nOut + o] += sum over gi in [g0, g0 + gc) of (alpha[gi][o] * sc[gi][pi]) *
+     * dot(src[gi][pi], w[gi][.][o]) (+ beta[gi][o] * sc[gi][pi] * msum[gi][pi] when {@code beta} is given)}, in
+     * ascending {@code gi}, skipping terms with {@code sc == 0}: {@code src [gc][pc][kb]}, {@code sc, msum [gc][pc]},
+     * {@code alpha, beta [gc][nOut]} (indexed from this call's first term), all row-major. {@code unsignedSrc}: every
+     * source byte is in {@code [0, 127]} (the result is the same either way; VNNI skips its +128 shift).
+     */
+    static void fused(PackedLayer w, int g0, int gc, int pc, boolean unsignedSrc, byte[] src, float[] sc,
+                      float[] alpha, float[] beta, int[] msum, double[] y, int yOffset) {
+        int kb = w.kb();
+        int nOut = w.nOut();
+        if (g0 < 0 || gc < 1 || g0 + gc > w.g() || src.length < (long) gc * pc * kb || sc.length < gc * pc
+                || alpha.length < gc * nOut || (beta != null && (beta.length < gc * nOut || msum == null
+                || msum.length < gc * pc)) || yOffset < 0 || y.length < yOffset + (long) pc * nOut) {
+            throw new IllegalArgumentException("fused kernel: terms [" + g0 + ", " + (g0 + gc) + ") of " + w.g()
+                    + ", pc=" + pc + ", kb=" + kb + ", nOut=" + nOut + ": an array is too short");
+        }
+        fused(w.path().ordinal(), gc, pc, kb, nOut, unsignedSrc, src, w.data(), g0 * w.perBlock(), sc, alpha, beta,
+                msum, y, yOffset);
+    }
+
+    private static native int bestPath();
+
+    private static native int pathFor(int path, int kb);
+
+    private static native long packedBytesPerBlock(int path, int kb, int nOut);
+
+    private static native void pack(int path, int g, int kb, int nOut, byte[] w, byte[] out);
+
+    private static native void fused(int path, int gc, int pc, int kb, int nOut, boolean unsignedSrc, byte[] src,
+                                     byte[] w, long wOffset, float[] sc, float[] alpha, float[] beta, int[] msum,
+                                     double[] y, int yOffset);
+
+    /** Copies the library out of the jar (a class folder works too) into a temporary file and loads it. */
+    private static void loadLibrary() throws IOException {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "");
+        if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+            throw new IOException("no native kernel for " + os + "/" + arch + " (built for linux/x86-64 only)");
+        }
+        try (InputStream in = NativeKernels.class.getResourceAsStream(RESOURCE)) {
+            if (in == null) {
+                throw new IOException("no " + RESOURCE + " in the class path (the build found no gcc or jni.h)");
+            }
+            java.nio.file.Path tmp = Files.createTempFile("libdsconv-kernels", ".so");
+            try {
+                Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+                System.load(tmp.toAbsolutePath().toString());
+            } finally {
+                // Linux keeps a loaded library mapped after its file is unlinked: nothing is left behind.
+                Files.deleteIfExists(tmp);
+            }
+        }
+    }
+}

@@ -1,0 +1,475 @@
+/*
+ * The integer engine's fused block-scaled convolution kernel (DSConv, Nascimento et al., ICCV 2019, section 3;
+ * docs/method.md "Integer engine"). For a tile of output positions and a run of g = (ky, kx, block) terms:
+ *
+ *   y[p][o] += sum_g  (double)(alpha[g][o] * s[g][p]) * dot(src[g][p][0..kb), w[g][0..kb)[o])
+ *                   + (double) beta[g][o] * ((double) s[g][p] * msum[g][p])          (only with beta)
+ *
+ * The block's int8 dot product stays in a register, is converted once and added with one multiply-add into a
+ * double accumulator that also stays in registers across g: no int32 partial sums in memory (the shape of the
+ * block-quantized dot products of GGML's Q4_0 x Q8_0). Every product above is exact in double (s is a power of two,
+ * alpha a float, the dot product below 2^24), so fused multiply-adds and plain ones give the same result, and the
+ * terms of each y[p][o] are added in ascending g, alpha term before beta term, exactly as the Java epilogue does:
+ * the result is bit-identical to IntegerConvKernel's double accumulation (tested). A term whose s is 0 (an all-zero
+ * or padding block) is skipped, as there, so even the sign of a zero agrees.
+ *
+ * Three paths, chosen at run time by the CPU's features: AVX-512 VNNI (vpdpbusd: 16 outputs x 4 channels per
+ * instruction), AVX2 (vpmaddwd on int16: 8 outputs x 2 channels) and portable C. Built by the Maven build with the
+ * machine's gcc (src/main/native/build.sh); without it the engine keeps its Java/oneDNN path.
+ */
+#include <jni.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <immintrin.h>
+
+enum { PATH_PORTABLE = 0, PATH_AVX2 = 1, PATH_AVX512_VNNI = 2 };
+
+/* The AVX2 path's largest block (its int16 copy of a source row lives on the stack). */
+#define AVX2_MAX_KB 256
+
+static int detect_path(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+            && __builtin_cpu_supports("avx512vnni")) {
+        return PATH_AVX512_VNNI;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        return PATH_AVX2;
+    }
+    return PATH_PORTABLE;
+}
+
+/* Arguments shared by the paths. src: [gc][pc][kb] int8; w: the gc weight matrices in the path's packed layout
+ * (pack_weights); sc, msum: [gc][pc]; alpha, beta: [gc][nOut]; y: [pc][nOut] (added to); unsignedSrc: every source
+ * byte is in [0, 127] (after a ReLU), so VNNI can read it as u8 directly. */
+typedef struct {
+    int gc, pc, kb, nOut, unsignedSrc;
+    const int8_t *src, *w;
+    const float *sc, *alpha, *beta;
+    const int32_t *msum;
+    double *y;
+} fused_args;
+
+static void fused_portable(const fused_args *a) {
+    for (int gi = 0; gi < a->gc; gi++) {
+        const int8_t *wg = a->w + (size_t) gi * a->kb * a->nOut;
+        for (int pi = 0; pi < a->pc; pi++) {
+            int row = gi * a->pc + pi;
+            float s = a->sc[row];
+            if (s == 0.0f) {
+                continue;
+            }
+            const int8_t *x = a->src + (size_t) row * a->kb;
+            double *yr = a->y + (size_t) pi * a->nOut;
+            const float *al = a->alpha + (size_t) gi * a->nOut;
+            for (int o = 0; o < a->nOut; o++) {
+                int32_t acc = 0;
+                for (int c = 0; c < a->kb; c++) {
+                    acc += (int32_t) x[c] * wg[(size_t) c * a->nOut + o];
+                }
+                yr[o] += (double) (al[o] * s) * (double) acc;
+            }
+            if (a->beta != NULL) {
+                const float *be = a->beta + (size_t) gi * a->nOut;
+                double xs = (double) s * a->msum[row];
+                for (int o = 0; o < a->nOut; o++) {
+                    yr[o] += (double) be[o] * xs;
+                }
+            }
+        }
+    }
+}
+
+/* Per-thread scratch for the repacked weights (grown, never shrunk). */
+static __thread void *scratch = NULL;
+static __thread size_t scratch_bytes = 0;
+
+static void *scratch_get(size_t bytes) {
+    if (bytes > scratch_bytes) {
+        free(scratch);
+        scratch = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        scratch_bytes = scratch == NULL ? 0 : bytes;
+    }
+    return scratch;
+}
+
+/* ------------------------------------------------------------------ AVX-512 VNNI */
+
+/* Packed per g: [nOut/16][kb/4][16 outputs][4 channels] int8 (outputs padded with zeros), then [nOut/16][16] int32
+ * holding 128 times each column sum: vpdpbusd multiplies unsigned by signed bytes, so a signed source is read as
+ * x + 128 (one xor over the tile) and 128 * sum_c w[c][o] subtracted. */
+static size_t vnni_bytes_per_g(int kb, int nOut) {
+    size_t nob = (size_t) (nOut + 15) / 16;
+    return nob * (size_t) (kb / 4) * 64 + nob * 16 * sizeof(int32_t);
+}
+
+static void vnni_pack(int g, int kb, int nOut, const int8_t *w, int8_t *out) {
+    const int nob = (nOut + 15) / 16, k4 = kb / 4;
+    size_t per = vnni_bytes_per_g(kb, nOut);
+    for (int gi = 0; gi < g; gi++) {
+        const int8_t *wg = w + (size_t) gi * kb * nOut;
+        int8_t *dst = out + (size_t) gi * per;
+        int32_t cs[16];
+        for (int ob = 0; ob < nob; ob++) {
+            for (int l = 0; l < 16; l++) {
+                int o = ob * 16 + l;
+                int32_t sum = 0;
+                for (int c = 0; c < kb; c++) {
+                    int8_t v = o < nOut ? wg[(size_t) c * nOut + o] : 0;
+                    dst[((size_t) ob * k4 + c / 4) * 64 + l * 4 + (c % 4)] = v;
+                    sum += v;
+                }
+                cs[l] = 128 * sum;
+            }
+            memcpy(dst + (size_t) nob * k4 * 64 + (size_t) ob * 64, cs, sizeof(cs));
+        }
+    }
+}
+
+/* One (g, position, 16 outputs) term into the double accumulators: subtract the u8 shift's correction, scale by
+ * alpha * s (exact in float), convert, add; then the KDS shift term. Skipped when s = 0. */
+__attribute__((target("avx512f,avx512bw,avx512vnni,avx512vl,avx512dq,fma"), always_inline))
+static inline void vnni_term(__m512i acc, __m512i corr, __m512 alpha, __m512 beta, int hasBeta, float s, int32_t ms,
+                             __m512d *ylo, __m512d *yhi) {
+    if (s == 0.0f) {
+        return;
+    }
+    acc = _mm512_sub_epi32(acc, corr);
+    __m512 scale = _mm512_mul_ps(alpha, _mm512_set1_ps(s));
+    *ylo = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(scale)),
+            _mm512_cvtepi32_pd(_mm512_castsi512_si256(acc)), *ylo);
+    *yhi = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(scale, 1)),
+            _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc, 1)), *yhi);
+    if (hasBeta) {
+        __m512d xs = _mm512_set1_pd((double) s * ms);
+        *ylo = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(beta)), xs, *ylo);
+        *yhi = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(beta, 1)), xs, *yhi);
+    }
+}
+
+/* Register block: PB positions x OB blocks of 16 outputs, all g of the call. Each weight vector loaded serves PB
+ * products and each broadcast source quad OB; PB * OB int32 accumulators and 2 * PB * OB double ones stay in
+ * registers (4 x 2: 8 + 16 of the 32 zmm). */
+#define VNNI_PB 4
+#define VNNI_OB 2
+
+__attribute__((target("avx512f,avx512bw,avx512vnni,avx512vl,avx512dq,fma")))
+static void vnni_block(const fused_args *a, const uint8_t *xu, int nob, int ob0, int obn, int p0, int pn) {
+    const int kb = a->kb, nOut = a->nOut, pc = a->pc, k4 = kb / 4;
+    const size_t per = vnni_bytes_per_g(kb, nOut);
+    const __m512i zero = _mm512_setzero_si512();
+    __m512d ylo[VNNI_PB][VNNI_OB], yhi[VNNI_PB][VNNI_OB];
+    __mmask16 m16[VNNI_OB];
+    /* Positions past pn and output blocks past obn are computed on repeated data and never stored: every loop
+     * below has constant bounds, so gcc unrolls it and keeps the accumulators in registers. */
+#pragma GCC unroll 2
+    for (int j = 0; j < VNNI_OB; j++) {
+        int o0 = (ob0 + j) * 16;
+        int lanes = j >= obn ? 0 : (nOut - o0 < 16 ? nOut - o0 : 16);
+        m16[j] = (__mmask16) ((1u << lanes) - 1u);
+#pragma GCC unroll 4
+        for (int i = 0; i < VNNI_PB; i++) {
+            __mmask16 m = i < pn ? m16[j] : 0;
+            double *yr = a->y + (size_t) (p0 + (i < pn ? i : 0)) * nOut + (j < obn ? o0 : ob0 * 16);
+            ylo[i][j] = _mm512_maskz_loadu_pd((__mmask8) (m & 0xff), yr);
+            yhi[i][j] = _mm512_maskz_loadu_pd((__mmask8) (m >> 8), yr + 8);
+        }
+    }
+    const uint8_t *xrow[VNNI_PB];
+    for (int gi = 0; gi < a->gc; gi++) {
+        __m512i acc[VNNI_PB][VNNI_OB];
+        float s[VNNI_PB];
+        int32_t ms[VNNI_PB];
+#pragma GCC unroll 4
+        for (int i = 0; i < VNNI_PB; i++) {
+            int row = gi * pc + p0 + (i < pn ? i : 0);
+            xrow[i] = xu + (size_t) row * kb;
+            s[i] = i < pn ? a->sc[row] : 0.0f;
+            ms[i] = a->msum != NULL ? a->msum[row] : 0;
+#pragma GCC unroll 2
+            for (int j = 0; j < VNNI_OB; j++) {
+                acc[i][j] = _mm512_setzero_si512();
+            }
+        }
+        const int8_t *wgp = a->w + (size_t) gi * per;
+        const int32_t *corr = (const int32_t *) (wgp + (size_t) nob * k4 * 64);
+        const int8_t *w0 = wgp + (size_t) ob0 * k4 * 64;
+        const int8_t *w1 = obn > 1 ? w0 + (size_t) k4 * 64 : w0;
+        for (int k = 0; k < k4; k++) {
+            __m512i wk0 = _mm512_loadu_si512((const void *) (w0 + (size_t) k * 64));
+            __m512i wk1 = _mm512_loadu_si512((const void *) (w1 + (size_t) k * 64));
+#pragma GCC unroll 4
+            for (int i = 0; i < VNNI_PB; i++) {
+                int32_t quad;
+                memcpy(&quad, xrow[i] + 4 * k, 4);
+                __m512i xv = _mm512_set1_epi32(quad);
+                acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], xv, wk0);
+                acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], xv, wk1);
+            }
+        }
+#pragma GCC unroll 2
+        for (int j = 0; j < VNNI_OB; j++) {
+            size_t at = (size_t) gi * nOut + (size_t) (ob0 + (j < obn ? j : 0)) * 16;
+            __m512 al = _mm512_maskz_loadu_ps(m16[j], a->alpha + at);
+            __m512 be = a->beta != NULL ? _mm512_maskz_loadu_ps(m16[j], a->beta + at) : _mm512_setzero_ps();
+            __m512i cs = a->unsignedSrc ? zero
+                    : _mm512_loadu_si512((const void *) (corr + (size_t) (ob0 + (j < obn ? j : 0)) * 16));
+#pragma GCC unroll 4
+            for (int i = 0; i < VNNI_PB; i++) {
+                vnni_term(acc[i][j], cs, al, be, a->beta != NULL, s[i], ms[i], &ylo[i][j], &yhi[i][j]);
+            }
+        }
+    }
+#pragma GCC unroll 2
+    for (int j = 0; j < VNNI_OB; j++) {
+#pragma GCC unroll 4
+        for (int i = 0; i < VNNI_PB; i++) {
+            if (i < pn && j < obn) {
+                double *yr = a->y + (size_t) (p0 + i) * nOut + (size_t) (ob0 + j) * 16;
+                _mm512_mask_storeu_pd(yr, (__mmask8) (m16[j] & 0xff), ylo[i][j]);
+                _mm512_mask_storeu_pd(yr + 8, (__mmask8) (m16[j] >> 8), yhi[i][j]);
+            }
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni,avx512vl,avx512dq,fma")))
+static int fused_vnni(const fused_args *a) {
+    const int kb = a->kb, gc = a->gc, pc = a->pc;
+    const int nob = (a->nOut + 15) / 16;
+    const uint8_t *xu = (const uint8_t *) a->src;
+    if (!a->unsignedSrc) {
+        size_t xBytes = (size_t) gc * pc * kb;
+        uint8_t *buf = (uint8_t *) scratch_get(xBytes);
+        if (buf == NULL) {
+            return -1;
+        }
+        for (size_t i = 0; i < xBytes; i++) {
+            buf[i] = (uint8_t) (a->src[i] ^ 0x80);
+        }
+        xu = buf;
+    }
+    for (int ob = 0; ob < nob; ob += VNNI_OB) {
+        int obn = nob - ob < VNNI_OB ? nob - ob : VNNI_OB;
+        for (int p = 0; p < pc; p += VNNI_PB) {
+            vnni_block(a, xu, nob, ob, obn, p, pc - p < VNNI_PB ? pc - p : VNNI_PB);
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ AVX2 */
+
+/* Packed per g: int8 [nOut/8][kb/2][8 outputs][2 channels], sign-extended to int16 as loaded; vpmaddwd multiplies
+ * int16 pairs and adds them into int32 exactly (|x|, |w| <= 128), so signed sources need no shift. */
+static size_t avx2_bytes_per_g(int kb, int nOut) {
+    return (size_t) ((nOut + 7) / 8) * (size_t) (kb / 2) * 16;
+}
+
+static void avx2_pack(int g, int kb, int nOut, const int8_t *w, int8_t *out) {
+    const int nob = (nOut + 7) / 8, k2 = kb / 2;
+    size_t per = avx2_bytes_per_g(kb, nOut);
+    for (int gi = 0; gi < g; gi++) {
+        const int8_t *wg = w + (size_t) gi * kb * nOut;
+        int8_t *dst = out + (size_t) gi * per;
+        for (int ob = 0; ob < nob; ob++) {
+            for (int l = 0; l < 8; l++) {
+                int o = ob * 8 + l;
+                for (int c = 0; c < kb; c++) {
+                    dst[((size_t) ob * k2 + c / 2) * 16 + l * 2 + (c % 2)] = o < nOut ? wg[(size_t) c * nOut + o] : 0;
+                }
+            }
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void fused_avx2(const fused_args *a) {
+    const int kb = a->kb, nOut = a->nOut, gc = a->gc, pc = a->pc;
+    const int nob = (nOut + 7) / 8, k2 = kb / 2;
+    const size_t per = avx2_bytes_per_g(kb, nOut);
+    int16_t x16[AVX2_MAX_KB];
+    for (int ob = 0; ob < nob; ob++) {
+        int o0 = ob * 8;
+        int lanes = nOut - o0 < 8 ? nOut - o0 : 8;
+        double tmp[8];
+        for (int pi = 0; pi < pc; pi++) {
+            double *yr = a->y + (size_t) pi * nOut + o0;
+            memset(tmp, 0, sizeof(tmp));
+            memcpy(tmp, yr, (size_t) lanes * sizeof(double));
+            __m256d ylo = _mm256_loadu_pd(tmp), yhi = _mm256_loadu_pd(tmp + 4);
+            for (int gi = 0; gi < gc; gi++) {
+                int row = gi * pc + pi;
+                float s = a->sc[row];
+                if (s == 0.0f) {
+                    continue;
+                }
+                const int8_t *x = a->src + (size_t) row * kb;
+                for (int c = 0; c < kb; c++) {
+                    x16[c] = x[c];
+                }
+                const int8_t *wb = a->w + (size_t) gi * per + (size_t) ob * k2 * 16;
+                __m256i acc = _mm256_setzero_si256();
+                for (int k = 0; k < k2; k++) {
+                    int32_t pair;
+                    memcpy(&pair, x16 + 2 * k, 4);
+                    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_set1_epi32(pair),
+                            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (wb + (size_t) k * 16)))));
+                }
+                float al[8], be[8];
+                memset(al, 0, sizeof(al));
+                memcpy(al, a->alpha + (size_t) gi * nOut + o0, (size_t) lanes * sizeof(float));
+                __m256 scale = _mm256_mul_ps(_mm256_loadu_ps(al), _mm256_set1_ps(s));
+                ylo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(scale)),
+                        _mm256_cvtepi32_pd(_mm256_castsi256_si128(acc)), ylo);
+                yhi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(scale, 1)),
+                        _mm256_cvtepi32_pd(_mm256_extracti128_si256(acc, 1)), yhi);
+                if (a->beta != NULL) {
+                    memset(be, 0, sizeof(be));
+                    memcpy(be, a->beta + (size_t) gi * nOut + o0, (size_t) lanes * sizeof(float));
+                    __m256 bv = _mm256_loadu_ps(be);
+                    __m256d xs = _mm256_set1_pd((double) s * a->msum[row]);
+                    ylo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(bv)), xs, ylo);
+                    yhi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(bv, 1)), xs, yhi);
+                }
+            }
+            _mm256_storeu_pd(tmp, ylo);
+            _mm256_storeu_pd(tmp + 4, yhi);
+            memcpy(yr, tmp, (size_t) lanes * sizeof(double));
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ JNI */
+
+static int active_path = -1;
+
+static int path_for(int requested) {
+    if (active_path < 0) {
+        active_path = detect_path();
+    }
+    return requested < 0 || requested > active_path ? active_path : requested;
+}
+
+/* The vector paths need whole channel groups (4 for VNNI, 2 for AVX2; the engine pads blocks to a multiple of 4
+ * except for odd user block sizes) and AVX2 a block of at most AVX2_MAX_KB channels (its int16 copy of the row). */
+static int path_for_block(int requested, int kb) {
+    int p = path_for(requested);
+    if (p == PATH_AVX512_VNNI && kb % 4 != 0) {
+        p = PATH_AVX2;
+    }
+    if (p == PATH_AVX2 && (kb % 2 != 0 || kb > AVX2_MAX_KB)) {
+        p = PATH_PORTABLE;
+    }
+    return p;
+}
+
+static size_t bytes_per_g(int path, int kb, int nOut) {
+    switch (path) {
+        case PATH_AVX512_VNNI:
+            return vnni_bytes_per_g(kb, nOut);
+        case PATH_AVX2:
+            return avx2_bytes_per_g(kb, nOut);
+        default:
+            return (size_t) kb * nOut;
+    }
+}
+
+JNIEXPORT jint JNICALL Java_io_github_dsconv_engine_NativeKernels_bestPath(JNIEnv *env, jclass cls) {
+    (void) env;
+    (void) cls;
+    return path_for(-1);
+}
+
+JNIEXPORT jint JNICALL Java_io_github_dsconv_engine_NativeKernels_pathFor(JNIEnv *env, jclass cls, jint path,
+        jint kb) {
+    (void) env;
+    (void) cls;
+    return path_for_block(path, kb);
+}
+
+JNIEXPORT jlong JNICALL Java_io_github_dsconv_engine_NativeKernels_packedBytesPerBlock(JNIEnv *env, jclass cls,
+        jint path, jint kb, jint nOut) {
+    (void) env;
+    (void) cls;
+    return (jlong) bytes_per_g(path, kb, nOut);
+}
+
+/* w [g][kb][nOut] int8 into out in the layout of path (which must be path_for_block's answer for kb). */
+JNIEXPORT void JNICALL Java_io_github_dsconv_engine_NativeKernels_pack(JNIEnv *env, jclass cls, jint path, jint g,
+        jint kb, jint nOut, jbyteArray w, jbyteArray out) {
+    (void) cls;
+    jbyte *wp = (*env)->GetPrimitiveArrayCritical(env, w, NULL);
+    jbyte *op = (*env)->GetPrimitiveArrayCritical(env, out, NULL);
+    if (wp != NULL && op != NULL) {
+        switch (path) {
+            case PATH_AVX512_VNNI:
+                vnni_pack(g, kb, nOut, (const int8_t *) wp, (int8_t *) op);
+                break;
+            case PATH_AVX2:
+                avx2_pack(g, kb, nOut, (const int8_t *) wp, (int8_t *) op);
+                break;
+            default:
+                memcpy(op, wp, (size_t) g * kb * nOut);
+        }
+    }
+    if (op != NULL) (*env)->ReleasePrimitiveArrayCritical(env, out, op, 0);
+    if (wp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, w, wp, JNI_ABORT);
+}
+
+JNIEXPORT void JNICALL Java_io_github_dsconv_engine_NativeKernels_fused(JNIEnv *env, jclass cls, jint path,
+        jint gc, jint pc, jint kb, jint nOut, jboolean unsignedSrc, jbyteArray src, jbyteArray w, jlong wOffset,
+        jfloatArray sc, jfloatArray alpha, jfloatArray beta, jintArray msum, jdoubleArray y, jint yOffset) {
+    (void) cls;
+    fused_args a;
+    a.gc = gc;
+    a.pc = pc;
+    a.kb = kb;
+    a.nOut = nOut;
+    a.unsignedSrc = unsignedSrc == JNI_TRUE;
+    int status = 0;
+    /* Critical sections: no copies, no JNI calls until released; the kernel itself makes none. */
+    jbyte *s = (*env)->GetPrimitiveArrayCritical(env, src, NULL);
+    jbyte *wp = (*env)->GetPrimitiveArrayCritical(env, w, NULL);
+    jfloat *scp = (*env)->GetPrimitiveArrayCritical(env, sc, NULL);
+    jfloat *al = (*env)->GetPrimitiveArrayCritical(env, alpha, NULL);
+    jfloat *be = beta == NULL ? NULL : (*env)->GetPrimitiveArrayCritical(env, beta, NULL);
+    jint *ms = msum == NULL ? NULL : (*env)->GetPrimitiveArrayCritical(env, msum, NULL);
+    jdouble *yp = (*env)->GetPrimitiveArrayCritical(env, y, NULL);
+    if (s != NULL && wp != NULL && scp != NULL && al != NULL && yp != NULL && (beta == NULL || be != NULL)
+            && (msum == NULL || ms != NULL)) {
+        a.src = (const int8_t *) s;
+        a.w = (const int8_t *) wp + wOffset;
+        a.sc = scp;
+        a.alpha = al;
+        a.beta = be;
+        a.msum = (const int32_t *) ms;
+        a.y = yp + yOffset;
+        switch (path) {
+            case PATH_AVX512_VNNI:
+                status = fused_vnni(&a);
+                break;
+            case PATH_AVX2:
+                fused_avx2(&a);
+                break;
+            default:
+                fused_portable(&a);
+        }
+    } else {
+        status = -1;
+    }
+    if (yp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, y, yp, 0);
+    if (ms != NULL) (*env)->ReleasePrimitiveArrayCritical(env, msum, ms, JNI_ABORT);
+    if (be != NULL) (*env)->ReleasePrimitiveArrayCritical(env, beta, be, JNI_ABORT);
+    if (al != NULL) (*env)->ReleasePrimitiveArrayCritical(env, alpha, al, JNI_ABORT);
+    if (scp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, sc, scp, JNI_ABORT);
+    if (wp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, w, wp, JNI_ABORT);
+    if (s != NULL) (*env)->ReleasePrimitiveArrayCritical(env, src, s, JNI_ABORT);
+    if (status != 0) {
+        jclass oom = (*env)->FindClass(env, "java/lang/OutOfMemoryError");
+        if (oom != NULL) {
+            (*env)->ThrowNew(env, oom, "dsconv native kernel: no memory for its scratch buffer");
+        }
+    }
+}
