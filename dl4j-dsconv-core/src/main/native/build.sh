@@ -17,7 +17,7 @@ inc="$jhome/include"
 mkdir -p "$out"
 tmp="$out/.libdsconv-kernels.so.$$"
 # -O2 without -ffast-math: the kernel's bit-identity depends on IEEE products and sums (no FTZ, no reassociation).
-if "$cc" -O2 -std=c11 -fPIC -shared -fno-fast-math -Wall -Wextra -Werror -I"$inc" -I"$inc/linux" -o "$tmp" "$src"; then
+if "$cc" -O2 -std=c11 -fPIC -shared -fno-fast-math -ffp-contract=off -Wall -Wextra -Werror -I"$inc" -I"$inc/linux" -o "$tmp" "$src" -lm; then
   mv -f "$tmp" "$out/libdsconv-kernels.so"
   echo "[dsconv native] built $out/libdsconv-kernels.so"
 else

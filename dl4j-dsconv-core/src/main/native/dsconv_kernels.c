@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <immintrin.h>
+#include <math.h>
 
 enum { PATH_PORTABLE = 0, PATH_AVX2 = 1, PATH_AVX512_VNNI = 2 };
 
@@ -341,6 +342,141 @@ static void fused_avx2(const fused_args *a) {
     }
 }
 
+/* ------------------------------------------------------------------ block floating point and the output pass */
+
+/* floor(log2|v|) of a nonzero float, as BlockFloatingPoint.exponent: from the bits, subnormals through double. */
+static inline int float_exponent(float v) {
+    uint32_t bits;
+    memcpy(&bits, &v, 4);
+    int biased = (int) ((bits >> 23) & 0xff);
+    return biased != 0 ? biased - 127 : ilogb((double) v);
+}
+
+/* One mantissa as IntegerConvKernel.quantize: rint(x * 2^shift) (ties to even: the default rounding mode), clamped
+ * to [-hi, hi]. Sets *negative when it is below zero. */
+static inline int8_t mantissa(float x, double up, double hi, int *negative) {
+    double v = nearbyint((double) x * up);
+    if (v < 0) {
+        *negative = 1;
+    }
+    return (int8_t) (v < -hi ? -hi : v > hi ? hi : v);
+}
+
+/* NHWC: positions [pos0, pos1) of image img, every block. x [n][spatial][nIn]; mant [n*spatial][cp];
+ * scale [n*spatial][nb]. Returns whether a mantissa is negative. */
+static int quantize_nhwc(const float *x, int8_t *mant, float *scale, int img, int pos0, int pos1, int spatial,
+                         int nIn, int bs, int kb, int nb, int m) {
+    const int cp = nb * kb;
+    const double hi = (double) ((1 << m) - 1);
+    int negative = 0;
+    for (int pos = pos0; pos < pos1; pos++) {
+        size_t row = (size_t) img * spatial + pos;
+        const float *xr = x + row * nIn;
+        int8_t *mr = mant + row * cp;
+        for (int blk = 0; blk < nb; blk++) {
+            int c0 = blk * bs;
+            int c1 = c0 + (bs < nIn - c0 ? bs : nIn - c0);
+            int e = INT32_MIN;
+            for (int c = c0; c < c1; c++) {
+                if (xr[c] != 0.0f) {
+                    int ec = float_exponent(xr[c]);
+                    e = ec > e ? ec : e;
+                }
+            }
+            if (e == INT32_MIN) {
+                memset(mr + c0, 0, (size_t) kb);
+                scale[row * nb + blk] = 0.0f;
+                continue;
+            }
+            int shift = (m - 1) - e;
+            double up = ldexp(1.0, shift);
+            for (int c = c0; c < c1; c++) {
+                mr[c] = mantissa(xr[c], up, hi, &negative);
+            }
+            memset(mr + c1, 0, (size_t) (c0 + kb - c1));
+            scale[row * nb + blk] = (float) ldexp(1.0, -shift);
+        }
+    }
+    return negative;
+}
+
+/* NCHW: block blk of image img, every position. x [n][nIn][spatial]. */
+static int quantize_nchw(const float *x, int8_t *mant, float *scale, int img, int blk, int spatial, int nIn, int bs,
+                         int kb, int nb, int m, int32_t *amax, double *up) {
+    const int cp = nb * kb;
+    const double hi = (double) ((1 << m) - 1);
+    int negative = 0;
+    int c0 = blk * bs;
+    int c1 = c0 + (bs < nIn - c0 ? bs : nIn - c0);
+    memset(amax, 0, sizeof(int32_t) * (size_t) spatial);
+    for (int c = c0; c < c1; c++) {
+        const int32_t *xc = (const int32_t *) (x + ((size_t) img * nIn + c) * spatial);
+        for (int pos = 0; pos < spatial; pos++) {
+            int32_t a = xc[pos] & 0x7fffffff;
+            amax[pos] = a > amax[pos] ? a : amax[pos];
+        }
+    }
+    for (int pos = 0; pos < spatial; pos++) {
+        size_t row = (size_t) img * spatial + pos;
+        if (amax[pos] == 0) {
+            up[pos] = 0.0;
+            scale[row * nb + blk] = 0.0f;
+        } else {
+            float f;
+            memcpy(&f, &amax[pos], 4);
+            int shift = (m - 1) - float_exponent(f);
+            up[pos] = ldexp(1.0, shift);
+            scale[row * nb + blk] = (float) ldexp(1.0, -shift);
+        }
+    }
+    for (int pos = 0; pos < spatial; pos++) {
+        int8_t *mr = mant + ((size_t) img * spatial + pos) * cp;
+        memset(mr + c1, 0, (size_t) (c0 + kb - c1));
+    }
+    for (int c = c0; c < c1; c++) {
+        const float *xc = x + ((size_t) img * nIn + c) * spatial;
+        for (int pos = 0; pos < spatial; pos++) {
+            /* up = 0 for an all-zero block: mantissa 0 */
+            mant[((size_t) img * spatial + pos) * cp + c] = mantissa(xc[pos], up[pos], hi, &negative);
+        }
+    }
+    return negative;
+}
+
+/* The output pass of positions [pos0, pos1) of image img, as IntegerConvKernel.output on double sums: CDS and bias
+ * in double, one rounding to float, then the fused batch normalization ((z - mean) / std) * gamma + beta in float and
+ * the ReLU, into z in the layer's layout. Compiled without contraction (-ffp-contract=off), as Java computes. */
+typedef struct {
+    const double *y, *gamma, *delta, *xsum, *bias;
+    const float *mean, *std, *bng, *bnb;
+    int relu;
+    float *z;
+} epilogue_args;
+
+static void epilogue(const epilogue_args *a, int nhwc, int nOut, int spatial, int img, int pos0, int pos1) {
+    for (int pos = pos0; pos < pos1; pos++) {
+        size_t p = (size_t) img * spatial + pos;
+        const double *yr = a->y + p * nOut;
+        for (int o = 0; o < nOut; o++) {
+            double v = yr[o];
+            if (a->gamma != NULL) {
+                v = a->gamma[o] * v + a->delta[o] * a->xsum[p];
+            }
+            if (a->bias != NULL) {
+                v += a->bias[o];
+            }
+            float f = (float) v;
+            if (a->mean != NULL) {
+                f = ((f - a->mean[o]) / a->std[o]) * a->bng[o] + a->bnb[o];
+                if (a->relu) {
+                    f = f < 0.0f ? 0.0f : f;
+                }
+            }
+            a->z[nhwc ? p * nOut + o : ((size_t) img * nOut + o) * spatial + pos] = f;
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ JNI */
 
 static int active_path = -1;
@@ -471,5 +607,80 @@ JNIEXPORT void JNICALL Java_io_github_dsconv_engine_NativeKernels_fused(JNIEnv *
         if (oom != NULL) {
             (*env)->ThrowNew(env, oom, "dsconv native kernel: no memory for its scratch buffer");
         }
+    }
+}
+
+JNIEXPORT jboolean JNICALL Java_io_github_dsconv_engine_NativeKernels_quantize0(JNIEnv *env, jclass cls,
+        jboolean nhwc, jfloatArray x, jbyteArray mant, jfloatArray scale, jint img, jint from, jint to, jint spatial,
+        jint nIn, jint bs, jint kb, jint nb, jint m) {
+    (void) cls;
+    int negative = 0;
+    int32_t *amax = NULL;
+    double *up = NULL;
+    if (!nhwc) {
+        amax = (int32_t *) malloc(sizeof(int32_t) * (size_t) spatial);
+        up = (double *) malloc(sizeof(double) * (size_t) spatial);
+        if (amax == NULL || up == NULL) {
+            free(amax);
+            free(up);
+            jclass oom = (*env)->FindClass(env, "java/lang/OutOfMemoryError");
+            if (oom != NULL) {
+                (*env)->ThrowNew(env, oom, "dsconv native kernel: no memory for quantization");
+            }
+            return JNI_FALSE;
+        }
+    }
+    jfloat *xp = (*env)->GetPrimitiveArrayCritical(env, x, NULL);
+    jbyte *mp = (*env)->GetPrimitiveArrayCritical(env, mant, NULL);
+    jfloat *sp = (*env)->GetPrimitiveArrayCritical(env, scale, NULL);
+    if (xp != NULL && mp != NULL && sp != NULL) {
+        if (nhwc) {
+            negative = quantize_nhwc(xp, (int8_t *) mp, sp, img, from, to, spatial, nIn, bs, kb, nb, m);
+        } else {
+            for (int blk = from; blk < to; blk++) {
+                negative |= quantize_nchw(xp, (int8_t *) mp, sp, img, blk, spatial, nIn, bs, kb, nb, m, amax, up);
+            }
+        }
+    }
+    if (sp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, scale, sp, 0);
+    if (mp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, mant, mp, 0);
+    if (xp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, x, xp, JNI_ABORT);
+    free(amax);
+    free(up);
+    return negative ? JNI_TRUE : JNI_FALSE;
+}
+
+JNIEXPORT void JNICALL Java_io_github_dsconv_engine_NativeKernels_epilogue0(JNIEnv *env, jclass cls, jboolean nhwc,
+        jint nOut, jint spatial, jint img, jint pos0, jint pos1, jdoubleArray y, jdoubleArray gamma,
+        jdoubleArray delta, jdoubleArray xsum, jdoubleArray bias, jfloatArray mean, jfloatArray std,
+        jfloatArray bng, jfloatArray bnb, jboolean relu, jfloatArray z) {
+    (void) cls;
+    epilogue_args a;
+    jdoubleArray da[5] = {y, gamma, delta, xsum, bias};
+    jfloatArray fa[5] = {mean, std, bng, bnb, z};
+    void *dp[5] = {NULL, NULL, NULL, NULL, NULL};
+    void *fp[5] = {NULL, NULL, NULL, NULL, NULL};
+    int ok = 1;
+    for (int i = 0; i < 5; i++) {
+        if (da[i] != NULL && (dp[i] = (*env)->GetPrimitiveArrayCritical(env, da[i], NULL)) == NULL) ok = 0;
+        if (fa[i] != NULL && (fp[i] = (*env)->GetPrimitiveArrayCritical(env, fa[i], NULL)) == NULL) ok = 0;
+    }
+    if (ok) {
+        a.y = dp[0];
+        a.gamma = dp[1];
+        a.delta = dp[2];
+        a.xsum = dp[3];
+        a.bias = dp[4];
+        a.mean = fp[0];
+        a.std = fp[1];
+        a.bng = fp[2];
+        a.bnb = fp[3];
+        a.z = fp[4];
+        a.relu = relu == JNI_TRUE;
+        epilogue(&a, nhwc == JNI_TRUE, nOut, spatial, img, pos0, pos1);
+    }
+    for (int i = 4; i >= 0; i--) {
+        if (fp[i] != NULL) (*env)->ReleasePrimitiveArrayCritical(env, fa[i], fp[i], i == 4 ? 0 : JNI_ABORT);
+        if (dp[i] != NULL) (*env)->ReleasePrimitiveArrayCritical(env, da[i], dp[i], JNI_ABORT);
     }
 }

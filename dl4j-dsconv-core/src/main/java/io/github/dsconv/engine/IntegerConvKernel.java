@@ -607,6 +607,17 @@ public final class IntegerConvKernel implements InferenceKernel {
      */
     private boolean quantize(float[] x, int t, int spatial, byte[] mant, float[] scale) {
         int m = BlockFloatingPoint.mantissaBits(actBits);
+        if (nativePath != null) {
+            // The same steps in C (NativeKernelsTest and the engine tests hold them bit-identical).
+            if (!nhwc) {
+                return NativeKernels.quantize(false, x, mant, scale, t / nb, t % nb, t % nb + 1, spatial, nIn, bs, kb,
+                        nb, m);
+            }
+            int perImage = ceilDiv(spatial, TILE_POSITIONS);
+            int pos0 = (t % perImage) * TILE_POSITIONS;
+            return NativeKernels.quantize(true, x, mant, scale, t / perImage, pos0,
+                    Math.min(spatial, pos0 + TILE_POSITIONS), spatial, nIn, bs, kb, nb, m);
+        }
         double hi = BlockFloatingPoint.maxMantissa(m, false);
         double lo = -hi;
         boolean negative = false;
@@ -949,6 +960,16 @@ public final class IntegerConvKernel implements InferenceKernel {
         boolean corrections = gammas != null || biases != null;
         FusedBatchNorm.Params bn = fusedBn == null ? null : fusedBn.params();
         int blocks = ceilDiv(spatial, TRANSPOSE_POSITIONS);
+        if (nativePath != null) {
+            // Double sums: CDS, bias, one rounding, layout and batch normalization in one native pass.
+            Workers.run(n * blocks, t -> {
+                int pos0 = (t % blocks) * TRANSPOSE_POSITIONS;
+                NativeKernels.epilogue(nhwc, nOut, spatial, t / blocks, pos0,
+                        Math.min(spatial, pos0 + TRANSPOSE_POSITIONS), y, gammas, gammas == null ? null : deltas,
+                        gammas == null ? null : xsum, biases, bn, z);
+            });
+            return wrap(z, len, n, oh, ow, mgr, bn == null);
+        }
         Workers.run(n * blocks, t -> {
             int img = t / blocks;
             int pos0 = (t % blocks) * TRANSPOSE_POSITIONS;
