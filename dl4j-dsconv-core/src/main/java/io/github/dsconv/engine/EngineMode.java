@@ -7,7 +7,12 @@ public enum EngineMode {
     /** {@code conv(x_bfp, W_eff)} in FP32 through libnd4j (spec sections 1-2); the default. */
     FLOAT("float"),
     /** Integer block products (spec section 3), see {@link IntegerEngine}. */
-    INTEGER("integer");
+    INTEGER("integer"),
+    /**
+     * {@link #INTEGER} where the {@link NativeKernels native fused kernel} runs (it is bit-identical to the float
+     * simulation and faster), else {@link #FLOAT}; see {@link #resolve()}.
+     */
+    AUTO("auto");
 
     private final String label;
 
@@ -20,8 +25,16 @@ public enum EngineMode {
         return label;
     }
 
+    /** This mode with {@link #AUTO} decided for this machine: integer when the native kernel is selected. */
+    public EngineMode resolve() {
+        if (this != AUTO) {
+            return this;
+        }
+        return NativeKernels.selected() != null ? INTEGER : FLOAT;
+    }
+
     /**
-     * Parses {@code float} or {@code integer} (case-insensitive).
+     * Parses {@code float}, {@code integer} or {@code auto} (case-insensitive).
      *
      * @throws IllegalArgumentException for any other name
      */
@@ -31,6 +44,6 @@ public enum EngineMode {
                 return m;
             }
         }
-        throw new IllegalArgumentException("unknown engine '" + name + "' (expected float or integer)");
+        throw new IllegalArgumentException("unknown engine '" + name + "' (expected float, integer or auto)");
     }
 }

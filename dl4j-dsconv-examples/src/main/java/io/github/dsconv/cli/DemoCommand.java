@@ -47,9 +47,11 @@ final class DemoCommand implements Callable<Integer>, DeclaresFiles {
             + "(default ${DEFAULT-VALUE}).")
     Path plotDir;
 
-    @Option(names = "--engine", defaultValue = "float",
-            description = "How the converted models' DSConv layers run: float (simulation) or integer (int8 engine, "
-                    + "spec section 3; oneDNN if it loads, else plain Java). Default ${DEFAULT-VALUE}.")
+    @Option(names = "--engine", defaultValue = "auto",
+            description = "How the converted models' DSConv layers run: float (simulation), integer (int8 engine, "
+                    + "spec section 3; the native fused kernel, else oneDNN, else plain Java) or auto (integer where the "
+                    + "native kernel runs: bit-identical to the simulation and faster; else float). "
+                    + "Default ${DEFAULT-VALUE}.")
     String engine;
 
     @Mixin
@@ -93,7 +95,7 @@ final class DemoCommand implements Callable<Integer>, DeclaresFiles {
         if (limit < 0) {
             throw new IllegalArgumentException("--limit must be >= 0, got " + limit);
         }
-        EngineMode mode = EngineMode.parse(engine);
+        EngineMode mode = EngineMode.parse(engine).resolve();
         if (all) {
             List<Path> files = models == null || models.isEmpty() ? Demo.committedModels() : models;
             return run("table", new Demo.Options(files, Demo.tableVariants(), actBits, limit, batch, plotDir, true,

@@ -48,9 +48,10 @@ final class EvaluateCommand implements Callable<Integer>, DeclaresFiles {
     @Option(names = "--batch", defaultValue = "250", description = "Batch size (default ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--engine", defaultValue = "float",
-            description = "How the model's DSConv layers run: float (simulation) or integer (int8 engine, spec section 3;"
-                    + " oneDNN if it loads, else plain Java). Default ${DEFAULT-VALUE}.")
+    @Option(names = "--engine", defaultValue = "auto",
+            description = "How the model's DSConv layers run: float (simulation), integer (int8 engine, spec section 3;"
+                    + " the native fused kernel, else oneDNN, else plain Java) or auto (integer where the native kernel"
+                    + " runs: bit-identical to the simulation and faster; else float). Default ${DEFAULT-VALUE}.")
     String engine;
 
     @Option(names = "--json", description = "Write the result as JSON to this file.")
@@ -95,7 +96,7 @@ final class EvaluateCommand implements Callable<Integer>, DeclaresFiles {
         if (batch <= 0 || batch > 100_000) {
             throw new IllegalArgumentException("--batch must be between 1 and 100000, got " + batch);
         }
-        EngineMode mode = EngineMode.parse(engine);
+        EngineMode mode = EngineMode.parse(engine).resolve();
         ImageSource source = data.open(preprocessing);
         if (!source.labelled()) {
             throw new IllegalArgumentException("evaluate needs labelled images, but " + data.data + " has no class "

@@ -103,7 +103,7 @@ final class TableCommand implements Callable<Integer>, DeclaresFiles {
             variants = variants.stream().filter(v -> methods.contains(v.method())).toList();
         }
         return DemoCommand.run("table", new Demo.Options(files, variants, actBits, limit, batch, plotDir,
-                true, io.github.dsconv.engine.EngineMode.FLOAT, data.open(preprocessing),
+                true, io.github.dsconv.engine.EngineMode.AUTO.resolve(), data.open(preprocessing),
                 calibration.open(preprocessing)), json, markdown);
     }
 

@@ -383,7 +383,7 @@ public final class Demo {
                 boolean blockwise = c.method().quantizer(plan).blockwise();
                 fp32Bytes = rep.fp32WeightBytes();
                 if (o.engine() == EngineMode.INTEGER) {
-                    backend = IntegerEngine.enable(c.network()).backend().label();
+                    backend = IntegerEngine.enable(c.network()).kernel();
                 }
                 Outputs out = Outputs.collect(c.network(), data, progress);
                 IntegerEngine.disable(c.network());
