@@ -43,7 +43,9 @@ final class BenchCommand implements Callable<Integer>, DeclaresFiles {
     @Option(names = "--warmup", defaultValue = "3", description = "Untimed iterations first (default ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--backend", description = "Integer backend: onednn or java (default: oneDNN if it loads).")
+    @Option(names = "--backend", description = "GEMM backend of the integer engine's fallback route: onednn or java; "
+            + "given, the native fused kernel is not used (default: the native kernel where it loads, else oneDNN if "
+            + "it loads, else Java).")
     String backend;
 
     @Option(names = "--no-per-layer", description = "Skip the per-convolution timings.")

@@ -71,7 +71,7 @@ final class EvaluateCommand implements Callable<Integer>, DeclaresFiles {
      */
     record Json(double top1, int images, Double agreement, Double logitsSqnrDb, String engine, String backend,
                 int integerLayers, List<String> floatLayers, String data, List<String> classes, String input,
-                int fp32OneDnnLayers) {
+                int fp32OneDnnLayers, String kernel, String accumulation) {
     }
 
     @Override
@@ -139,12 +139,13 @@ final class EvaluateCommand implements Callable<Integer>, DeclaresFiles {
                         : rep.fp32Layers().contains(l) ? " (FP32 oneDNN convolution)" : " (float simulation)"));
             }
             System.out.printf(Locale.ROOT, "integer engine (%s, %s sums): %d DSConv layers on integers%s%n",
-                    rep.backend().label(), rep.accumulation().label(), rep.integerLayers().size(),
+                    rep.kernel(), rep.accumulation().label(), rep.integerLayers().size(),
                     others.isEmpty() ? "" : "; not on integers: " + String.join(", ", others));
         }
         JsonOutput.write(json, new Json(r.top1(), r.images(), r.agreement(), r.logitsSqnrDb(), mode.label(),
                 rep == null ? null : rep.backend().label(), rep == null ? 0 : rep.integerLayers().size(),
-                rep == null ? null : rep.floatLayers(), source.describe(), source.classes(), spec.describe(), onednn));
+                rep == null ? null : rep.floatLayers(), source.describe(), source.classes(), spec.describe(), onednn,
+                rep == null ? null : rep.kernel(), rep == null ? null : rep.accumulation().label()));
         return 0;
     }
 }

@@ -12,6 +12,7 @@ import io.github.dsconv.data.Preprocessing;
 import io.github.dsconv.engine.Fp32Convolutions;
 import io.github.dsconv.engine.Backend;
 import io.github.dsconv.engine.CpuFeatures;
+import io.github.dsconv.engine.EngineOptions;
 import io.github.dsconv.engine.EngineReport;
 import io.github.dsconv.engine.IntegerEngine;
 import io.github.dsconv.eval.Logits;
@@ -197,7 +198,14 @@ public final class Bench {
             INDArray x = inputs(o, fp32, batch);
             IntegerEngine.disable(dsconv);
             INDArray zSim = Logits.of(dsconv, x).castTo(DataType.FLOAT);
-            EngineReport rep = IntegerEngine.enable(dsconv, backend);
+            // An explicit --backend asks for that GEMM backend: the native fused kernel stays off then.
+            EngineOptions engineOptions = o.backend() == null ? EngineOptions.defaults()
+                    : EngineOptions.defaults().withNativePath(null);
+            if (o.backend() != null && System.getProperty(EngineOptions.STEM_PROPERTY) == null) {
+                engineOptions = new EngineOptions(engineOptions.accumulation(), EngineOptions.Stem.DOUBLE,
+                        engineOptions.fuseBatchNorm(), null);
+            }
+            EngineReport rep = IntegerEngine.enable(dsconv, backend, engineOptions);
             INDArray zInt = Logits.of(dsconv, x).castTo(DataType.FLOAT);
             double err = maxRelErr(zInt, zSim);
 

@@ -1,6 +1,7 @@
 package io.github.dsconv.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.github.dsconv.engine.NativeKernels;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,9 +48,21 @@ class EngineCliTest {
                 "--min-compression", 0);
     }
 
+    /** True when the native fused kernel runs here (the default engine route then). */
+    static boolean nativeKernel() {
+        return NativeKernels.selected() != null;
+    }
+
+    /** The kernel a default engine reports on this machine. */
+    static String defaultKernel() {
+        return nativeKernel() ? "native-fused:" + NativeKernels.selected().label() : "onednn-gemm";
+    }
+
     /**
-     * The integer engine (defaults: float-pair sums, the 1-channel first convolution as a direct double convolution)
-     * reproduces the float simulation's logits exactly: agreement 1, SQNR infinite (null).
+     * The integer engine reproduces the float simulation's logits exactly: agreement 1, SQNR infinite (null). With
+     * the native kernel (double sums) every layer is on integers, the 1-channel first convolution too; on the GEMM
+     * route (float-pair sums) that one runs as a direct double convolution. Without --engine, evaluate runs the
+     * integer engine where the native kernel runs (auto), else the float simulation.
      */
     @Test
     void evaluateIntegerMatchesTheFloatSimulation() throws IOException {
@@ -58,18 +71,27 @@ class EngineCliTest {
         JsonNode e = readJson(json);
         assertEquals("integer", e.get("engine").asText());
         assertEquals("onednn", e.get("backend").asText());
-        assertEquals(10, e.get("integerLayers").asInt());
-        assertEquals(1, e.get("floatLayers").size(), "the first convolution (1 channel) is not on integers");
+        assertEquals(defaultKernel(), e.get("kernel").asText());
+        assertEquals(nativeKernel() ? 11 : 10, e.get("integerLayers").asInt());
+        assertEquals(nativeKernel() ? 0 : 1, e.get("floatLayers").size(), "the 1-channel stem on the GEMM route");
+        assertEquals(nativeKernel() ? "double" : "compensated", e.get("accumulation").asText());
         assertEquals(200, e.get("images").asInt());
         assertEquals(1.0, e.get("agreement").asDouble(), 0.0);
         assertTrue(e.get("logitsSqnrDb").isNull(), () -> "identical logits expected, SQNR " + e.get("logitsSqnrDb"));
 
         Path fl = tmp.resolve("f.json");
-        ok("evaluate", "--model", w4, "--limit", 200, "--json", fl);
+        ok("evaluate", "--model", w4, "--limit", 200, "--engine", "float", "--json", fl);
         JsonNode f = readJson(fl);
         assertEquals("float", f.get("engine").asText());
         assertTrue(f.get("backend").isNull());
+        assertTrue(f.get("kernel").isNull());
         assertEquals(e.get("top1").asDouble(), f.get("top1").asDouble(), 0.0);
+
+        Path auto = tmp.resolve("a.json");
+        ok("evaluate", "--model", w4, "--limit", 200, "--json", auto);
+        JsonNode a = readJson(auto);
+        assertEquals(nativeKernel() ? "integer" : "float", a.get("engine").asText());
+        assertEquals(e.get("top1").asDouble(), a.get("top1").asDouble(), 0.0);
     }
 
     @Test
@@ -79,7 +101,7 @@ class EngineCliTest {
                 tmp.resolve("plots"), "--engine", "integer", "--json", json);
         JsonNode d = readJson(json);
         assertEquals("integer", d.get("engine").asText());
-        assertEquals("onednn", d.get("backend").asText());
+        assertEquals(defaultKernel(), d.get("backend").asText());
         JsonNode r = d.get("models").get(0).get("results").get(0);
         assertEquals(4, r.get("weightBits").asInt());
         assertTrue(r.get("top1").asDouble() > 0.85, r::toString);
@@ -112,10 +134,13 @@ class EngineCliTest {
             long ib = b.get("integerConvWeightBytes").asLong();
             assertTrue(ib > 0 && ib < 0.3 * 1_516_672, () -> "integer conv bytes " + ib);
             assertEquals(0.0, b.get("maxRelErr").asDouble(), 0.0, "integer logits equal the float simulation's");
-            assertEquals("compensated", b.get("accumulation").asText());
+            assertEquals(nativeKernel() ? "double" : "compensated", b.get("accumulation").asText());
+            assertEquals(defaultKernel(), b.get("kernel").asText());
+            assertTrue(b.get("cpuModel").asText().length() > 0, b::toString);
+            assertTrue(b.get("cpuFeatures").isArray(), b::toString);
             assertEquals(10, b.get("iterations").asInt());
             assertEquals(11, b.get("layers").size());
-            assertEquals(1, b.get("floatLayers").size());
+            assertEquals(nativeKernel() ? 0 : 1, b.get("floatLayers").size(), "the stem on the GEMM route");
             assertEquals(b.get("floatLayers"), b.get("doubleLayers"));
             // 11 conv -> BN pairs, 5 of them followed by a plain ReLU layer (the others by an add)
             assertEquals(16, b.get("fusedBatchNorms").size(), b::toString);
@@ -129,7 +154,7 @@ class EngineCliTest {
             assertTrue(foldedErr > 0 && foldedErr < 1e-4, () -> "folding changes logits by rounding only: " + foldedErr);
             for (JsonNode l : b.get("layers")) {
                 assertTrue(l.get("fp32Ms").asDouble() > 0 && l.get("integerMs").asDouble() > 0, l::toString);
-                boolean stem = l.get("name").asText().equals(b.get("floatLayers").get(0).asText());
+                boolean stem = !nativeKernel() && l.get("name").asText().equals(b.get("floatLayers").get(0).asText());
                 assertEquals(!stem, l.get("integer").asBoolean(), l::toString);
             }
         }
@@ -143,6 +168,7 @@ class EngineCliTest {
                 json);
         JsonNode b = readJson(json).get(0);
         assertEquals("java", b.get("engine").asText());
+        assertEquals("java-gemm", b.get("kernel").asText(), "an explicit --backend keeps the native kernel off");
         assertEquals("float-simulation", b.get("fp32Baseline").asText(), "a DSConv file is compared with itself");
         assertEquals(0.0, b.get("maxRelErr").asDouble(), 0.0);
         assertEquals(0, b.get("layers").size());
@@ -154,7 +180,7 @@ class EngineCliTest {
     void unknownEngineIsAOneLineError() throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("out"));
         assertFailed(cli("evaluate", "--model", w4, "--engine", "int4", "--json", dir.resolve("e.json")), dir,
-                "int4", "float or integer");
+                "int4", "float, integer or auto");
         assertFailed(cli("demo", "--model", FP32, "--engine", "fast", "--json", dir.resolve("d.json")), dir, "fast");
         assertFailed(cli("bench", "--model", FP32, "--backend", "cuda", "--json", dir.resolve("b.json")), dir,
                 "cuda");
