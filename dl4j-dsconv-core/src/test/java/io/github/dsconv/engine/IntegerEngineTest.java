@@ -519,8 +519,11 @@ class IntegerEngineTest {
         INDArray x = TinyNets.random(6, DataType.FLOAT, shape);
         INDArray expect = layerOut(net, x).dup();
 
+        // The GEMM route's default stem (the native kernel's default is the integer stem: below).
+        EngineOptions doubleStem = new EngineOptions(Accumulation.COMPENSATED, EngineOptions.Stem.DOUBLE)
+                .withNativePath(null);
         for (Backend backend : Backend.values()) {
-            EngineReport r = IntegerEngine.enable(net, backend, EngineOptions.defaults());
+            EngineReport r = IntegerEngine.enable(net, backend, doubleStem);
             assertEquals(List.of(), r.integerLayers());
             assertEquals(List.of(), r.fp32Layers());
             assertEquals(r.floatLayers(), r.doubleLayers());
@@ -530,6 +533,14 @@ class IntegerEngineTest {
             INDArray got = layerOut(net, x);
             assertArrayEquals(expect.shape(), got.shape());
             assertArrayEquals(floats(expect), floats(got), backend + ": the double stem equals the float simulation");
+        }
+
+        if (NativeKernels.selected() != null) {
+            // With the native kernel the defaults keep the stem on integers: double sums, bit-identical.
+            EngineReport n = IntegerEngine.enable(net, Backend.ONEDNN, EngineOptions.defaults());
+            assertEquals(List.of(rt.layerConf().getLayerName()), n.integerLayers());
+            assertEquals(EngineOptions.Stem.INTEGER, IntegerEngine.kernel(rt).route());
+            assertArrayEquals(floats(expect), floats(layerOut(net, x)), "the native integer stem");
         }
 
         EngineReport r = IntegerEngine.enable(net, Backend.ONEDNN,

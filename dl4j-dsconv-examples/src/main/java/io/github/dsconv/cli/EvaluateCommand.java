@@ -116,7 +116,9 @@ final class EvaluateCommand implements Callable<Integer>, DeclaresFiles {
             throw new IllegalArgumentException("--reference " + reference + " takes " + ModelInputs.of(ref).describe()
                     + " but --model " + model + " takes " + ModelInputs.of(m).describe());
         }
-        EngineReport rep = mode == EngineMode.INTEGER ? IntegerEngine.enable(m) : null;
+        // The deployment API (one replica: the loaded network itself, its DSConv layers on the integer engine).
+        EngineReport rep = mode == EngineMode.INTEGER
+                ? io.github.dsconv.inference.DsconvInference.of(m, 1).report() : null;
         // DL4J's own FP32 convolution is im2col-bound; oneDNN's gives the same results to float rounding, 4-6x faster.
         int onednn = Fp32Convolutions.enable(m) + (ref == null ? 0 : Fp32Convolutions.enable(ref));
         DataSetIterator it = source.batches(spec, batch, limit);

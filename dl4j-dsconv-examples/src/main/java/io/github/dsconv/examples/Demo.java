@@ -383,7 +383,8 @@ public final class Demo {
                 boolean blockwise = c.method().quantizer(plan).blockwise();
                 fp32Bytes = rep.fp32WeightBytes();
                 if (o.engine() == EngineMode.INTEGER) {
-                    backend = IntegerEngine.enable(c.network()).kernel();
+                    // The deployment API on the converted network itself (one replica).
+                    backend = io.github.dsconv.inference.DsconvInference.of(c.network(), 1).report().kernel();
                 }
                 Outputs out = Outputs.collect(c.network(), data, progress);
                 IntegerEngine.disable(c.network());
