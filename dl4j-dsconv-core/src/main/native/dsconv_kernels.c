@@ -352,7 +352,7 @@ static inline int float_exponent(float v) {
     return biased != 0 ? biased - 127 : ilogb((double) v);
 }
 
-/* One mantissa as IntegerConvKernel.quantize: rint(x * 2^shift) (ties to even: the default rounding mode), clamped
+/* One mantissa as BfpInputQuantizer (the Java route): rint(x * 2^shift) (ties to even: the default rounding mode), clamped
  * to [-hi, hi]. Sets *negative when it is below zero. */
 static inline int8_t mantissa(float x, double up, double hi, int *negative) {
     double v = nearbyint((double) x * up);
@@ -443,7 +443,7 @@ static int quantize_nchw(const float *x, int8_t *mant, float *scale, int img, in
     return negative;
 }
 
-/* The output pass of positions [pos0, pos1) of image img, as IntegerConvKernel.output on double sums: CDS and bias
+/* The output pass of positions [pos0, pos1) of image img, as OutputPass (the Java route) on double sums: CDS and bias
  * in double, one rounding to float, then the fused batch normalization ((z - mean) / std) * gamma + beta in float and
  * the ReLU, into z in the layer's layout. Compiled without contraction (-ffp-contract=off), as Java computes. */
 typedef struct {
