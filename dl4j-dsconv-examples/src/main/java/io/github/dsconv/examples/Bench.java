@@ -165,6 +165,10 @@ public final class Bench {
      * @param kernel                 what ran the integer block products ({@link EngineReport#kernel()})
      * @param cpuModel               the CPU's model name
      * @param cpuFeatures            its integer-relevant features ({@link CpuFeatures}: avx2, avx512f, avx512_vnni...)
+     * @param engineNonConvShare     the share of the integer network's end-to-end time not spent in its convolutions
+     *                               ({@code 1 - integerConvMs / (1000 * batch / integerImagesPerSec)}; the per-layer
+     *                               times are measured separately, so it is an estimate; NaN (null) with
+     *                               {@code --no-per-layer})
      */
     public record Result(String model, int batch, double fp32ImagesPerSec, double integerImagesPerSec,
                          double speedup, long fp32ConvWeightBytes, long integerConvWeightBytes, double maxRelErr,
@@ -175,7 +179,7 @@ public final class Bench {
                          List<String> unfusedBatchNorms, double fp32FoldedImagesPerSec, double speedupVsFolded,
                          int foldedBatchNorms, double foldedMaxRelErr, double fp32OneDnnImagesPerSec,
                          double fp32OneDnnSpeedup, double fp32OneDnnMaxRelErr, double speedupVsOneDnn,
-                         String kernel, String cpuModel, List<String> cpuFeatures) {
+                         String kernel, String cpuModel, List<String> cpuFeatures, double engineNonConvShare) {
     }
 
     private Bench() {
@@ -256,7 +260,8 @@ public final class Bench {
                     rep.accumulation().label(), rep.doubleLayers(), rep.fp32Layers(), rep.fusedBatchNorms(),
                     rep.unfusedBatchNorms(), foldedIps, intIps / foldedIps,
                     folded == null ? 0 : folded.batchNorms().size(), foldedErr, onednnIps, onednnIps / fpIps,
-                    onednnErr, intIps / onednnIps, rep.kernel(), cpu.model(), cpu.features()));
+                    onednnErr, intIps / onednnIps, rep.kernel(), cpu.model(), cpu.features(),
+                    Double.isNaN(intConv) ? Double.NaN : 1 - intConv / intMs));
         }
         IntegerEngine.disable(dsconv);
         return out;

@@ -138,6 +138,8 @@ class EngineCliTest {
             assertEquals(defaultKernel(), b.get("kernel").asText());
             assertTrue(b.get("cpuModel").asText().length() > 0, b::toString);
             assertTrue(b.get("cpuFeatures").isArray(), b::toString);
+            assertTrue(b.get("engineNonConvShare").isNumber() && b.get("engineNonConvShare").asDouble() < 1,
+                    b::toString);
             assertEquals(10, b.get("iterations").asInt());
             assertEquals(11, b.get("layers").size());
             assertEquals(nativeKernel() ? 0 : 1, b.get("floatLayers").size(), "the stem on the GEMM route");
@@ -172,6 +174,7 @@ class EngineCliTest {
         assertEquals("float-simulation", b.get("fp32Baseline").asText(), "a DSConv file is compared with itself");
         assertEquals(0.0, b.get("maxRelErr").asDouble(), 0.0);
         assertEquals(0, b.get("layers").size());
+        assertTrue(b.get("engineNonConvShare").isNull(), "no per-layer times, no share");
         assertEquals(0, b.get("foldedBatchNorms").asInt(), "no FP32 network to fold");
         assertTrue(b.get("fp32FoldedImagesPerSec").isNull(), b::toString);
     }
