@@ -230,6 +230,9 @@ public final class AdaRoundSolver {
         double scaleGrad = 2.0 / nOut;
         double[] soft = new double[nOut * k];
         double[] product = new double[nOut * k];
+        // h(V) and dh/dV of this iteration, from one sigmoid a weight (the hot loop: 2,000 iterations a layer).
+        double[] hs = new double[nOut * k];
+        double[] dhs = new double[nOut * k];
         for (int t = 0; t < options.iterations(); t++) {
             double beta = options.beta(t);
             int step = t + 1;
@@ -237,7 +240,12 @@ public final class AdaRoundSolver {
             double c2 = 1 - Math.pow(ADAM_BETA2, step);
             for (int o = 0; o < nOut; o++) {
                 for (int j = 0; j < k; j++) {
-                    soft[o * k + j] = a[o][j] * range.clamp(floor[o][j] + h(v[o][j])) + b[o][j];
+                    double sg = sigmoid(v[o][j]);
+                    double raw = sg * (ZETA - GAMMA) + GAMMA;
+                    // As h(v) and dh(v), sharing the sigmoid.
+                    hs[o * k + j] = Math.max(0, Math.min(1, raw));
+                    dhs[o * k + j] = raw <= 0 || raw >= 1 ? 0 : (ZETA - GAMMA) * sg * (1 - sg);
+                    soft[o * k + j] = a[o][j] * range.clamp(floor[o][j] + hs[o * k + j]) + b[o][j];
                 }
             }
             multiply(soft, inputMoment, nOut, k, product);
@@ -249,12 +257,13 @@ public final class AdaRoundSolver {
                     if (ao[j] == 0) {
                         continue;
                     }
-                    double hv = h(vo[j]);
+                    double hv = hs[g + j];
+                    double dhv = dhs[g + j];
                     double raw = floor[o][j] + hv;
                     double dq = raw <= range.lo() || raw >= range.hi() ? 0 : 1; // clamp: no gradient outside
-                    double grad = scaleGrad * (product[g + j] - target[o][j]) * ao[j] * dq * dh(vo[j]);
+                    double grad = scaleGrad * (product[g + j] - target[o][j]) * ao[j] * dq * dhv;
                     if (!Double.isNaN(beta)) {
-                        grad += options.lambda() * dRegularizer(hv, beta) * dh(vo[j]);
+                        grad += options.lambda() * dRegularizer(hv, beta) * dhv;
                     }
                     m1[o][j] = ADAM_BETA1 * m1[o][j] + (1 - ADAM_BETA1) * grad;
                     m2[o][j] = ADAM_BETA2 * m2[o][j] + (1 - ADAM_BETA2) * grad * grad;
@@ -314,7 +323,8 @@ public final class AdaRoundSolver {
                     qo[s * nIn + c] = wq[i];
                 }
             }
-            double[] hq = times(inputMoment, qo, k);
+            // The moment is symmetric, so M q = M^T q (rows scaled by q read memory in order).
+            double[] hq = transposedTimes(inputMoment, qo, k);
             double[] ct = transposedTimes(cross, wo, k);
             for (int j = 0; j < k; j++) {
                 total += qo[j] * hq[j] - 2 * qo[j] * ct[j];
@@ -355,12 +365,6 @@ public final class AdaRoundSolver {
                 }
             }
         });
-    }
-
-    /** {@code M x} for a row-major {@code [k][k]} matrix, as a sum of rows scaled by {@code x} (vectorises). */
-    private static double[] times(double[] m, double[] x, int k) {
-        // M symmetric here (a second moment), so M x = M^T x: rows scaled by x[i] read memory in order.
-        return transposedTimes(m, x, k);
     }
 
     /** {@code M^T x}: the sum of the rows of {@code M} scaled by {@code x}. */
