@@ -4,6 +4,8 @@ import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.engine.Backend;
+import io.github.dsconv.engine.EngineOptions;
+import io.github.dsconv.engine.EngineReport;
 import io.github.dsconv.engine.IntegerEngine;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -40,8 +42,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One ResNet50 convolution at batch {@code batch}: DL4J's FP32 {@code ConvolutionLayer} against the same layer
- * converted to DSConv (W4 A8 B32) on the integer engine (oneDNN and the plain-Java fallback) and on the float
- * simulation. Shapes ({@code shape}): {@code 3x3} = stage 2's 3x3 conv, 64 -> 64 on 56x56 (Same); {@code 1x1} =
+ * converted to DSConv (W4 A8 B32) on the integer engine (the native fused kernel, and the GEMM route on oneDNN and
+ * on plain Java) and on the float simulation. The setup prints the layer's int8 multiply-accumulates per call, so
+ * {@code 2 * MACs / time} is the layer's integer GOPS. Shapes ({@code shape}): {@code 3x3} = stage 2's 3x3 conv, 64 -> 64 on 56x56 (Same); {@code 1x1} =
  * stage 2's expanding 1x1 conv, 64 -> 256 on 56x56; {@code 1x1s4} = stage 4's reducing 1x1 conv, 1024 -> 256 on
  * 14x14.
  *
@@ -68,6 +71,7 @@ public class ResNet50LayerBenchmark {
     public int batch;
 
     private Layer fp32;
+    private Layer integerNative;
     private Layer integerOneDnn;
     private Layer integerJava;
     private Layer floatSim;
@@ -92,8 +96,15 @@ public class ResNet50LayerBenchmark {
         MultiLayerNetwork a = new DSConvConverter(plan).convert(net).network();
         MultiLayerNetwork b = new DSConvConverter(plan).convert(net).network();
         MultiLayerNetwork c = new DSConvConverter(plan).convert(net).network();
-        IntegerEngine.enable(a, Backend.ONEDNN);
-        IntegerEngine.enable(b, Backend.JAVA);
+        MultiLayerNetwork d = new DSConvConverter(plan).convert(net).network();
+        EngineOptions gemmRoute = EngineOptions.defaults().withNativePath(null);
+        IntegerEngine.enable(a, Backend.ONEDNN, gemmRoute);
+        IntegerEngine.enable(b, Backend.JAVA, gemmRoute);
+        EngineReport n = IntegerEngine.enable(d, Backend.ONEDNN, EngineOptions.defaults());
+        integerNative = d.getLayer(0);
+        long macs = (long) batch * side * side * nOut * nIn * k * k;
+        System.err.printf("shape %s batch %d: %.3f G int8 MACs a call; native kernel %s%n", shape, batch, macs / 1e9,
+                n.kernel());
         fp32 = net.getLayer(0);
         integerOneDnn = a.getLayer(0);
         integerJava = b.getLayer(0);
@@ -113,6 +124,11 @@ public class ResNet50LayerBenchmark {
     @Benchmark
     public INDArray fp32Dl4j() {
         return run(fp32);
+    }
+
+    @Benchmark
+    public INDArray integerNative() {
+        return run(integerNative);
     }
 
     @Benchmark

@@ -59,12 +59,18 @@ class IntegerEngineAccuracyTest {
     }
 
     static Stream<Arguments> cases() {
+        // defaults(): the native fused kernel where it loads (every layer on integers, double sums); the GEMM route's
+        // own defaults (float-pair sums, double stem), exact() and plain float sums with the native kernel off.
+        EngineOptions gemmDefaults = new EngineOptions(Accumulation.COMPENSATED, EngineOptions.Stem.DOUBLE)
+                .withNativePath(null);
         return Stream.of(Arguments.of(4, Backend.ONEDNN, IMAGES, EngineOptions.defaults()),
                 Arguments.of(8, Backend.ONEDNN, IMAGES, EngineOptions.defaults()),
-                Arguments.of(4, Backend.ONEDNN, IMAGES, EngineOptions.exact()),
+                Arguments.of(4, Backend.ONEDNN, IMAGES, gemmDefaults),
+                Arguments.of(8, Backend.ONEDNN, IMAGES, gemmDefaults),
+                Arguments.of(4, Backend.ONEDNN, IMAGES, EngineOptions.exact().withNativePath(null)),
                 Arguments.of(4, Backend.ONEDNN, IMAGES,
-                        new EngineOptions(Accumulation.FLOAT, EngineOptions.Stem.DOUBLE)),
-                Arguments.of(4, Backend.JAVA, 200, EngineOptions.defaults()));
+                        new EngineOptions(Accumulation.FLOAT, EngineOptions.Stem.DOUBLE).withNativePath(null)),
+                Arguments.of(4, Backend.JAVA, 200, gemmDefaults));
     }
 
     @ParameterizedTest(name = "W{0}A8 {1} on {2} images, {3}")
@@ -79,7 +85,7 @@ class IntegerEngineAccuracyTest {
         Outputs sim = Outputs.collect(ds, it, null);
         EngineReport rep = IntegerEngine.enable(ds, backend, options);
         assertEquals(backend, rep.backend());
-        assertEquals(options.accumulation(), rep.accumulation());
+        assertEquals(options.effectiveAccumulation(), rep.accumulation());
         if (options.stem() == EngineOptions.Stem.INTEGER) {
             assertEquals(List.of(), rep.floatLayers(), "every convolution runs on the integer engine");
             assertEquals(11, rep.integerLayers().size());
@@ -99,7 +105,7 @@ class IntegerEngineAccuracyTest {
                 + " (float simulation %.4f), resident conv weights %.4f of FP32%n", weightBits, backend.label(), options,
                 images, err, agreement, integer.top1(), sim.top1(),
                 (double) rep.integerConvWeightBytes() / rep.fp32ConvWeightBytes());
-        if (options.accumulation() == Accumulation.FLOAT) {
+        if (options.effectiveAccumulation() == Accumulation.FLOAT) {
             // Not within the 1e-4 (see the class doc); bounded near what was measured.
             assertTrue(err <= 1e-2, "max relative error " + err);
         } else {
@@ -107,8 +113,9 @@ class IntegerEngineAccuracyTest {
         }
         assertTrue(agreement >= 0.999, "top-1 agreement " + agreement);
         // Resident kernels: q bit-packed at the weight bits, about bits/32 of the FP32 bytes, plus fp16 alpha per
-        // 32 weights (fp32 for the first convolution, whose few input channels are padded to a block of 32).
-        double bound = weightBits == 8 ? 0.3 : 0.2;
+        // 32 weights (fp32 for the first convolution, whose few input channels are padded to a block of 32); the
+        // native kernel holds int8 in its own layout (about 1/4, plus column sums): measured 0.299 at W4.
+        double bound = options.nativePath() != null ? 0.35 : weightBits == 8 ? 0.3 : 0.2;
         assertTrue(rep.integerConvWeightBytes() < bound * rep.fp32ConvWeightBytes(), rep.toString());
     }
 }
