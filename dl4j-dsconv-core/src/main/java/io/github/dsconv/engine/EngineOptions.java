@@ -123,6 +123,21 @@ public record EngineOptions(Accumulation accumulation, Stem stem, boolean fuseBa
                 stem == null || stem.isBlank() ? defaultStem : Stem.parse(stem), fuseBatchNormProperty(), nativePath);
     }
 
+    /**
+     * The defaults of the GEMM route (oneDNN or Java block products with a Java epilogue; no native kernel), as
+     * {@link #defaults()} gives them on a machine where the native kernel did not load:
+     * {@link Accumulation#defaultAccumulation()}, a {@link Stem#DOUBLE} stem, batch normalization fused; the same
+     * system properties (but {@value NativeKernels#PROPERTY}) override them. What {@code bench --backend} and the
+     * per-layer benchmarks measure as "the GEMM route".
+     *
+     * @throws IllegalArgumentException if a property has another value
+     */
+    public static EngineOptions gemmRoute() {
+        String stem = System.getProperty(STEM_PROPERTY);
+        return new EngineOptions(Accumulation.defaultAccumulation(),
+                stem == null || stem.isBlank() ? Stem.DOUBLE : Stem.parse(stem), fuseBatchNormProperty(), null);
+    }
+
     private static boolean fuseBatchNormProperty() {
         String v = System.getProperty(FUSE_BN_PROPERTY);
         if (v == null || v.isBlank()) {

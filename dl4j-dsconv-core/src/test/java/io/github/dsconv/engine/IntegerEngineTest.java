@@ -447,7 +447,7 @@ class IntegerEngineTest {
             for (Model m : List.<Model>of(mln, cg)) {
                 INDArray expect = out(m, x);
                 for (EngineOptions opt : List.of(EngineOptions.exact(), EngineOptions.defaults(),
-                        EngineOptions.defaults().withNativePath(null))) {
+                        EngineOptions.gemmRoute())) {
                     EngineReport r = IntegerEngine.enable(m, backend, opt);
                     assertEquals(opt.nativePath() != null ? "native-fused:" + opt.nativePath().label()
                             : backend.label() + "-gemm", r.kernel());

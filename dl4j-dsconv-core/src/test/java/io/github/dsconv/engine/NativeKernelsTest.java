@@ -210,6 +210,14 @@ class NativeKernelsTest {
             assertEquals(NativeKernels.available() ? NativeKernels.Path.PORTABLE : null, NativeKernels.selected());
             System.setProperty(NativeKernels.PROPERTY, "auto");
             assertEquals(NativeKernels.best(), NativeKernels.selected());
+            // The defaults follow the native kernel (integer stem with it); the GEMM route never takes it.
+            EngineOptions d = EngineOptions.defaults();
+            assertEquals(NativeKernels.best(), d.nativePath());
+            assertEquals(NativeKernels.available() ? EngineOptions.Stem.INTEGER : EngineOptions.Stem.DOUBLE, d.stem());
+            EngineOptions g = EngineOptions.gemmRoute();
+            assertNull(g.nativePath());
+            assertEquals(EngineOptions.Stem.DOUBLE, g.stem());
+            assertEquals(Accumulation.defaultAccumulation(), g.effectiveAccumulation());
             System.setProperty(NativeKernels.PROPERTY, "sse9");
             assertThrows(IllegalArgumentException.class, NativeKernels::selected);
         } finally {

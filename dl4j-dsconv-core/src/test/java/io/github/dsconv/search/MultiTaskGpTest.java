@@ -66,7 +66,67 @@ class MultiTaskGpTest {
     }
 
     @Test
+    void perTaskMeansByHand() {
+        // Means (2, 0), W = [[1], [0.5]], v = (0, 0.75): B = [[1, 0.5], [0.5, 1]]; s = 1, noise 0.1.
+        // One observation y = 1 of task 1 at x = 0. Task 0 at x = 0: 2 + 0.5 * (1 - 0) / (1 + 0.1) = 2.454545...;
+        // task 1 at x = 0: 0 + 1 * 1 / 1.1 = 0.909090...; far from the data each task reverts to its own mean.
+        MultiTaskGp.Hyperparameters h = new MultiTaskGp.Hyperparameters(new double[] {2, 0}, new double[] {0.5}, 1,
+                0.1, new double[][] {{1}, {0.5}}, new double[] {0, 0.75});
+        assertEquals(2, h.mean(0), 0);
+        MultiTaskGp gp = MultiTaskGp.condition(new double[][] {{0}}, new int[] {1}, new double[] {1}, h);
+        assertEquals(2 + 0.5 / 1.1, gp.mean(new double[] {0}, 0), 1e-12);
+        assertEquals(1 / 1.1, gp.mean(new double[] {0}, 1), 1e-12);
+        MultiTaskGp.Posterior far = gp.tasksAt(new double[] {50});
+        assertArrayEquals(new double[] {2, 0}, far.mean(), 1e-12);
+        // The shared-mean constructor is the reference model: every task has the same mean.
+        MultiTaskGp.Hyperparameters shared = new MultiTaskGp.Hyperparameters(0.3, new double[] {0.5}, 1, 0.1,
+                new double[][] {{1}, {0.5}}, new double[] {0, 0.75});
+        assertArrayEquals(new double[] {0.3, 0.3}, shared.means(), 0);
+        assertThrows(IllegalArgumentException.class, () -> new MultiTaskGp.Hyperparameters(new double[] {1},
+                new double[] {0.5}, 1, 0.1, new double[][] {{1}, {0.5}}, new double[] {0, 0.75}));
+    }
+
+    @Test
+    void perTaskMeansPredictTheTargetFromABiasedCheapCopy() {
+        // The target f(x) = 0.9 + 0.08 sin(3x) is seen only at x <= 0.2; a cheap task g = f - 0.6 (a biased copy,
+        // like plain conversion against the calibrated recipe) is seen on all of [0, 1]. At x = 0.9 the target's
+        // prediction must carry g's shape and f's level: the mean per task learns the offset.
+        int nc = 11;
+        int nt = 3;
+        double[][] x = new double[nc + nt][1];
+        int[] t = new int[nc + nt];
+        double[] y = new double[nc + nt];
+        for (int a = 0; a < nc; a++) {
+            x[a][0] = a / 10.0;
+            y[a] = 0.9 + 0.08 * Math.sin(3 * x[a][0]) - 0.6;
+        }
+        for (int a = 0; a < nt; a++) {
+            x[nc + a][0] = a / 10.0;
+            t[nc + a] = 1;
+            y[nc + a] = 0.9 + 0.08 * Math.sin(3 * x[nc + a][0]);
+        }
+        double truth = 0.9 + 0.08 * Math.sin(2.7);
+        MultiTaskGp perTask = MultiTaskGp.fit(x, t, y, 2, MultiTaskGp.FitOptions.defaults(), 3);
+        MultiTaskGp shared = MultiTaskGp.fit(x, t, y, 2, MultiTaskGp.FitOptions.defaults().withTaskMeans(false), 3);
+        double errPerTask = Math.abs(perTask.mean(new double[] {0.9}, 1) - truth);
+        double errShared = Math.abs(shared.mean(new double[] {0.9}, 1) - truth);
+        System.out.printf("biased copy: target at 0.9 off by %.4f (mean per task), %.4f (shared mean)%n", errPerTask,
+                errShared);
+        assertTrue(errPerTask < 0.05, "mean per task: off by " + errPerTask);
+        assertTrue(errPerTask < errShared, "per task " + errPerTask + " vs shared " + errShared);
+    }
+
+    @Test
+    void likelihoodGradientMatchesFiniteDifferencesWithASharedMean() {
+        gradientCheck(false);
+    }
+
+    @Test
     void likelihoodGradientMatchesFiniteDifferences() {
+        gradientCheck(true);
+    }
+
+    private static void gradientCheck(boolean taskMeans) {
         SplittableRandom r = new SplittableRandom(7);
         int n = 7;
         double[][] x = new double[n][2];
@@ -78,7 +138,7 @@ class MultiTaskGpTest {
             t[a] = a % 3;
             y[a] = Math.sin(3 * x[a][0]) + x[a][1] + 0.3 * t[a];
         }
-        HyperparameterLayout layout = new HyperparameterLayout(2, 3, 2);
+        HyperparameterLayout layout = new HyperparameterLayout(2, 3, 2, taskMeans);
         double[] z = new double[layout.size()];
         for (int i = 0; i < z.length; i++) {
             z[i] = r.nextDouble(-1, 1);

@@ -117,8 +117,9 @@ final class EvaluateCommand implements Callable<Integer>, DeclaresFiles {
                     + " but --model " + model + " takes " + ModelInputs.of(m).describe());
         }
         // The deployment API (one replica: the loaded network itself, its DSConv layers on the integer engine).
-        EngineReport rep = mode == EngineMode.INTEGER
-                ? io.github.dsconv.inference.DsconvInference.of(m, 1).report() : null;
+        io.github.dsconv.inference.DsconvInference deployed = mode == EngineMode.INTEGER
+                ? io.github.dsconv.inference.DsconvInference.of(m, 1) : null;
+        EngineReport rep = deployed == null ? null : deployed.report();
         // DL4J's own FP32 convolution is im2col-bound; oneDNN's gives the same results to float rounding, 4-6x faster.
         int onednn = Fp32Convolutions.enable(m) + (ref == null ? 0 : Fp32Convolutions.enable(ref));
         DataSetIterator it = source.batches(spec, batch, limit);
@@ -129,6 +130,10 @@ final class EvaluateCommand implements Callable<Integer>, DeclaresFiles {
             List<Outputs> all = Outputs.collect(ref == null ? List.of(m) : List.of(m, ref), it, pb::stepBy);
             out = all.get(0);
             refOut = ref == null ? null : all.get(1);
+        } finally {
+            if (deployed != null) {
+                deployed.close(); // the engine's native resources go with it
+            }
         }
         EvaluationResult r = EvaluationResult.of(out, refOut);
         System.out.printf(Locale.ROOT, "top-1 %.4f on %d images%s%n", r.top1(), r.images(),

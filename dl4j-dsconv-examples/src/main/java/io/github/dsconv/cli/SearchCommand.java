@@ -47,6 +47,11 @@ final class SearchCommand implements Callable<Integer>, DeclaresFiles {
             + "chebyshev: the curve over depth the bits come from.")
     String curve;
 
+    @Option(names = "--gp-mean", defaultValue = "per-task", paramLabel = "per-task|shared", description = "The "
+            + "multi-task GP's constant mean: one per task (default; our cheap fidelities are biased copies of the "
+            + "target) or one shared by all tasks (the NUQ reference code).")
+    String gpMean;
+
     @Option(names = "--max-bytes", paramLabel = "B", description = "Largest conv weight bytes of the answer.")
     Long maxBytes;
 
@@ -95,6 +100,7 @@ final class SearchCommand implements Callable<Integer>, DeclaresFiles {
     public void validate() {
         OptionChecks.range("--budget", budget, 1, 10_000);
         CurveKind.parse(curve);
+        taskMeans();
         if (maxBytes != null && maxDrop != null) {
             throw new IllegalArgumentException("--max-bytes and --max-drop exclude each other");
         }
@@ -122,6 +128,15 @@ final class SearchCommand implements Callable<Integer>, DeclaresFiles {
             throw new IllegalArgumentException("search needs --calibration-data: unlabelled images, disjoint from the"
                     + " --data test images, to calibrate and score with");
         }
+    }
+
+    private boolean taskMeans() {
+        return switch (gpMean) {
+            case "per-task" -> true;
+            case "shared" -> false;
+            default -> throw new IllegalArgumentException("--gp-mean: unknown value '" + gpMean
+                    + "' (expected per-task or shared)");
+        };
     }
 
     private List<String> baselines() {
@@ -157,7 +172,7 @@ final class SearchCommand implements Callable<Integer>, DeclaresFiles {
                 : DataOptions.specOf(io.github.dsconv.io.ModelFiles.load(model), preprocessing);
         SearchModel.Options o = new SearchModel.Options(model, test, calib, spec, budget, CurveKind.parse(curve),
                 maxBytes, maxDrop, seed, calibration.images, scoringImages, cheapImages, limit, baselines(), out,
-                checkpointFile(), resume, plot, batch);
+                checkpointFile(), resume, plot, batch, taskMeans());
         long evaluations = (long) budget * (1 + baselines().size()) + 7 * 3 + budget + 1 + baselines().size();
         ObjectNode r;
         try (ProgressBar pb = Progress.bar("search", evaluations)) {

@@ -203,12 +203,7 @@ public final class Bench {
             IntegerEngine.disable(dsconv);
             INDArray zSim = Logits.of(dsconv, x).castTo(DataType.FLOAT);
             // An explicit --backend asks for that GEMM backend: the native fused kernel stays off then.
-            EngineOptions engineOptions = o.backend() == null ? EngineOptions.defaults()
-                    : EngineOptions.defaults().withNativePath(null);
-            if (o.backend() != null && System.getProperty(EngineOptions.STEM_PROPERTY) == null) {
-                engineOptions = new EngineOptions(engineOptions.accumulation(), EngineOptions.Stem.DOUBLE,
-                        engineOptions.fuseBatchNorm(), null);
-            }
+            EngineOptions engineOptions = o.backend() == null ? EngineOptions.defaults() : EngineOptions.gemmRoute();
             EngineReport rep = IntegerEngine.enable(dsconv, backend, engineOptions);
             INDArray zInt = Logits.of(dsconv, x).castTo(DataType.FLOAT);
             double err = maxRelErr(zInt, zSim);

@@ -387,7 +387,7 @@ public final class Demo {
                     backend = io.github.dsconv.inference.DsconvInference.of(c.network(), 1).report().kernel();
                 }
                 Outputs out = Outputs.collect(c.network(), data, progress);
-                IntegerEngine.disable(c.network());
+                IntegerEngine.disable(c.network()); // what DsconvInference.close() does for its one replica
                 // Free the converted network's native buffers now: ND4J releases them only when the garbage
                 // collector finalises the arrays, and a table run converts 24 networks per model (an earlier run
                 // grew to 6.8 GB resident this way).

@@ -24,6 +24,7 @@ import io.github.dsconv.search.Decision;
 import io.github.dsconv.search.DecisionRule;
 import io.github.dsconv.search.Evaluator;
 import io.github.dsconv.search.History;
+import io.github.dsconv.search.MultiTaskGp;
 import io.github.dsconv.search.SearchConfig;
 import io.github.dsconv.search.Step;
 import org.deeplearning4j.nn.api.Model;
@@ -80,11 +81,12 @@ public final class SearchModel {
      * @param resume            continue the run in {@code checkpoint}
      * @param plot              Pareto PNG (null = none)
      * @param batch             inference batch
+     * @param taskMeans         the multi-task GP's constant mean per task (else one shared, the reference's)
      */
     public record Options(Path model, ImageSource test, ImageSource calibration, InputSpec inputSpec, int budget,
                           CurveKind curve, Long maxBytes, Double maxDropPp, long seed, int calibrationImages,
                           int scoringImages, int cheapImages, int testLimit, List<String> baselines, Path plan,
-                          Path checkpoint, boolean resume, Path plot, int batch) {
+                          Path checkpoint, boolean resume, Path plot, int batch, boolean taskMeans) {
     }
 
     /**
@@ -166,7 +168,8 @@ public final class SearchModel {
 
         SearchConfig config = SearchConfig.builder(layers.size(), fidelities.tasks()).curve(o.curve())
                 .layerWeights(weights).budget(o.budget()).seed(o.seed()).rule(rule)
-                .verifySteps(verifySteps(o.budget())).build();
+                .verifySteps(verifySteps(o.budget()))
+                .fit(MultiTaskGp.FitOptions.defaults().withTaskMeans(o.taskMeans())).build();
 
         SearchLog log = SearchLog.open(o.checkpoint(), o.resume(), fingerprint(o, layers));
         Evaluator ev = log.around(fidelities, progress);
@@ -255,6 +258,7 @@ public final class SearchModel {
         j.put("prepareSeconds", prepareSeconds);
         j.put("searchSeconds", searchSeconds);
         j.put("curve", o.curve().name().toLowerCase(Locale.ROOT));
+        j.put("gpMean", o.taskMeans() ? "per-task" : "shared");
         j.put("seed", o.seed());
         j.put("budget", o.budget());
         j.put("calibrationData", c + " images of " + o.calibration().describe() + ", then " + o.scoringImages()

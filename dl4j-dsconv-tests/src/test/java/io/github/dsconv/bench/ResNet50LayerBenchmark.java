@@ -97,7 +97,7 @@ public class ResNet50LayerBenchmark {
         MultiLayerNetwork b = new DSConvConverter(plan).convert(net).network();
         MultiLayerNetwork c = new DSConvConverter(plan).convert(net).network();
         MultiLayerNetwork d = new DSConvConverter(plan).convert(net).network();
-        EngineOptions gemmRoute = EngineOptions.defaults().withNativePath(null);
+        EngineOptions gemmRoute = EngineOptions.gemmRoute();
         IntegerEngine.enable(a, Backend.ONEDNN, gemmRoute);
         IntegerEngine.enable(b, Backend.JAVA, gemmRoute);
         EngineReport n = IntegerEngine.enable(d, Backend.ONEDNN, EngineOptions.defaults());

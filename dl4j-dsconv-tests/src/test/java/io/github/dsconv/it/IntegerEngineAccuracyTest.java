@@ -61,8 +61,7 @@ class IntegerEngineAccuracyTest {
     static Stream<Arguments> cases() {
         // defaults(): the native fused kernel where it loads (every layer on integers, double sums); the GEMM route's
         // own defaults (float-pair sums, double stem), exact() and plain float sums with the native kernel off.
-        EngineOptions gemmDefaults = new EngineOptions(Accumulation.COMPENSATED, EngineOptions.Stem.DOUBLE)
-                .withNativePath(null);
+        EngineOptions gemmDefaults = EngineOptions.gemmRoute();
         return Stream.of(Arguments.of(4, Backend.ONEDNN, IMAGES, EngineOptions.defaults()),
                 Arguments.of(8, Backend.ONEDNN, IMAGES, EngineOptions.defaults()),
                 Arguments.of(4, Backend.ONEDNN, IMAGES, gemmDefaults),

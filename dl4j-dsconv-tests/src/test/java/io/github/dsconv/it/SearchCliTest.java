@@ -68,6 +68,7 @@ class SearchCliTest {
         }
         assertEquals(8, j.get("layers").asInt()); // 10 converted convolutions, the 2 projections share a block's bits
         assertEquals(6, j.get("evaluations").asInt());
+        assertEquals("per-task", j.get("gpMean").asText());
         assertEquals(3, j.get("fidelities").size());
         for (JsonNode f : j.get("fidelities")) {
             assertTrue(f.has("name") && f.get("cost").asDouble() > 0 && f.has("rankCorrelationWithTarget"),
@@ -170,6 +171,7 @@ class SearchCliTest {
         Path json = dir.resolve("s.json");
         assertTrue(run(1, search(0, plan, json).toArray()).contains("--budget"));
         assertTrue(run(1, search(plan, json, "--curve", "spline").toArray()).contains("bezier1"));
+        assertTrue(run(1, search(plan, json, "--gp-mean", "median").toArray()).contains("--gp-mean"));
         assertTrue(run(1, search(plan, json, "--max-bytes", 1000, "--max-drop", 1).toArray()).contains("exclude"));
         assertTrue(run(1, search(plan, json, "--max-bytes", 1000).toArray()).contains("below uniform W2"));
         Path images = Files.createDirectories(dir.resolve("imgs/a"));
