@@ -624,6 +624,74 @@ JNIEXPORT void JNICALL Java_io_github_dsconv_engine_NativeKernels_fused(JNIEnv *
     }
 }
 
+/* A tile's block operands, as TileGather.gather does it in Java: for terms gi in [0, gc) (g = g0 + gi, block
+ * g % nb at tap g / nb) and positions pi in [0, pc): the kb mantissas of that block at the tap's input pixel into
+ * src [gc][pc][kb], its scale into sc [gc][pc] and, if msum is given, the mantissa sum into msum [gc][pc]; zeros
+ * (scale 0) where the tap falls in the padding. pImg/pY/pX: each position's image and top-left input pixel. */
+static void gather_tile(int g0, int gc, int pc, const int32_t *pImg, const int32_t *pY, const int32_t *pX, int h,
+                        int w, int dilY, int dilX, int kw, int nb, int kb, int cp, const int8_t *mant,
+                        const float *scale, int8_t *src, float *sc, int32_t *msum) {
+    for (int gi = 0; gi < gc; gi++) {
+        int g = g0 + gi, blk = g % nb, kk = g / nb, ky = kk / kw, kx = kk % kw;
+        for (int pi = 0; pi < pc; pi++) {
+            int row = gi * pc + pi;
+            int iy = pY[pi] + ky * dilY, ix = pX[pi] + kx * dilX;
+            int8_t *dst = src + (size_t) row * kb;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+                memset(dst, 0, (size_t) kb);
+                sc[row] = 0.0f;
+                if (msum != NULL) {
+                    msum[row] = 0;
+                }
+                continue;
+            }
+            size_t at = ((size_t) pImg[pi] * h + iy) * w + ix;
+            const int8_t *from = mant + at * cp + (size_t) blk * kb;
+            if (kb == 32) {
+                memcpy(dst, from, 32); /* a constant size: two vector moves */
+            } else {
+                memcpy(dst, from, (size_t) kb);
+            }
+            sc[row] = scale[at * nb + blk];
+            if (msum != NULL) {
+                int32_t sum = 0;
+                for (int c = 0; c < kb; c++) {
+                    sum += dst[c];
+                }
+                msum[row] = sum;
+            }
+        }
+    }
+}
+
+JNIEXPORT void JNICALL Java_io_github_dsconv_engine_NativeKernels_gather0(JNIEnv *env, jclass cls, jint g0,
+        jint gc, jint pc, jintArray pImg, jintArray pY, jintArray pX, jint h, jint w, jint dilY, jint dilX, jint kw,
+        jint nb, jint kb, jint cp, jbyteArray mant, jfloatArray scale, jbyteArray src, jfloatArray sc,
+        jintArray msum) {
+    (void) cls;
+    jint *pi = (*env)->GetPrimitiveArrayCritical(env, pImg, NULL);
+    jint *py = (*env)->GetPrimitiveArrayCritical(env, pY, NULL);
+    jint *px = (*env)->GetPrimitiveArrayCritical(env, pX, NULL);
+    jbyte *mp = (*env)->GetPrimitiveArrayCritical(env, mant, NULL);
+    jfloat *scl = (*env)->GetPrimitiveArrayCritical(env, scale, NULL);
+    jbyte *sp = (*env)->GetPrimitiveArrayCritical(env, src, NULL);
+    jfloat *scp = (*env)->GetPrimitiveArrayCritical(env, sc, NULL);
+    jint *ms = msum == NULL ? NULL : (*env)->GetPrimitiveArrayCritical(env, msum, NULL);
+    if (pi != NULL && py != NULL && px != NULL && mp != NULL && scl != NULL && sp != NULL && scp != NULL
+            && (msum == NULL || ms != NULL)) {
+        gather_tile(g0, gc, pc, (const int32_t *) pi, (const int32_t *) py, (const int32_t *) px, h, w, dilY, dilX,
+                kw, nb, kb, cp, (const int8_t *) mp, scl, (int8_t *) sp, scp, (int32_t *) ms);
+    }
+    if (ms != NULL) (*env)->ReleasePrimitiveArrayCritical(env, msum, ms, 0);
+    if (scp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, sc, scp, 0);
+    if (sp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, src, sp, 0);
+    if (scl != NULL) (*env)->ReleasePrimitiveArrayCritical(env, scale, scl, JNI_ABORT);
+    if (mp != NULL) (*env)->ReleasePrimitiveArrayCritical(env, mant, mp, JNI_ABORT);
+    if (px != NULL) (*env)->ReleasePrimitiveArrayCritical(env, pX, px, JNI_ABORT);
+    if (py != NULL) (*env)->ReleasePrimitiveArrayCritical(env, pY, py, JNI_ABORT);
+    if (pi != NULL) (*env)->ReleasePrimitiveArrayCritical(env, pImg, pi, JNI_ABORT);
+}
+
 JNIEXPORT jboolean JNICALL Java_io_github_dsconv_engine_NativeKernels_quantize0(JNIEnv *env, jclass cls,
         jboolean nhwc, jfloatArray x, jbyteArray mant, jfloatArray scale, jint img, jint from, jint to, jint spatial,
         jint nIn, jint bs, jint kb, jint nb, jint m) {

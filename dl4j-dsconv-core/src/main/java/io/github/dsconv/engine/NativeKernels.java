@@ -170,6 +170,37 @@ public final class NativeKernels {
     }
 
     /**
+     * A tile's block operands, exactly as {@link TileGather#gather} copies them (with one copy of each block, as the
+     * native route reads them): for terms {@code [g0, g0 + gc)} and the {@code pc} positions whose image and top-left
+     * input pixel are {@code pImg, pY, pX}, the block's mantissas into {@code src [gc][pc][kb]}, its scale into
+     * {@code sc [gc][pc]} and (unless null) the mantissa sum into {@code msum [gc][pc]}; zeros and scale 0 in the
+     * padding. {@code mant [n * h * w][cp]}, {@code scale [n * h * w][nb]}.
+     */
+    static void gather(int g0, int gc, int pc, int[] pImg, int[] pY, int[] pX, int h, int w, int dilY, int dilX,
+                       int kw, int nb, int kb, int cp, byte[] mant, float[] scale, byte[] src, float[] sc,
+                       int[] msum) {
+        long rows = (long) gc * pc;
+        if (g0 < 0 || gc < 1 || pc < 1 || pImg.length < pc || pY.length < pc || pX.length < pc || kb < 1
+                || cp < nb * kb || src.length < rows * kb || sc.length < rows || (msum != null && msum.length < rows)) {
+            throw new IllegalArgumentException("gather: arrays do not fit terms [" + g0 + ", " + (g0 + gc) + "), "
+                    + pc + " positions, kb " + kb + ", cp " + cp);
+        }
+        for (int pi = 0; pi < pc; pi++) {
+            // Every in-range pixel must lie in mant: the C code trusts these.
+            long last = (((long) pImg[pi] + 1) * h) * w;
+            if (pImg[pi] < 0 || last * cp > mant.length || last * nb > scale.length) {
+                throw new IllegalArgumentException("gather: position " + pi + " reads image " + pImg[pi]
+                        + " outside the input");
+            }
+        }
+        gather0(g0, gc, pc, pImg, pY, pX, h, w, dilY, dilX, kw, nb, kb, cp, mant, scale, src, sc, msum);
+    }
+
+    private static native void gather0(int g0, int gc, int pc, int[] pImg, int[] pY, int[] pX, int h, int w,
+                                       int dilY, int dilX, int kw, int nb, int kb, int cp, byte[] mant,
+                                       float[] scale, byte[] src, float[] sc, int[] msum);
+
+    /**
      * Block floating point of a layer input, exactly as the integer engine's Java quantization (block exponent from
      * the largest nonzero magnitude, {@code rint(x * 2^shift)} ties to even, clamped to {@code +-(2^m - 1)}, zero
      * padding channels, scale {@code 2^-shift}, 0 for an all-zero block): NHWC positions {@code [from, to)} of image

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -198,6 +199,35 @@ class NativeKernelsTest {
                 new float[4], new float[6], null, null, new double[6], 1));
         assertThrows(IllegalArgumentException.class, () -> NativeKernels.fused(p, 1, 2, 2, false, new byte[16],
                 new float[4], new float[6], null, null, new double[6], 0));
+    }
+
+    @Test
+    void gatherCopiesBlocksAndZeroesThePaddingByHand() {
+        assumeTrue(NativeKernels.available(), "native kernel not loaded");
+        // One 2x2 image, 8 channels in 2 blocks of 4: mantissa p * 10 + c at pixel p, scale (p + 1) + 0.5 * block.
+        byte[] mant = new byte[4 * 8];
+        float[] scale = new float[4 * 2];
+        for (int p = 0; p < 4; p++) {
+            for (int c = 0; c < 8; c++) {
+                mant[p * 8 + c] = (byte) (p * 10 + c);
+            }
+            scale[p * 2] = p + 1;
+            scale[p * 2 + 1] = p + 1.5f;
+        }
+        // Terms 0 and 1 (1x1 kernel: blocks 0 and 1); position 0 reads pixel (1, 0) = 2, position 1 the padding.
+        byte[] src = new byte[4 * 4];
+        float[] sc = new float[4];
+        int[] msum = new int[4];
+        java.util.Arrays.fill(src, (byte) 99);
+        java.util.Arrays.fill(sc, 99f);
+        NativeKernels.gather(0, 2, 2, new int[] {0, 0}, new int[] {1, -1}, new int[] {0, 0}, 2, 2, 1, 1, 1, 2, 4, 8,
+                mant, scale, src, sc, msum);
+        assertArrayEquals(new byte[] {20, 21, 22, 23, 0, 0, 0, 0, 24, 25, 26, 27, 0, 0, 0, 0}, src);
+        assertArrayEquals(new float[] {3f, 0f, 3.5f, 0f}, sc);
+        assertArrayEquals(new int[] {86, 0, 102, 0}, msum);
+        // A position whose image lies outside the input is refused before any native code runs.
+        assertThrows(IllegalArgumentException.class, () -> NativeKernels.gather(0, 2, 2, new int[] {0, 1},
+                new int[] {0, 0}, new int[] {0, 0}, 2, 2, 1, 1, 1, 2, 4, 8, mant, scale, src, sc, msum));
     }
 
     @Test
