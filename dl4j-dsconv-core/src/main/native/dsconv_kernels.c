@@ -465,12 +465,13 @@ typedef struct {
     const float *mean, *std, *bng, *bnb;
     int relu;
     float *z;
+    size_t yFirst; /* the position (img * spatial + pos) of y's first row: 0 for a layer's y, p0 for a tile's */
 } epilogue_args;
 
 static void epilogue(const epilogue_args *a, int nhwc, int nOut, int spatial, int img, int pos0, int pos1) {
     for (int pos = pos0; pos < pos1; pos++) {
         size_t p = (size_t) img * spatial + pos;
-        const double *yr = a->y + p * nOut;
+        const double *yr = a->y + (p - a->yFirst) * nOut;
         for (int o = 0; o < nOut; o++) {
             double v = yr[o];
             if (a->gamma != NULL) {
@@ -487,6 +488,151 @@ static void epilogue(const epilogue_args *a, int nhwc, int nOut, int spatial, in
                 }
             }
             a->z[nhwc ? p * nOut + o : ((size_t) img * nOut + o) * spatial + pos] = f;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ AVX-512 quantize and epilogue */
+
+/* 2^k as a double for |k| <= 1022, without a libm call. */
+static inline double pow2d(int k) {
+    uint64_t bits = (uint64_t) (k + 1023) << 52;
+    double d;
+    memcpy(&d, &bits, 8);
+    return d;
+}
+
+/* The block's scale 2^-shift as a float, exactly (float) ldexp(1.0, -shift): subnormal, 0 or inf outside the
+ * normal range, as the cast gives. */
+static inline float scale_of(int shift) {
+    return shift >= -126 && shift <= 126 ? (float) pow2d(-shift) : (float) ldexp(1.0, -shift);
+}
+
+/* Eight mantissas: rint(x * up) (ties to even; x * up is exact in double), clamped to [-hi, hi]; *neg |= any below 0
+ * (a -0.0 is not), as mantissa() does one at a time. */
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"), always_inline))
+static inline __m256i mantissa8(__m256 x, __m512d up, __m512d hi, __m512d lo, __mmask8 *neg) {
+    __m512d v = _mm512_roundscale_pd(_mm512_mul_pd(_mm512_cvtps_pd(x), up), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    *neg |= _mm512_cmp_pd_mask(v, _mm512_setzero_pd(), _CMP_LT_OQ);
+    v = _mm512_min_pd(_mm512_max_pd(v, lo), hi);
+    return _mm256_castsi128_si256(_mm512_cvtepi32_epi8(_mm512_castsi256_si512(_mm512_cvtpd_epi32(v))));
+}
+
+/* NCHW, block blk of image img, every position, as quantize_nchw: the largest magnitude per position (integer max
+ * of the bits without sign), then mantissas 16 positions at a time into a small [channel][16] buffer written to
+ * the [position][channel] rows. */
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
+static int quantize_nchw_avx512(const float *x, int8_t *mant, float *scale, int img, int blk, int spatial, int nIn,
+                                int bs, int kb, int nb, int m, int32_t *amax, double *up) {
+    const int cp = nb * kb;
+    const __m512d hi = _mm512_set1_pd((double) ((1 << m) - 1)), lo = _mm512_set1_pd(-(double) ((1 << m) - 1));
+    __mmask8 neg = 0;
+    int c0 = blk * bs;
+    int c1 = c0 + (bs < nIn - c0 ? bs : nIn - c0);
+    const __m512i abs = _mm512_set1_epi32(0x7fffffff);
+    int pos = 0;
+    for (; pos + 16 <= spatial; pos += 16) {
+        __m512i mx = _mm512_setzero_si512();
+        for (int c = c0; c < c1; c++) {
+            const float *xc = x + ((size_t) img * nIn + c) * spatial + pos;
+            mx = _mm512_max_epi32(mx, _mm512_and_si512(_mm512_loadu_si512((const void *) xc), abs));
+        }
+        _mm512_storeu_si512((void *) (amax + pos), mx);
+    }
+    for (; pos < spatial; pos++) {
+        int32_t a = 0;
+        for (int c = c0; c < c1; c++) {
+            int32_t b;
+            memcpy(&b, x + ((size_t) img * nIn + c) * spatial + pos, 4);
+            b &= 0x7fffffff;
+            a = b > a ? b : a;
+        }
+        amax[pos] = a;
+    }
+    for (pos = 0; pos < spatial; pos++) {
+        size_t row = (size_t) img * spatial + pos;
+        if (amax[pos] == 0) {
+            up[pos] = 0.0;
+            scale[row * nb + blk] = 0.0f;
+        } else {
+            float f;
+            memcpy(&f, &amax[pos], 4);
+            int shift = (m - 1) - float_exponent(f);
+            up[pos] = pow2d(shift); /* shift in [m - 128, m + 148]: a normal double */
+            scale[row * nb + blk] = scale_of(shift);
+        }
+    }
+    int8_t tmp[AVX2_MAX_KB][16];
+    const int width = c1 - c0;
+    for (pos = 0; pos < spatial; pos += 16) {
+        int pn = spatial - pos < 16 ? spatial - pos : 16;
+        __mmask16 pm = (__mmask16) ((1u << pn) - 1u);
+        __m512d u0 = _mm512_maskz_loadu_pd((__mmask8) (pm & 0xff), up + pos);
+        __m512d u1 = _mm512_maskz_loadu_pd((__mmask8) (pm >> 8), up + pos + 8);
+        for (int c = c0; c < c1; c++) {
+            const float *xc = x + ((size_t) img * nIn + c) * spatial + pos;
+            __m512 xv = _mm512_maskz_loadu_ps(pm, xc);
+            __m256i a = mantissa8(_mm512_castps512_ps256(xv), u0, hi, lo, &neg);
+            __m256i b = mantissa8(_mm512_extractf32x8_ps(xv, 1), u1, hi, lo, &neg);
+            _mm_storel_epi64((__m128i *) &tmp[c - c0][0], _mm256_castsi256_si128(a));
+            _mm_storel_epi64((__m128i *) &tmp[c - c0][8], _mm256_castsi256_si128(b));
+        }
+        for (int i = 0; i < pn; i++) {
+            int8_t *mr = mant + ((size_t) img * spatial + pos + i) * cp + c0;
+            for (int c = 0; c < width; c++) {
+                mr[c] = tmp[c][i];
+            }
+            memset(mr + width, 0, (size_t) (kb - width));
+        }
+    }
+    /* Lanes past the last position read zeros (x = 0, up = 0): mantissa 0, never negative. */
+    return neg != 0;
+}
+
+/* As epilogue(), eight outputs at a time: the same IEEE operations in the same order (no contraction), so the same
+ * bits. NCHW goes through a [16 positions][nOut] float buffer so that each output channel's 16 values are written
+ * together. */
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
+static void epilogue_avx512(const epilogue_args *a, int nhwc, int nOut, int spatial, int img, int pos0, int pos1,
+                            float *tmp) {
+    for (int q0 = pos0; q0 < pos1; q0 += 16) {
+        int qn = pos1 - q0 < 16 ? pos1 - q0 : 16;
+        for (int i = 0; i < qn; i++) {
+            size_t p = (size_t) img * spatial + q0 + i;
+            const double *yr = a->y + (p - a->yFirst) * nOut;
+            float *out = nhwc ? a->z + p * nOut : tmp + (size_t) i * nOut;
+            __m512d xs = a->gamma != NULL ? _mm512_set1_pd(a->xsum[p]) : _mm512_setzero_pd();
+            for (int o = 0; o < nOut; o += 8) {
+                __mmask8 mk = (__mmask8) (nOut - o >= 8 ? 0xff : (1u << (nOut - o)) - 1u);
+                __m512d v = _mm512_maskz_loadu_pd(mk, yr + o);
+                if (a->gamma != NULL) {
+                    v = _mm512_add_pd(_mm512_mul_pd(_mm512_maskz_loadu_pd(mk, a->gamma + o), v),
+                            _mm512_mul_pd(_mm512_maskz_loadu_pd(mk, a->delta + o), xs));
+                }
+                if (a->bias != NULL) {
+                    v = _mm512_add_pd(v, _mm512_maskz_loadu_pd(mk, a->bias + o));
+                }
+                __m256 f = _mm512_cvtpd_ps(v);
+                if (a->mean != NULL) {
+                    f = _mm256_div_ps(_mm256_sub_ps(f, _mm256_maskz_loadu_ps(mk, a->mean + o)),
+                            _mm256_mask_loadu_ps(_mm256_set1_ps(1.0f), mk, a->std + o));
+                    f = _mm256_add_ps(_mm256_mul_ps(f, _mm256_maskz_loadu_ps(mk, a->bng + o)),
+                            _mm256_maskz_loadu_ps(mk, a->bnb + o));
+                    if (a->relu) {
+                        f = _mm256_mask_blend_ps(_mm256_cmp_ps_mask(f, _mm256_setzero_ps(), _CMP_LT_OQ), f,
+                                _mm256_setzero_ps());
+                    }
+                }
+                _mm256_mask_storeu_ps(out + o, mk, f);
+            }
+        }
+        if (!nhwc) {
+            for (int o = 0; o < nOut; o++) {
+                float *zr = a->z + ((size_t) img * nOut + o) * spatial + q0;
+                for (int i = 0; i < qn; i++) {
+                    zr[i] = tmp[(size_t) i * nOut + o];
+                }
+            }
         }
     }
 }
@@ -693,8 +839,8 @@ JNIEXPORT void JNICALL Java_io_github_dsconv_engine_NativeKernels_gather0(JNIEnv
 }
 
 JNIEXPORT jboolean JNICALL Java_io_github_dsconv_engine_NativeKernels_quantize0(JNIEnv *env, jclass cls,
-        jboolean nhwc, jfloatArray x, jbyteArray mant, jfloatArray scale, jint img, jint from, jint to, jint spatial,
-        jint nIn, jint bs, jint kb, jint nb, jint m) {
+        jint path, jboolean nhwc, jfloatArray x, jbyteArray mant, jfloatArray scale, jint img, jint from, jint to,
+        jint spatial, jint nIn, jint bs, jint kb, jint nb, jint m) {
     (void) cls;
     int negative = 0;
     int32_t *amax = NULL;
@@ -719,8 +865,11 @@ JNIEXPORT jboolean JNICALL Java_io_github_dsconv_engine_NativeKernels_quantize0(
         if (nhwc) {
             negative = quantize_nhwc(xp, (int8_t *) mp, sp, img, from, to, spatial, nIn, bs, kb, nb, m);
         } else {
+            int vector = path_for(path) == PATH_AVX512_VNNI && bs <= AVX2_MAX_KB;
             for (int blk = from; blk < to; blk++) {
-                negative |= quantize_nchw(xp, (int8_t *) mp, sp, img, blk, spatial, nIn, bs, kb, nb, m, amax, up);
+                negative |= vector
+                        ? quantize_nchw_avx512(xp, (int8_t *) mp, sp, img, blk, spatial, nIn, bs, kb, nb, m, amax, up)
+                        : quantize_nchw(xp, (int8_t *) mp, sp, img, blk, spatial, nIn, bs, kb, nb, m, amax, up);
             }
         }
     }
@@ -732,8 +881,9 @@ JNIEXPORT jboolean JNICALL Java_io_github_dsconv_engine_NativeKernels_quantize0(
     return negative ? JNI_TRUE : JNI_FALSE;
 }
 
-JNIEXPORT void JNICALL Java_io_github_dsconv_engine_NativeKernels_epilogue0(JNIEnv *env, jclass cls, jboolean nhwc,
-        jint nOut, jint spatial, jint img, jint pos0, jint pos1, jdoubleArray y, jdoubleArray gamma,
+JNIEXPORT void JNICALL Java_io_github_dsconv_engine_NativeKernels_epilogue0(JNIEnv *env, jclass cls, jint path,
+        jboolean nhwc,
+        jint nOut, jint spatial, jint img, jint pos0, jint pos1, jdoubleArray y, jint yFirst, jdoubleArray gamma,
         jdoubleArray delta, jdoubleArray xsum, jdoubleArray bias, jfloatArray mean, jfloatArray std,
         jfloatArray bng, jfloatArray bnb, jboolean relu, jfloatArray z) {
     (void) cls;
@@ -759,7 +909,14 @@ JNIEXPORT void JNICALL Java_io_github_dsconv_engine_NativeKernels_epilogue0(JNIE
         a.bnb = fp[3];
         a.z = fp[4];
         a.relu = relu == JNI_TRUE;
-        epilogue(&a, nhwc == JNI_TRUE, nOut, spatial, img, pos0, pos1);
+        a.yFirst = (size_t) yFirst;
+        float *tmp = NULL;
+        if (path_for(path) == PATH_AVX512_VNNI
+                && (nhwc == JNI_TRUE || (tmp = (float *) scratch_get(sizeof(float) * 16 * (size_t) nOut)) != NULL)) {
+            epilogue_avx512(&a, nhwc == JNI_TRUE, nOut, spatial, img, pos0, pos1, tmp);
+        } else {
+            epilogue(&a, nhwc == JNI_TRUE, nOut, spatial, img, pos0, pos1);
+        }
     }
     for (int i = 4; i >= 0; i--) {
         if (fp[i] != NULL) (*env)->ReleasePrimitiveArrayCritical(env, fa[i], fp[i], i == 4 ? 0 : JNI_ABORT);

@@ -18,12 +18,12 @@ final class BfpInputQuantizer {
     private static final int QUANTIZE_POSITIONS = 64;
 
     private final KernelShape shape;
-    /** True on the native kernel's route: the chunks are quantized by {@link NativeKernels#quantize}. */
-    private final boolean nativeKernel;
+    /** The native kernel's path on its route (the chunks are quantized by {@link NativeKernels#quantize}), else null. */
+    private final NativeKernels.Path nativePath;
 
-    BfpInputQuantizer(KernelShape shape, boolean nativeKernel) {
+    BfpInputQuantizer(KernelShape shape, NativeKernels.Path nativePath) {
         this.shape = shape;
-        this.nativeKernel = nativeKernel;
+        this.nativePath = nativePath;
     }
 
     /** The values of {@code a} in c order as float, into {@code buf} if it is large enough (else a new array). */
@@ -73,15 +73,15 @@ final class BfpInputQuantizer {
         int nb = shape.nb();
         int cp = shape.cp();
         int m = BlockFloatingPoint.mantissaBits(shape.actBits());
-        if (nativeKernel) {
+        if (nativePath != null) {
             // The same steps in C (NativeKernelsTest and the engine tests hold them bit-identical).
             if (!nhwc) {
-                return NativeKernels.quantize(false, x, mant, scale, t / nb, t % nb, t % nb + 1, spatial, nIn, bs, kb,
+                return NativeKernels.quantize(nativePath, false, x, mant, scale, t / nb, t % nb, t % nb + 1, spatial, nIn, bs, kb,
                         nb, m);
             }
             int perImage = ceilDiv(spatial, TILE_POSITIONS);
             int pos0 = (t % perImage) * TILE_POSITIONS;
-            return NativeKernels.quantize(true, x, mant, scale, t / perImage, pos0,
+            return NativeKernels.quantize(nativePath, true, x, mant, scale, t / perImage, pos0,
                     Math.min(spatial, pos0 + TILE_POSITIONS), spatial, nIn, bs, kb, nb, m);
         }
         double hi = BlockFloatingPoint.maxMantissa(m, false);

@@ -227,9 +227,9 @@ public final class IntegerConvKernel implements InferenceKernel {
         this.directStem = r != EngineOptions.Stem.DOUBLE ? null : new DirectStemConv(weff,
                 lc.hasBias() ? hostDoubles(runtime.getParam(BIAS_KEY)) : null, s.nIn(), nOut, s.kh(), s.kw(), s.cp(),
                 s.nb(), s.nhwc());
-        this.quantizer = new BfpInputQuantizer(s, nativePath != null);
+        this.quantizer = new BfpInputQuantizer(s, nativePath);
         this.epilogue = new BlockEpilogue(nOut, gcMax);
-        this.outputPass = new OutputPass(runtime, s, gamma, delta, bias, bn, nativePath != null);
+        this.outputPass = new OutputPass(runtime, s, gamma, delta, bias, bn, nativePath);
     }
 
     /** How this layer runs: {@code INTEGER} (block products on integers), or a stem's {@code DOUBLE} or {@code FP32}. */
@@ -319,8 +319,13 @@ public final class IntegerConvKernel implements InferenceKernel {
         if (directStem != null) {
             return outputPass.directOutput(directStem, geo, mant, scale, lb, mgr);
         }
-        // Each tile zeroes its own rows of y (and xsum) before it adds to them.
-        double[] y = floatSums ? null : (lb.y = grow(lb.y, total * nOut));
+        // Each tile zeroes its own rows of y (and xsum) before it adds to them. The native route keeps a tile's sums
+        // in a per-thread tile buffer and runs the output pass on them right away, while they are in cache: a layer's
+        // double sums in memory were twice the size of its output, written once and read once.
+        boolean nativeTiles = nativePath != null;
+        double[] y = floatSums || nativeTiles ? null : (lb.y = grow(lb.y, total * nOut));
+        float[] z = nativeTiles ? (lb.z = grow(lb.z, total * nOut)) : null;
+        OutputPass.NativeTerms terms = nativeTiles ? outputPass.nativeTerms() : null;
         float[] yf = floatSums ? (lb.yf = grow(lb.yf, total * nOut)) : null;
         float[] ylo = compensated ? (lb.ylo = grow(lb.ylo, total * nOut)) : null;
         double[] xsum = delta == null ? null : (lb.xsum = grow(lb.xsum, total));
@@ -329,8 +334,9 @@ public final class IntegerConvKernel implements InferenceKernel {
         int tiles = ceilDiv(ceilDiv(total, TILE_POSITIONS), Workers.count()) * Workers.count();
         int pcMax = Math.max(1, ceilDiv(total, tiles));
         Workers.run(ceilDiv(total, pcMax), t -> tile(t * pcMax, Math.min(pcMax, total - t * pcMax), geo, mant, scale,
-                u8, y, yf, ylo, xsum));
-        return outputPass.output(n, oh, ow, y, yf, ylo, xsum, lb, mgr);
+                u8, y, yf, ylo, xsum, terms, z));
+        return nativeTiles ? outputPass.nativeOutput(z, n, oh, ow, mgr)
+                : outputPass.output(n, oh, ow, y, yf, ylo, xsum, lb, mgr);
     }
 
     static int ceilDiv(int a, int b) {
@@ -339,17 +345,23 @@ public final class IntegerConvKernel implements InferenceKernel {
 
     /**
      * Output positions {@code [p0, p0 + pc)}: every {@code g} chunk gathered, multiplied and accumulated;
-     * {@code unsignedSrc} if no mantissa is negative (see {@link Int8BatchedGemm#multiply}).
+     * {@code unsignedSrc} if no mantissa is negative (see {@link Int8BatchedGemm#multiply}). On the native route
+     * ({@code terms} and {@code z} given, {@code y} null) the sums go to a tile buffer and the tile's output pass
+     * writes {@code z}.
      */
     private void tile(int p0, int pc, ConvGeometry geo, byte[] mant, float[] scale, boolean unsignedSrc, double[] y,
-                      float[] yf, float[] ylo, double[] xsum) {
+                      float[] yf, float[] ylo, double[] xsum, OutputPass.NativeTerms terms, float[] z) {
         int nOut = shape.nOut();
         int g = shape.g();
         TileBuffers b = TileBuffers.get();
         b.reserve(gcMax, pc, shape.kb() * kRep, nOut, nativePath == null && yf == null, yf != null,
                 nativePath == null);
         boolean needSums = beta != null || delta != null;
-        if (yf != null) {
+        double[] ytile = null;
+        if (terms != null) {
+            ytile = b.yTile = LayerBuffers.grow(b.yTile, pc * nOut);
+            java.util.Arrays.fill(ytile, 0, pc * nOut, 0.0);
+        } else if (yf != null) {
             java.util.Arrays.fill(yf, p0 * nOut, (p0 + pc) * nOut, 0f);
             if (ylo != null) {
                 java.util.Arrays.fill(ylo, p0 * nOut, (p0 + pc) * nOut, 0f);
@@ -378,7 +390,7 @@ public final class IntegerConvKernel implements InferenceKernel {
                     beta.decode(g0 * nOut, gc * nOut, b.beta);
                 }
                 NativeKernels.fused(nativeWeights, g0, gc, pc, unsignedSrc, b.src, b.sc, b.alpha,
-                        beta == null ? null : b.beta, needSums ? b.msum : null, y, p0 * nOut);
+                        beta == null ? null : b.beta, needSums ? b.msum : null, ytile, 0);
                 if (xsum != null) {
                     BlockEpilogue.addWindowSums(gc, p0, pc, b.sc, b.msum, xsum);
                 }
@@ -400,6 +412,9 @@ public final class IntegerConvKernel implements InferenceKernel {
                 epilogue.addDouble(gc, p0, pc, b.sc, needSums ? b.msum : null, b.acc, b.alpha,
                         beta == null ? null : b.beta, y, xsum);
             }
+        }
+        if (terms != null) {
+            outputPass.nativeTile(terms, p0, pc, geo.outH() * geo.outW(), ytile, xsum, z);
         }
     }
 }

@@ -207,49 +207,55 @@ public final class NativeKernels {
      * {@code img}, or NCHW blocks {@code [from, to)} of it. {@code x} is {@code [n][nIn][spatial]} or
      * {@code [n][spatial][nIn]}, {@code mant [n * spatial][nb * kb]}, {@code scale [n * spatial][nb]}.
      *
+     * The {@link Path#AVX512_VNNI} path runs an AVX-512 version of the NCHW case (same results bit for bit).
+     *
      * @return whether a mantissa is negative
      */
-    static boolean quantize(boolean nhwc, float[] x, byte[] mant, float[] scale, int img, int from, int to,
-                            int spatial, int nIn, int bs, int kb, int nb, int m) {
+    static boolean quantize(Path path, boolean nhwc, float[] x, byte[] mant, float[] scale, int img, int from,
+                            int to, int spatial, int nIn, int bs, int kb, int nb, int m) {
         long rows = (long) (img + 1) * spatial;
         if (img < 0 || from < 0 || from > to || to > (nhwc ? spatial : nb) || x.length < rows * nIn
                 || mant.length < rows * nb * kb || scale.length < rows * nb || m < 1 || m > 7 || kb < bs && nb > 1) {
             throw new IllegalArgumentException("quantize: arrays or ranges do not fit image " + img + ", [" + from
                     + ", " + to + "), spatial " + spatial + ", nIn " + nIn + ", block " + bs + ", m " + m);
         }
-        return quantize0(nhwc, x, mant, scale, img, from, to, spatial, nIn, bs, kb, nb, m);
+        return quantize0(path.ordinal(), nhwc, x, mant, scale, img, from, to, spatial, nIn, bs, kb, nb, m);
     }
 
     /**
      * The output pass of positions {@code [pos0, pos1)} of image {@code img} from double sums {@code y [p][nOut]}:
      * CDS ({@code gamma * y + delta * xsum}) and bias in double, one rounding to float, then the fused batch
      * normalization {@code ((z - mean) / std) * gamma + beta} and ReLU in float, into {@code z} in NCHW or NHWC; as
-     * the engine's Java output pass. Null arrays are absent terms ({@code gamma}, {@code delta}, {@code xsum}
-     * together; the four batch-normalization arrays together).
+     * the engine's Java output pass. {@code p = img * spatial + pos} indexes {@code xsum} and {@code z}; {@code y}'s
+     * row of {@code p} is {@code p - yFirst} (0 for a whole layer's sums, the tile's first position for a tile's).
+     * Null arrays are absent terms ({@code gamma}, {@code delta}, {@code xsum} together; the four
+     * batch-normalization arrays together). The {@link Path#AVX512_VNNI} path runs an AVX-512 version (same IEEE
+     * operations in the same order: same bits).
      */
-    static void epilogue(boolean nhwc, int nOut, int spatial, int img, int pos0, int pos1, double[] y,
-                         double[] gamma, double[] delta, double[] xsum, double[] bias, FusedBatchNorm.Params bn,
-                         float[] z) {
-        long end = ((long) img * spatial + pos1) * nOut;
-        if (pos0 < 0 || pos0 > pos1 || pos1 > spatial || y.length < end || z.length < end
+    static void epilogue(Path path, boolean nhwc, int nOut, int spatial, int img, int pos0, int pos1, double[] y,
+                         int yFirst, double[] gamma, double[] delta, double[] xsum, double[] bias,
+                         FusedBatchNorm.Params bn, float[] z) {
+        long first = (long) img * spatial + pos0;
+        long end = (long) img * spatial + pos1;
+        if (pos0 < 0 || pos0 > pos1 || pos1 > spatial || yFirst < 0 || yFirst > first
+                || y.length < (end - yFirst) * nOut || z.length < end * nOut
                 || (gamma == null) != (delta == null) || (gamma == null) != (xsum == null)
-                || (gamma != null && (gamma.length < nOut || delta.length < nOut
-                || xsum.length < (long) img * spatial + pos1)) || (bias != null && bias.length < nOut)
-                || (bn != null && bn.mean().length < nOut)) {
+                || (gamma != null && (gamma.length < nOut || delta.length < nOut || xsum.length < end))
+                || (bias != null && bias.length < nOut) || (bn != null && bn.mean().length < nOut)) {
             throw new IllegalArgumentException("epilogue: arrays do not fit image " + img + ", positions [" + pos0
-                    + ", " + pos1 + ") of " + spatial + ", nOut " + nOut);
+                    + ", " + pos1 + ") of " + spatial + ", nOut " + nOut + ", y from position " + yFirst);
         }
-        epilogue0(nhwc, nOut, spatial, img, pos0, pos1, y, gamma, delta, xsum, bias,
+        epilogue0(path.ordinal(), nhwc, nOut, spatial, img, pos0, pos1, y, yFirst, gamma, delta, xsum, bias,
                 bn == null ? null : bn.mean(), bn == null ? null : bn.std(), bn == null ? null : bn.gamma(),
                 bn == null ? null : bn.beta(), bn != null && bn.relu(), z);
     }
 
-    private static native boolean quantize0(boolean nhwc, float[] x, byte[] mant, float[] scale, int img, int from,
+    private static native boolean quantize0(int path, boolean nhwc, float[] x, byte[] mant, float[] scale, int img, int from,
                                            int to, int spatial, int nIn, int bs, int kb, int nb, int m);
 
-    private static native void epilogue0(boolean nhwc, int nOut, int spatial, int img, int pos0, int pos1,
-                                        double[] y, double[] gamma, double[] delta, double[] xsum, double[] bias,
-                                        float[] mean, float[] std, float[] bnGamma, float[] bnBeta, boolean relu,
+    private static native void epilogue0(int path, boolean nhwc, int nOut, int spatial, int img, int pos0, int pos1,
+                                        double[] y, int yFirst, double[] gamma, double[] delta, double[] xsum,
+                                        double[] bias, float[] mean, float[] std, float[] bnGamma, float[] bnBeta, boolean relu,
                                         float[] z);
 
     private static native int bestPath();

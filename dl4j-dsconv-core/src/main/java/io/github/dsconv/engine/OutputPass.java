@@ -31,20 +31,20 @@ final class OutputPass {
     private final ResidentScales bias;
     /** Batch normalization applied to the output ({@link BatchNormFusion}); null for none. */
     private final FusedBatchNorm fusedBn;
-    /** True on the native kernel's route: the output pass of the double sums runs in C. */
-    private final boolean nativeKernel;
+    /** The native kernel's path on its route (the output pass of the double sums runs in C), else null. */
+    private final NativeKernels.Path nativePath;
     /** The output array of a fused layer, outside every workspace, reused while its shape stays the same. */
     private INDArray fusedOut;
 
     OutputPass(DSConvRuntime runtime, KernelShape shape, ResidentScales gamma, ResidentScales delta,
-               ResidentScales bias, FusedBatchNorm fusedBn, boolean nativeKernel) {
+               ResidentScales bias, FusedBatchNorm fusedBn, NativeKernels.Path nativePath) {
         this.runtime = runtime;
         this.shape = shape;
         this.gamma = gamma;
         this.delta = delta;
         this.bias = bias;
         this.fusedBn = fusedBn;
-        this.nativeKernel = nativeKernel;
+        this.nativePath = nativePath;
     }
 
     /**
@@ -104,12 +104,12 @@ final class OutputPass {
         boolean corrections = gammas != null || biases != null;
         FusedBatchNorm.Params bn = fusedBn == null ? null : fusedBn.params();
         int blocks = ceilDiv(spatial, TRANSPOSE_POSITIONS);
-        if (nativeKernel) {
+        if (nativePath != null) {
             // Double sums: CDS, bias, one rounding, layout and batch normalization in one native pass.
             Workers.run(n * blocks, t -> {
                 int pos0 = (t % blocks) * TRANSPOSE_POSITIONS;
-                NativeKernels.epilogue(nhwc, nOut, spatial, t / blocks, pos0,
-                        Math.min(spatial, pos0 + TRANSPOSE_POSITIONS), y, gammas, gammas == null ? null : deltas,
+                NativeKernels.epilogue(nativePath, nhwc, nOut, spatial, t / blocks, pos0,
+                        Math.min(spatial, pos0 + TRANSPOSE_POSITIONS), y, 0, gammas, gammas == null ? null : deltas,
                         gammas == null ? null : xsum, biases, bn, z);
             });
             return wrap(z, len, n, oh, ow, mgr, bn == null);
@@ -209,6 +209,43 @@ final class OutputPass {
     }
 
     /** The first {@code len} values of {@code z} as the layer's activations (its format and data type). */
+    /**
+     * The native route's per-call terms of the output pass (CDS, bias and fused batch normalization as the C code
+     * reads them), decoded once per forward pass for {@link #nativeTile}.
+     */
+    record NativeTerms(double[] gammas, double[] deltas, double[] biases, FusedBatchNorm.Params bn) {
+    }
+
+    /** The terms {@link #nativeTile} applies, for one forward pass. */
+    NativeTerms nativeTerms() {
+        double[] gammas = gamma == null ? null : gamma.toDoubles();
+        return new NativeTerms(gammas, gammas == null ? null : delta.toDoubles(),
+                bias == null ? null : bias.toDoubles(), fusedBn == null ? null : fusedBn.params());
+    }
+
+    /**
+     * The native output pass of one tile, right after its sums are complete (while they are in cache): output
+     * positions {@code [p0, p0 + pc)} of the layer (possibly spanning images of {@code spatial} positions each), sums
+     * {@code ytile [pc][nOut]}, CDS window sums {@code xsum} indexed by position (null without CDS), into the layer's
+     * output {@code z} in its format. The same arithmetic as {@link #output} on the native route.
+     */
+    void nativeTile(NativeTerms t, int p0, int pc, int spatial, double[] ytile, double[] xsum, float[] z) {
+        int nOut = shape.nOut();
+        for (int p = p0; p < p0 + pc; ) {
+            int img = p / spatial;
+            int pos0 = p - img * spatial;
+            int pos1 = Math.min(spatial, pos0 + (p0 + pc - p));
+            NativeKernels.epilogue(nativePath, shape.nhwc(), nOut, spatial, img, pos0, pos1, ytile, p0, t.gammas(),
+                    t.deltas(), t.gammas() == null ? null : xsum, t.biases(), t.bn(), z);
+            p += pos1 - pos0;
+        }
+    }
+
+    /** The layer's output from {@code z} after every tile's {@link #nativeTile}. */
+    INDArray nativeOutput(float[] z, int n, int oh, int ow, LayerWorkspaceMgr mgr) {
+        return wrap(z, n * oh * ow * shape.nOut(), n, oh, ow, mgr, false);
+    }
+
     private INDArray wrap(float[] z, int len, int n, int oh, int ow, LayerWorkspaceMgr mgr) {
         return wrap(z, len, n, oh, ow, mgr, true);
     }

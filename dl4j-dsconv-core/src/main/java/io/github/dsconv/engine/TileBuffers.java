@@ -19,6 +19,8 @@ final class TileBuffers {
     float[] yRow = new float[0];
     float[] loRow = new float[0];
     float[] accRow = new float[0];
+    /** The native route's double sums of one tile, {@code [pc][nOut]}. */
+    double[] yTile = new double[0];
     int[] pImg = new int[0];
     int[] pY = new int[0];
     int[] pX = new int[0];

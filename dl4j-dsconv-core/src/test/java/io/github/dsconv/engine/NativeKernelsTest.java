@@ -230,6 +230,91 @@ class NativeKernelsTest {
                 new int[] {0, 0}, new int[] {0, 0}, 2, 2, 1, 1, 1, 2, 4, 8, mant, scale, src, sc, msum));
     }
 
+    /**
+     * The AVX-512 quantization (NCHW) and output pass against the portable C ones, raw bits: odd channel and
+     * position counts (remainder lanes), zeros, subnormals and a block's exponent spread; CDS, bias, fused batch
+     * normalization and ReLU (negative zeros kept as the scalar code keeps them).
+     */
+    @Test
+    void vectorQuantizeAndOutputPassMatchThePortableOnes() {
+        assumeTrue(NativeKernels.best() == NativeKernels.Path.AVX512_VNNI, "no AVX-512 VNNI on this CPU");
+        java.util.SplittableRandom r = new java.util.SplittableRandom(11);
+        int spatial = 37;
+        int nIn = 45;
+        int bs = 16;
+        int nb = 3;
+        int n = 2;
+        float[] x = new float[n * nIn * spatial];
+        for (int i = 0; i < x.length; i++) {
+            int kind = r.nextInt(10);
+            x[i] = kind == 0 ? 0f : kind == 1 ? Float.MIN_VALUE * r.nextInt(1, 100) : kind == 2 ? -0f
+                    : (float) (r.nextGaussian() * Math.pow(2, r.nextInt(-20, 20)));
+        }
+        for (int c = 0; c < 16; c++) { // block 0 of image 0 at position 5: all zero
+            x[c * spatial + 5] = 0f;
+        }
+        for (int m : new int[] {3, 7}) {
+            byte[][] mant = new byte[2][n * spatial * nb * bs];
+            float[][] scale = new float[2][n * spatial * nb];
+            boolean[] neg = new boolean[2];
+            NativeKernels.Path[] paths = {NativeKernels.Path.PORTABLE, NativeKernels.Path.AVX512_VNNI};
+            for (int k = 0; k < 2; k++) {
+                for (int img = 0; img < n; img++) {
+                    neg[k] |= NativeKernels.quantize(paths[k], false, x, mant[k], scale[k], img, 0, nb, spatial, nIn,
+                            bs, bs, nb, m);
+                }
+            }
+            assertArrayEquals(mant[0], mant[1], "m=" + m);
+            assertArrayEquals(scale[0], scale[1], "m=" + m);
+            assertEquals(neg[0], neg[1]);
+        }
+        int nOut = 21;
+        double[] y = new double[n * spatial * nOut];
+        for (int i = 0; i < y.length; i++) {
+            y[i] = r.nextGaussian() * 3;
+        }
+        double[] gamma = new double[nOut];
+        double[] delta = new double[nOut];
+        double[] bias = new double[nOut];
+        float[] mean = new float[nOut];
+        float[] std = new float[nOut];
+        float[] bg = new float[nOut];
+        float[] bb = new float[nOut];
+        for (int o = 0; o < nOut; o++) {
+            gamma[o] = 1 + r.nextGaussian() * 0.1;
+            delta[o] = r.nextGaussian() * 0.01;
+            bias[o] = r.nextGaussian();
+            mean[o] = (float) r.nextGaussian();
+            std[o] = (float) (0.5 + r.nextDouble());
+            bg[o] = (float) r.nextGaussian();
+            bb[o] = o == 3 ? 0f : (float) r.nextGaussian();
+            y[o] = o == 3 ? 0 : y[o]; // one output 0 * gamma ... feeds a negative zero into the ReLU
+        }
+        double[] xsum = new double[n * spatial];
+        for (int i = 0; i < xsum.length; i++) {
+            xsum[i] = r.nextGaussian() * 50;
+        }
+        FusedBatchNorm.Params bn = new FusedBatchNorm.Params(mean, std, bg, bb, true);
+        for (boolean nhwc : new boolean[] {false, true}) {
+            for (FusedBatchNorm.Params b : new FusedBatchNorm.Params[] {null, bn}) {
+                for (boolean cds : new boolean[] {false, true}) {
+                    float[][] z = new float[2][y.length];
+                    NativeKernels.Path[] paths = {NativeKernels.Path.PORTABLE, NativeKernels.Path.AVX512_VNNI};
+                    for (int k = 0; k < 2; k++) {
+                        for (int img = 0; img < n; img++) {
+                            NativeKernels.epilogue(paths[k], nhwc, nOut, spatial, img, 3, spatial, y, 0,
+                                    cds ? gamma : null, cds ? delta : null, cds ? xsum : null, bias, b, z[k]);
+                        }
+                    }
+                    for (int i = 0; i < y.length; i++) {
+                        assertEquals(Float.floatToRawIntBits(z[0][i]), Float.floatToRawIntBits(z[1][i]),
+                                "nhwc " + nhwc + ", bn " + (b != null) + ", cds " + cds + ", element " + i);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void propertyChoosesThePath() {
         String old = System.getProperty(NativeKernels.PROPERTY);
