@@ -366,6 +366,40 @@ static inline int float_exponent(float v) {
     return biased != 0 ? biased - 127 : ilogb((double) v);
 }
 
+/* 2^k as a double for |k| <= 1022, without a libm call. */
+static inline double pow2d(int k) {
+    uint64_t bits = (uint64_t) (k + 1023) << 52;
+    double d;
+    memcpy(&d, &bits, 8);
+    return d;
+}
+
+/* The block's scale 2^-shift as a float, exactly (float) ldexp(1.0, -shift): subnormal, 0 or inf outside the
+ * normal range, as the cast gives. */
+static inline float scale_of(int shift) {
+    return shift >= -126 && shift <= 126 ? (float) pow2d(-shift) : (float) ldexp(1.0, -shift);
+}
+
+/* NCHW: from each position's largest magnitude (float bits without sign, amax) the multiplier up = 2^shift that
+ * puts the block's top exponent at m - 1 (0 for an all-zero block) and the block's scale 2^-shift. shift lies in
+ * [m - 128, m + 148]: a normal double. */
+static void block_scales(const int32_t *amax, double *up, float *scale, int img, int spatial, int nb, int blk,
+                         int m) {
+    for (int pos = 0; pos < spatial; pos++) {
+        size_t row = (size_t) img * spatial + pos;
+        if (amax[pos] == 0) {
+            up[pos] = 0.0;
+            scale[row * nb + blk] = 0.0f;
+        } else {
+            float f;
+            memcpy(&f, &amax[pos], 4);
+            int shift = (m - 1) - float_exponent(f);
+            up[pos] = pow2d(shift);
+            scale[row * nb + blk] = scale_of(shift);
+        }
+    }
+}
+
 /* One mantissa as BfpInputQuantizer (the Java route): rint(x * 2^shift) (ties to even: the default rounding mode), clamped
  * to [-hi, hi]. Sets *negative when it is below zero. */
 static inline int8_t mantissa(float x, double up, double hi, int *negative) {
@@ -430,19 +464,7 @@ static int quantize_nchw(const float *x, int8_t *mant, float *scale, int img, in
             amax[pos] = a > amax[pos] ? a : amax[pos];
         }
     }
-    for (int pos = 0; pos < spatial; pos++) {
-        size_t row = (size_t) img * spatial + pos;
-        if (amax[pos] == 0) {
-            up[pos] = 0.0;
-            scale[row * nb + blk] = 0.0f;
-        } else {
-            float f;
-            memcpy(&f, &amax[pos], 4);
-            int shift = (m - 1) - float_exponent(f);
-            up[pos] = ldexp(1.0, shift);
-            scale[row * nb + blk] = (float) ldexp(1.0, -shift);
-        }
-    }
+    block_scales(amax, up, scale, img, spatial, nb, blk, m);
     for (int pos = 0; pos < spatial; pos++) {
         int8_t *mr = mant + ((size_t) img * spatial + pos) * cp;
         memset(mr + c1, 0, (size_t) (c0 + kb - c1));
@@ -494,20 +516,6 @@ static void epilogue(const epilogue_args *a, int nhwc, int nOut, int spatial, in
 
 /* ------------------------------------------------------------------ AVX-512 quantize and epilogue */
 
-/* 2^k as a double for |k| <= 1022, without a libm call. */
-static inline double pow2d(int k) {
-    uint64_t bits = (uint64_t) (k + 1023) << 52;
-    double d;
-    memcpy(&d, &bits, 8);
-    return d;
-}
-
-/* The block's scale 2^-shift as a float, exactly (float) ldexp(1.0, -shift): subnormal, 0 or inf outside the
- * normal range, as the cast gives. */
-static inline float scale_of(int shift) {
-    return shift >= -126 && shift <= 126 ? (float) pow2d(-shift) : (float) ldexp(1.0, -shift);
-}
-
 /* Eight mantissas: rint(x * up) (ties to even; x * up is exact in double), clamped to [-hi, hi]; *neg |= any below 0
  * (a -0.0 is not), as mantissa() does one at a time. */
 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"), always_inline))
@@ -549,19 +557,7 @@ static int quantize_nchw_avx512(const float *x, int8_t *mant, float *scale, int 
         }
         amax[pos] = a;
     }
-    for (pos = 0; pos < spatial; pos++) {
-        size_t row = (size_t) img * spatial + pos;
-        if (amax[pos] == 0) {
-            up[pos] = 0.0;
-            scale[row * nb + blk] = 0.0f;
-        } else {
-            float f;
-            memcpy(&f, &amax[pos], 4);
-            int shift = (m - 1) - float_exponent(f);
-            up[pos] = pow2d(shift); /* shift in [m - 128, m + 148]: a normal double */
-            scale[row * nb + blk] = scale_of(shift);
-        }
-    }
+    block_scales(amax, up, scale, img, spatial, nb, blk, m);
     int8_t tmp[AVX2_MAX_KB][16];
     const int width = c1 - c0;
     for (pos = 0; pos < spatial; pos += 16) {
