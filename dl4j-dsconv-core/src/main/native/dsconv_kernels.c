@@ -299,61 +299,115 @@ static void avx2_pack(int g, int kb, int nOut, const int8_t *w, int8_t *out) {
     }
 }
 
+/* One (g, position, 8 outputs) term of the AVX2 path into its double accumulators: (alpha * s) in float (exact),
+ * then fma with the converted int32 sums; then the KDS shift term. The same arithmetic as the other paths. */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void avx2_term(__m256i acc, __m256 al, __m256 be, int hasBeta, float s, int32_t ms, __m256d *ylo,
+                             __m256d *yhi) {
+    __m256 scale = _mm256_mul_ps(al, _mm256_set1_ps(s));
+    *ylo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(scale)),
+            _mm256_cvtepi32_pd(_mm256_castsi256_si128(acc)), *ylo);
+    *yhi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(scale, 1)),
+            _mm256_cvtepi32_pd(_mm256_extracti128_si256(acc, 1)), *yhi);
+    if (hasBeta) {
+        __m256d xs = _mm256_set1_pd((double) s * ms);
+        *ylo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(be)), xs, *ylo);
+        *yhi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(be, 1)), xs, *yhi);
+    }
+}
+
+/* Register block of the AVX2 path: 4 positions x 8 outputs (4 int32 and 8 double accumulators), every term of the
+ * call; each weight vector loaded serves 4 positions. Positions past pn repeat the first and are not stored. */
+#define AVX2_PB 4
+
 __attribute__((target("avx2,fma")))
-static void fused_avx2(const fused_args *a) {
-    const int kb = a->kb, nOut = a->nOut, gc = a->gc, pc = a->pc;
-    const int nob = (nOut + 7) / 8, k2 = kb / 2;
+static void avx2_block(const fused_args *a, const int16_t *x16, int ob, int p0, int pn) {
+    const int kb = a->kb, nOut = a->nOut, pc = a->pc, k2 = kb / 2;
     const size_t per = avx2_bytes_per_g(kb, nOut);
-    int16_t x16[AVX2_MAX_KB];
-    for (int ob = 0; ob < nob; ob++) {
-        int o0 = ob * 8;
-        int lanes = nOut - o0 < 8 ? nOut - o0 : 8;
-        double tmp[8];
-        for (int pi = 0; pi < pc; pi++) {
-            double *yr = a->y + (size_t) pi * nOut + o0;
-            memset(tmp, 0, sizeof(tmp));
-            memcpy(tmp, yr, (size_t) lanes * sizeof(double));
-            __m256d ylo = _mm256_loadu_pd(tmp), yhi = _mm256_loadu_pd(tmp + 4);
-            for (int gi = 0; gi < gc; gi++) {
-                int row = gi * pc + pi;
-                float s = a->sc[row];
-                if (s == 0.0f) {
-                    continue;
-                }
-                const int8_t *x = a->src + (size_t) row * kb;
-                for (int c = 0; c < kb; c++) {
-                    x16[c] = x[c];
-                }
-                const int8_t *wb = a->w + (size_t) gi * per + (size_t) ob * k2 * 16;
-                __m256i acc = _mm256_setzero_si256();
-                for (int k = 0; k < k2; k++) {
-                    int32_t pair;
-                    memcpy(&pair, x16 + 2 * k, 4);
-                    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_set1_epi32(pair),
-                            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (wb + (size_t) k * 16)))));
-                }
-                float al[8], be[8];
-                memset(al, 0, sizeof(al));
-                memcpy(al, a->alpha + (size_t) gi * nOut + o0, (size_t) lanes * sizeof(float));
-                __m256 scale = _mm256_mul_ps(_mm256_loadu_ps(al), _mm256_set1_ps(s));
-                ylo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(scale)),
-                        _mm256_cvtepi32_pd(_mm256_castsi256_si128(acc)), ylo);
-                yhi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(scale, 1)),
-                        _mm256_cvtepi32_pd(_mm256_extracti128_si256(acc, 1)), yhi);
-                if (a->beta != NULL) {
-                    memset(be, 0, sizeof(be));
-                    memcpy(be, a->beta + (size_t) gi * nOut + o0, (size_t) lanes * sizeof(float));
-                    __m256 bv = _mm256_loadu_ps(be);
-                    __m256d xs = _mm256_set1_pd((double) s * a->msum[row]);
-                    ylo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(bv)), xs, ylo);
-                    yhi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(bv, 1)), xs, yhi);
-                }
+    const int o0 = ob * 8;
+    const int lanes = nOut - o0 < 8 ? nOut - o0 : 8;
+    __m256d ylo[AVX2_PB], yhi[AVX2_PB];
+#pragma GCC unroll 4
+    for (int i = 0; i < AVX2_PB; i++) {
+        double t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        if (i < pn) {
+            memcpy(t, a->y + (size_t) (p0 + i) * nOut + o0, (size_t) lanes * sizeof(double));
+        }
+        ylo[i] = _mm256_loadu_pd(t);
+        yhi[i] = _mm256_loadu_pd(t + 4);
+    }
+    for (int gi = 0; gi < a->gc; gi++) {
+        const int16_t *xr[AVX2_PB];
+        float s[AVX2_PB];
+        int32_t ms[AVX2_PB];
+        __m256i acc[AVX2_PB];
+#pragma GCC unroll 4
+        for (int i = 0; i < AVX2_PB; i++) {
+            int row = gi * pc + p0 + (i < pn ? i : 0);
+            xr[i] = x16 + (size_t) row * kb;
+            s[i] = i < pn ? a->sc[row] : 0.0f;
+            ms[i] = a->msum != NULL ? a->msum[row] : 0;
+            acc[i] = _mm256_setzero_si256();
+        }
+        const int8_t *wb = a->w + (size_t) gi * per + (size_t) ob * k2 * 16;
+        for (int k = 0; k < k2; k++) {
+            __m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (wb + (size_t) k * 16)));
+#pragma GCC unroll 4
+            for (int i = 0; i < AVX2_PB; i++) {
+                int32_t pair;
+                memcpy(&pair, xr[i] + 2 * k, 4);
+                acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_set1_epi32(pair), w));
             }
-            _mm256_storeu_pd(tmp, ylo);
-            _mm256_storeu_pd(tmp + 4, yhi);
-            memcpy(yr, tmp, (size_t) lanes * sizeof(double));
+        }
+        float al[8] = {0, 0, 0, 0, 0, 0, 0, 0}, be[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        memcpy(al, a->alpha + (size_t) gi * nOut + o0, (size_t) lanes * sizeof(float));
+        if (a->beta != NULL) {
+            memcpy(be, a->beta + (size_t) gi * nOut + o0, (size_t) lanes * sizeof(float));
+        }
+        __m256 alv = _mm256_loadu_ps(al), bev = _mm256_loadu_ps(be);
+#pragma GCC unroll 4
+        for (int i = 0; i < AVX2_PB; i++) {
+            if (s[i] != 0.0f) {
+                avx2_term(acc[i], alv, bev, a->beta != NULL, s[i], ms[i], &ylo[i], &yhi[i]);
+            }
         }
     }
+#pragma GCC unroll 4
+    for (int i = 0; i < AVX2_PB; i++) {
+        if (i < pn) {
+            double t[8];
+            _mm256_storeu_pd(t, ylo[i]);
+            _mm256_storeu_pd(t + 4, yhi[i]);
+            memcpy(a->y + (size_t) (p0 + i) * nOut + o0, t, (size_t) lanes * sizeof(double));
+        }
+    }
+}
+
+/* The AVX2 path: the tile's source bytes sign-extended to int16 once (they were converted again for every block of
+ * 8 outputs), then 4-position register blocks. Returns -1 without scratch memory. */
+__attribute__((target("avx2,fma")))
+static int fused_avx2(const fused_args *a) {
+    const int kb = a->kb, pc = a->pc;
+    const int nob = (a->nOut + 7) / 8;
+    size_t n = (size_t) a->gc * pc * kb;
+    int16_t *x16 = (int16_t *) scratch_get(n * sizeof(int16_t));
+    if (x16 == NULL) {
+        return -1;
+    }
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm256_storeu_si256((__m256i *) (x16 + i),
+                _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (a->src + i))));
+    }
+    for (; i < n; i++) {
+        x16[i] = a->src[i];
+    }
+    for (int ob = 0; ob < nob; ob++) {
+        for (int p = 0; p < pc; p += AVX2_PB) {
+            avx2_block(a, x16, ob, p, pc - p < AVX2_PB ? pc - p : AVX2_PB);
+        }
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ block floating point and the output pass */
@@ -633,6 +687,143 @@ static void epilogue_avx512(const epilogue_args *a, int nhwc, int nOut, int spat
     }
 }
 
+/* ------------------------------------------------------------------ AVX2 quantize and epilogue */
+
+/* Four mantissas as mantissa8 does eight (AVX2 + FMA machines without AVX-512); into the low 4 bytes. */
+__attribute__((target("avx2,fma"), always_inline))
+static inline int32_t mantissa4(__m128 x, __m256d up, __m256d hi, __m256d lo, int *neg) {
+    __m256d v = _mm256_round_pd(_mm256_mul_pd(_mm256_cvtps_pd(x), up), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    *neg |= _mm256_movemask_pd(_mm256_cmp_pd(v, _mm256_setzero_pd(), _CMP_LT_OQ));
+    v = _mm256_min_pd(_mm256_max_pd(v, lo), hi);
+    __m128i i32 = _mm256_cvtpd_epi32(v);
+    return _mm_cvtsi128_si32(_mm_packs_epi16(_mm_packs_epi32(i32, i32), _mm_setzero_si128()));
+}
+
+/* As quantize_nchw_avx512 with AVX2: 8 positions for the magnitudes, 16 for the mantissas. */
+__attribute__((target("avx2,fma")))
+static int quantize_nchw_avx2(const float *x, int8_t *mant, float *scale, int img, int blk, int spatial, int nIn,
+                              int bs, int kb, int nb, int m, int32_t *amax, double *up) {
+    const int cp = nb * kb;
+    const __m256d hi = _mm256_set1_pd((double) ((1 << m) - 1)), lo = _mm256_set1_pd(-(double) ((1 << m) - 1));
+    int neg = 0;
+    int c0 = blk * bs;
+    int c1 = c0 + (bs < nIn - c0 ? bs : nIn - c0);
+    const __m256i abs = _mm256_set1_epi32(0x7fffffff);
+    int pos = 0;
+    for (; pos + 8 <= spatial; pos += 8) {
+        __m256i mx = _mm256_setzero_si256();
+        for (int c = c0; c < c1; c++) {
+            const float *xc = x + ((size_t) img * nIn + c) * spatial + pos;
+            mx = _mm256_max_epi32(mx, _mm256_and_si256(_mm256_loadu_si256((const __m256i *) xc), abs));
+        }
+        _mm256_storeu_si256((__m256i *) (amax + pos), mx);
+    }
+    for (; pos < spatial; pos++) {
+        int32_t a = 0;
+        for (int c = c0; c < c1; c++) {
+            int32_t b;
+            memcpy(&b, x + ((size_t) img * nIn + c) * spatial + pos, 4);
+            b &= 0x7fffffff;
+            a = b > a ? b : a;
+        }
+        amax[pos] = a;
+    }
+    block_scales(amax, up, scale, img, spatial, nb, blk, m);
+    int8_t tmp[AVX2_MAX_KB][16];
+    const int width = c1 - c0;
+    for (pos = 0; pos < spatial; pos += 16) {
+        int pn = spatial - pos < 16 ? spatial - pos : 16;
+        double u[16];
+        float xs[16];
+        memset(u, 0, sizeof(u));
+        memcpy(u, up + pos, sizeof(double) * (size_t) pn);
+        for (int c = c0; c < c1; c++) {
+            const float *xc = x + ((size_t) img * nIn + c) * spatial + pos;
+            memset(xs, 0, sizeof(xs));
+            memcpy(xs, xc, sizeof(float) * (size_t) pn);
+            for (int q = 0; q < 16; q += 4) {
+                int32_t four = mantissa4(_mm_loadu_ps(xs + q), _mm256_loadu_pd(u + q), hi, lo, &neg);
+                memcpy(&tmp[c - c0][q], &four, 4);
+            }
+        }
+        for (int i = 0; i < pn; i++) {
+            int8_t *mr = mant + ((size_t) img * spatial + pos + i) * cp + c0;
+            for (int c = 0; c < width; c++) {
+                mr[c] = tmp[c][i];
+            }
+            memset(mr + width, 0, (size_t) (kb - width));
+        }
+    }
+    return neg != 0;
+}
+
+/* As epilogue_avx512 with AVX2: four outputs at a time; remainders through small buffers. */
+__attribute__((target("avx2,fma")))
+static void epilogue_avx2(const epilogue_args *a, int nhwc, int nOut, int spatial, int img, int pos0, int pos1,
+                          float *tmp) {
+    for (int q0 = pos0; q0 < pos1; q0 += 16) {
+        int qn = pos1 - q0 < 16 ? pos1 - q0 : 16;
+        for (int i = 0; i < qn; i++) {
+            size_t p = (size_t) img * spatial + q0 + i;
+            const double *yr = a->y + (p - a->yFirst) * nOut;
+            float *out = nhwc ? a->z + p * nOut : tmp + (size_t) i * nOut;
+            __m256d xs = a->gamma != NULL ? _mm256_set1_pd(a->xsum[p]) : _mm256_setzero_pd();
+            for (int o = 0; o < nOut; o += 4) {
+                int lanes = nOut - o >= 4 ? 4 : nOut - o;
+                double yv[4] = {0, 0, 0, 0}, gv[4] = {0, 0, 0, 0}, dv[4] = {0, 0, 0, 0}, bv[4] = {0, 0, 0, 0};
+                float mv[4] = {0, 0, 0, 0}, sv[4] = {1, 1, 1, 1}, ggv[4] = {0, 0, 0, 0}, bbv[4] = {0, 0, 0, 0};
+                const int full = lanes == 4;
+                __m256d v = full ? _mm256_loadu_pd(yr + o) : (memcpy(yv, yr + o, 8 * (size_t) lanes),
+                        _mm256_loadu_pd(yv));
+                if (a->gamma != NULL) {
+                    __m256d g = full ? _mm256_loadu_pd(a->gamma + o) : (memcpy(gv, a->gamma + o, 8 * (size_t) lanes),
+                            _mm256_loadu_pd(gv));
+                    __m256d d = full ? _mm256_loadu_pd(a->delta + o) : (memcpy(dv, a->delta + o, 8 * (size_t) lanes),
+                            _mm256_loadu_pd(dv));
+                    v = _mm256_add_pd(_mm256_mul_pd(g, v), _mm256_mul_pd(d, xs));
+                }
+                if (a->bias != NULL) {
+                    __m256d b = full ? _mm256_loadu_pd(a->bias + o) : (memcpy(bv, a->bias + o, 8 * (size_t) lanes),
+                            _mm256_loadu_pd(bv));
+                    v = _mm256_add_pd(v, b);
+                }
+                __m128 f = _mm256_cvtpd_ps(v);
+                if (a->mean != NULL) {
+                    if (full) {
+                        f = _mm_div_ps(_mm_sub_ps(f, _mm_loadu_ps(a->mean + o)), _mm_loadu_ps(a->std + o));
+                        f = _mm_add_ps(_mm_mul_ps(f, _mm_loadu_ps(a->bng + o)), _mm_loadu_ps(a->bnb + o));
+                    } else {
+                        memcpy(mv, a->mean + o, 4 * (size_t) lanes);
+                        memcpy(sv, a->std + o, 4 * (size_t) lanes);
+                        memcpy(ggv, a->bng + o, 4 * (size_t) lanes);
+                        memcpy(bbv, a->bnb + o, 4 * (size_t) lanes);
+                        f = _mm_div_ps(_mm_sub_ps(f, _mm_loadu_ps(mv)), _mm_loadu_ps(sv));
+                        f = _mm_add_ps(_mm_mul_ps(f, _mm_loadu_ps(ggv)), _mm_loadu_ps(bbv));
+                    }
+                    if (a->relu) {
+                        f = _mm_blendv_ps(f, _mm_setzero_ps(), _mm_cmp_ps(f, _mm_setzero_ps(), _CMP_LT_OQ));
+                    }
+                }
+                if (full) {
+                    _mm_storeu_ps(out + o, f);
+                } else {
+                    float fv[4];
+                    _mm_storeu_ps(fv, f);
+                    memcpy(out + o, fv, 4 * (size_t) lanes);
+                }
+            }
+        }
+        if (!nhwc) {
+            for (int o = 0; o < nOut; o++) {
+                float *zr = a->z + ((size_t) img * nOut + o) * spatial + q0;
+                for (int i = 0; i < qn; i++) {
+                    zr[i] = tmp[(size_t) i * nOut + o];
+                }
+            }
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ JNI */
 
 static int active_path = -1;
@@ -743,7 +934,7 @@ JNIEXPORT void JNICALL Java_io_github_dsconv_engine_NativeKernels_fused(JNIEnv *
                 status = fused_vnni(&a);
                 break;
             case PATH_AVX2:
-                fused_avx2(&a);
+                status = fused_avx2(&a);
                 break;
             default:
                 fused_portable(&a);
@@ -861,10 +1052,12 @@ JNIEXPORT jboolean JNICALL Java_io_github_dsconv_engine_NativeKernels_quantize0(
         if (nhwc) {
             negative = quantize_nhwc(xp, (int8_t *) mp, sp, img, from, to, spatial, nIn, bs, kb, nb, m);
         } else {
-            int vector = path_for(path) == PATH_AVX512_VNNI && bs <= AVX2_MAX_KB;
+            int p = bs <= AVX2_MAX_KB ? path_for(path) : PATH_PORTABLE;
             for (int blk = from; blk < to; blk++) {
-                negative |= vector
+                negative |= p == PATH_AVX512_VNNI
                         ? quantize_nchw_avx512(xp, (int8_t *) mp, sp, img, blk, spatial, nIn, bs, kb, nb, m, amax, up)
+                        : p == PATH_AVX2
+                        ? quantize_nchw_avx2(xp, (int8_t *) mp, sp, img, blk, spatial, nIn, bs, kb, nb, m, amax, up)
                         : quantize_nchw(xp, (int8_t *) mp, sp, img, blk, spatial, nIn, bs, kb, nb, m, amax, up);
             }
         }
@@ -907,9 +1100,14 @@ JNIEXPORT void JNICALL Java_io_github_dsconv_engine_NativeKernels_epilogue0(JNIE
         a.relu = relu == JNI_TRUE;
         a.yFirst = (size_t) yFirst;
         float *tmp = NULL;
-        if (path_for(path) == PATH_AVX512_VNNI
+        int p = path_for(path);
+        if (p != PATH_PORTABLE
                 && (nhwc == JNI_TRUE || (tmp = (float *) scratch_get(sizeof(float) * 16 * (size_t) nOut)) != NULL)) {
-            epilogue_avx512(&a, nhwc == JNI_TRUE, nOut, spatial, img, pos0, pos1, tmp);
+            if (p == PATH_AVX512_VNNI) {
+                epilogue_avx512(&a, nhwc == JNI_TRUE, nOut, spatial, img, pos0, pos1, tmp);
+            } else {
+                epilogue_avx2(&a, nhwc == JNI_TRUE, nOut, spatial, img, pos0, pos1, tmp);
+            }
         } else {
             epilogue(&a, nhwc == JNI_TRUE, nOut, spatial, img, pos0, pos1);
         }

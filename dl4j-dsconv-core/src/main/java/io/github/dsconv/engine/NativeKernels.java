@@ -207,7 +207,8 @@ public final class NativeKernels {
      * {@code img}, or NCHW blocks {@code [from, to)} of it. {@code x} is {@code [n][nIn][spatial]} or
      * {@code [n][spatial][nIn]}, {@code mant [n * spatial][nb * kb]}, {@code scale [n * spatial][nb]}.
      *
-     * The {@link Path#AVX512_VNNI} path runs an AVX-512 version of the NCHW case (same results bit for bit).
+     * The {@link Path#AVX512_VNNI} and {@link Path#AVX2} paths run vector versions of the NCHW case (same results
+     * bit for bit).
      *
      * @return whether a mantissa is negative
      */
@@ -229,8 +230,8 @@ public final class NativeKernels {
      * the engine's Java output pass. {@code p = img * spatial + pos} indexes {@code xsum} and {@code z}; {@code y}'s
      * row of {@code p} is {@code p - yFirst} (0 for a whole layer's sums, the tile's first position for a tile's).
      * Null arrays are absent terms ({@code gamma}, {@code delta}, {@code xsum} together; the four
-     * batch-normalization arrays together). The {@link Path#AVX512_VNNI} path runs an AVX-512 version (same IEEE
-     * operations in the same order: same bits).
+     * batch-normalization arrays together). The {@link Path#AVX512_VNNI} and {@link Path#AVX2} paths run vector
+     * versions (same IEEE operations in the same order: same bits).
      */
     static void epilogue(Path path, boolean nhwc, int nOut, int spatial, int img, int pos0, int pos1, double[] y,
                          int yFirst, double[] gamma, double[] delta, double[] xsum, double[] bias,

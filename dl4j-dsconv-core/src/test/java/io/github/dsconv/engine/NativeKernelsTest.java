@@ -231,13 +231,22 @@ class NativeKernelsTest {
     }
 
     /**
-     * The AVX-512 quantization (NCHW) and output pass against the portable C ones, raw bits: odd channel and
+     * The AVX-512 and AVX2 quantization (NCHW) and output pass against the portable C ones, raw bits: odd channel and
      * position counts (remainder lanes), zeros, subnormals and a block's exponent spread; CDS, bias, fused batch
      * normalization and ReLU (negative zeros kept as the scalar code keeps them).
      */
     @Test
     void vectorQuantizeAndOutputPassMatchThePortableOnes() {
-        assumeTrue(NativeKernels.best() == NativeKernels.Path.AVX512_VNNI, "no AVX-512 VNNI on this CPU");
+        assumeTrue(NativeKernels.available() && NativeKernels.best() != NativeKernels.Path.PORTABLE,
+                "no vector path on this CPU");
+        for (NativeKernels.Path vector : NativeKernels.Path.values()) {
+            if (vector != NativeKernels.Path.PORTABLE && vector.ordinal() <= NativeKernels.best().ordinal()) {
+                vectorPathMatchesPortable(vector);
+            }
+        }
+    }
+
+    private static void vectorPathMatchesPortable(NativeKernels.Path vector) {
         java.util.SplittableRandom r = new java.util.SplittableRandom(11);
         int spatial = 37;
         int nIn = 45;
@@ -257,15 +266,15 @@ class NativeKernelsTest {
             byte[][] mant = new byte[2][n * spatial * nb * bs];
             float[][] scale = new float[2][n * spatial * nb];
             boolean[] neg = new boolean[2];
-            NativeKernels.Path[] paths = {NativeKernels.Path.PORTABLE, NativeKernels.Path.AVX512_VNNI};
+            NativeKernels.Path[] paths = {NativeKernels.Path.PORTABLE, vector};
             for (int k = 0; k < 2; k++) {
                 for (int img = 0; img < n; img++) {
                     neg[k] |= NativeKernels.quantize(paths[k], false, x, mant[k], scale[k], img, 0, nb, spatial, nIn,
                             bs, bs, nb, m);
                 }
             }
-            assertArrayEquals(mant[0], mant[1], "m=" + m);
-            assertArrayEquals(scale[0], scale[1], "m=" + m);
+            assertArrayEquals(mant[0], mant[1], vector + " m=" + m);
+            assertArrayEquals(scale[0], scale[1], vector + " m=" + m);
             assertEquals(neg[0], neg[1]);
         }
         int nOut = 21;
@@ -299,7 +308,7 @@ class NativeKernelsTest {
             for (FusedBatchNorm.Params b : new FusedBatchNorm.Params[] {null, bn}) {
                 for (boolean cds : new boolean[] {false, true}) {
                     float[][] z = new float[2][y.length];
-                    NativeKernels.Path[] paths = {NativeKernels.Path.PORTABLE, NativeKernels.Path.AVX512_VNNI};
+                    NativeKernels.Path[] paths = {NativeKernels.Path.PORTABLE, vector};
                     for (int k = 0; k < 2; k++) {
                         for (int img = 0; img < n; img++) {
                             NativeKernels.epilogue(paths[k], nhwc, nOut, spatial, img, 3, spatial, y, 0,
@@ -308,7 +317,7 @@ class NativeKernelsTest {
                     }
                     for (int i = 0; i < y.length; i++) {
                         assertEquals(Float.floatToRawIntBits(z[0][i]), Float.floatToRawIntBits(z[1][i]),
-                                "nhwc " + nhwc + ", bn " + (b != null) + ", cds " + cds + ", element " + i);
+                                vector + ", nhwc " + nhwc + ", bn " + (b != null) + ", cds " + cds + ", element " + i);
                     }
                 }
             }
