@@ -17,6 +17,9 @@ import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
+import org.nd4j.linalg.indexing.BooleanIndexing;
+import org.nd4j.linalg.indexing.conditions.Conditions;
+
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -147,7 +150,8 @@ public final class DsconvInference implements AutoCloseable {
             throw new IllegalArgumentException("input " + java.util.Arrays.toString(x.shape()) + " has " + channels
                     + " channels in " + input.layout() + " layout, the model takes " + input.channels());
         }
-        if (x.isInfinite().any() || x.isNaN().any()) {
+        // One pass over the batch (two boolean reductions cost 2% of a ResNet-50 batch on the engine).
+        if (BooleanIndexing.or(x, Conditions.notFinite())) {
             throw new IllegalArgumentException("input has NaN or infinite values");
         }
         Model m = borrow();

@@ -139,6 +139,10 @@ class DsconvInferenceTest {
         INDArray nan = images(1, CNN2DFormat.NCHW, 1, 9);
         nan.putScalar(0, Float.NaN);
         assertThrows(IllegalArgumentException.class, () -> inf.output(nan));
+        INDArray inf2 = images(1, CNN2DFormat.NCHW, 1, 9);
+        inf2.putScalar(100, Float.NEGATIVE_INFINITY);
+        assertThrows(IllegalArgumentException.class, () -> inf.output(inf2), "infinite");
+        inf.output(images(1, CNN2DFormat.NCHW, 1, 9)); // finite values pass
         assertThrows(IllegalArgumentException.class, () -> inf.output(new float[10], 1, 9, 9), "wrong length");
         assertThrows(IllegalArgumentException.class, () -> inf.output(new float[243], 1), "size not recorded");
         assertThrows(IllegalArgumentException.class, () -> inf.output(new float[243], 1, 0, 9), "empty size");
