@@ -454,6 +454,33 @@ static void block_scales(const int32_t *amax, double *up, float *scale, int img,
     }
 }
 
+/* NCHW: the largest magnitude (float bits without sign) over channels [c0, c1) at positions [from, spatial), one
+ * position at a time: the vector quantizations' remainder. */
+static void amax_tail(const float *x, int32_t *amax, int img, int nIn, int spatial, int c0, int c1, int from) {
+    for (int pos = from; pos < spatial; pos++) {
+        int32_t a = 0;
+        for (int c = c0; c < c1; c++) {
+            int32_t b;
+            memcpy(&b, x + ((size_t) img * nIn + c) * spatial + pos, 4);
+            b &= 0x7fffffff;
+            a = b > a ? b : a;
+        }
+        amax[pos] = a;
+    }
+}
+
+/* The vector quantizations' [channel][16 positions] mantissas into pn rows of cp bytes starting at the block's first
+ * channel in row (channels past width zero up to kb). */
+static void write_rows(int8_t (*tmp)[16], int8_t *row, int pn, int cp, int width, int kb) {
+    for (int i = 0; i < pn; i++) {
+        int8_t *mr = row + (size_t) i * cp;
+        for (int c = 0; c < width; c++) {
+            mr[c] = tmp[c][i];
+        }
+        memset(mr + width, 0, (size_t) (kb - width));
+    }
+}
+
 /* One mantissa as BfpInputQuantizer (the Java route): rint(x * 2^shift) (ties to even: the default rounding mode), clamped
  * to [-hi, hi]. Sets *negative when it is below zero. */
 static inline int8_t mantissa(float x, double up, double hi, int *negative) {
@@ -601,16 +628,7 @@ static int quantize_nchw_avx512(const float *x, int8_t *mant, float *scale, int 
         }
         _mm512_storeu_si512((void *) (amax + pos), mx);
     }
-    for (; pos < spatial; pos++) {
-        int32_t a = 0;
-        for (int c = c0; c < c1; c++) {
-            int32_t b;
-            memcpy(&b, x + ((size_t) img * nIn + c) * spatial + pos, 4);
-            b &= 0x7fffffff;
-            a = b > a ? b : a;
-        }
-        amax[pos] = a;
-    }
+    amax_tail(x, amax, img, nIn, spatial, c0, c1, pos);
     block_scales(amax, up, scale, img, spatial, nb, blk, m);
     int8_t tmp[AVX2_MAX_KB][16];
     const int width = c1 - c0;
@@ -627,13 +645,7 @@ static int quantize_nchw_avx512(const float *x, int8_t *mant, float *scale, int 
             _mm_storel_epi64((__m128i *) &tmp[c - c0][0], _mm256_castsi256_si128(a));
             _mm_storel_epi64((__m128i *) &tmp[c - c0][8], _mm256_castsi256_si128(b));
         }
-        for (int i = 0; i < pn; i++) {
-            int8_t *mr = mant + ((size_t) img * spatial + pos + i) * cp + c0;
-            for (int c = 0; c < width; c++) {
-                mr[c] = tmp[c][i];
-            }
-            memset(mr + width, 0, (size_t) (kb - width));
-        }
+        write_rows(tmp, mant + ((size_t) img * spatial + pos) * cp + c0, pn, cp, width, kb);
     }
     /* Lanes past the last position read zeros (x = 0, up = 0): mantissa 0, never negative. */
     return neg != 0;
@@ -718,16 +730,7 @@ static int quantize_nchw_avx2(const float *x, int8_t *mant, float *scale, int im
         }
         _mm256_storeu_si256((__m256i *) (amax + pos), mx);
     }
-    for (; pos < spatial; pos++) {
-        int32_t a = 0;
-        for (int c = c0; c < c1; c++) {
-            int32_t b;
-            memcpy(&b, x + ((size_t) img * nIn + c) * spatial + pos, 4);
-            b &= 0x7fffffff;
-            a = b > a ? b : a;
-        }
-        amax[pos] = a;
-    }
+    amax_tail(x, amax, img, nIn, spatial, c0, c1, pos);
     block_scales(amax, up, scale, img, spatial, nb, blk, m);
     int8_t tmp[AVX2_MAX_KB][16];
     const int width = c1 - c0;
@@ -746,13 +749,7 @@ static int quantize_nchw_avx2(const float *x, int8_t *mant, float *scale, int im
                 memcpy(&tmp[c - c0][q], &four, 4);
             }
         }
-        for (int i = 0; i < pn; i++) {
-            int8_t *mr = mant + ((size_t) img * spatial + pos + i) * cp + c0;
-            for (int c = 0; c < width; c++) {
-                mr[c] = tmp[c][i];
-            }
-            memset(mr + width, 0, (size_t) (kb - width));
-        }
+        write_rows(tmp, mant + ((size_t) img * spatial + pos) * cp + c0, pn, cp, width, kb);
     }
     return neg != 0;
 }
