@@ -22,7 +22,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * ({@code xHat} and {@code xMu}, kept for a backward pass that inference never runs): about 340 ms of ResNet50's
  * 1.19 s batch of 8 on the integer engine here.
  */
-final class FusedBatchNorm {
+public final class FusedBatchNorm {
 
     private final BatchNormalization layer;
     private final int channels;
@@ -53,7 +53,7 @@ final class FusedBatchNorm {
      *
      * @return null with the reason in {@code why[0]} when DL4J would not compute it as {@link Params#apply} does
      */
-    static FusedBatchNorm of(BatchNormalization layer, CNN2DFormat format, long channels, String[] why) {
+    public static FusedBatchNorm of(BatchNormalization layer, CNN2DFormat format, long channels, String[] why) {
         org.deeplearning4j.nn.conf.layers.BatchNormalization c = layer.layerConf();
         String reason = null;
         if (layer.getHelper() != null) {
@@ -83,7 +83,7 @@ final class FusedBatchNorm {
      * Per-channel mean, std, gamma and beta from the layer's current parameters, std by DL4J's own calls
      * ({@code BatchNormalization.preOutput}, inference branch).
      */
-    Params params() {
+    public Params params() {
         INDArray mean = layer.getParam(BatchNormalizationParamInitializer.GLOBAL_MEAN);
         INDArray var;
         if (layer.layerConf().isUseLogStd()) {
@@ -109,10 +109,10 @@ final class FusedBatchNorm {
     }
 
     /** One call's per-channel constants, and whether a ReLU follows. */
-    record Params(float[] mean, float[] std, float[] gamma, float[] beta, boolean relu) {
+    public record Params(float[] mean, float[] std, float[] gamma, float[] beta, boolean relu) {
 
         /** {@code z[from..to)} all of channel {@code c} (an NCHW run of positions). */
-        void applyRun(float[] z, int from, int to, int c) {
+        public void applyRun(float[] z, int from, int to, int c) {
             float m = mean[c];
             float s = std[c];
             float g = gamma[c];
@@ -133,7 +133,7 @@ final class FusedBatchNorm {
          * {@code rows} NHWC rows of {@code mean.length} channels from {@code z[from]}, each copied through
          * {@code row} so that every array in the loop is indexed from 0 (the JDK 17 JIT then vectorises it).
          */
-        void applyRows(float[] z, int from, int rows, float[] row) {
+        public void applyRows(float[] z, int from, int rows, float[] row) {
             int n = mean.length;
             for (int r = 0; r < rows; r++) {
                 int base = from + r * n;

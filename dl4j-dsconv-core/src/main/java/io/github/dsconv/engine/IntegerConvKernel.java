@@ -300,12 +300,42 @@ public final class IntegerConvKernel implements InferenceKernel {
     @Override
     public INDArray preOutput(INDArray input, LayerWorkspaceMgr mgr) {
         ConvGeometry geo = runtime.geometry(input);
+        LayerBuffers lb = LayerBuffers.get();
+        float[] x = lb.x = BfpInputQuantizer.hostFloats(input, lb.x);
+        int len = geo.batch() * geo.outPositions() * shape.nOut();
+        float[] z = lb.z = grow(lb.z, len);
+        boolean bnApplied = compute(x, geo, z);
+        return outputPass.wrap(z, len, geo.batch(), geo.outH(), geo.outW(), mgr, !bnApplied);
+    }
+
+    /**
+     * The layer on a plain float input, for whole-network execution ({@code engine.graph.ExecutionPlan}): {@code x}
+     * holds {@code geo.batch()} images in the layer's format (it is read, never written), and {@code z} receives the
+     * {@code batch * outH * outW * nOut} outputs in that format, with a fused batch normalization applied. The same
+     * arithmetic as {@link #preOutput}, without its input copy and output array.
+     */
+    public void forward(float[] x, ConvGeometry geo, float[] z) {
+        if (!compute(x, geo, z)) {
+            outputPass.applyPendingBatchNorm(z, geo.batch(), geo.outPositions());
+        }
+    }
+
+    /** The shape of this layer's output for input geometry {@code geo}, in the layer's format. */
+    public long[] outputShape(ConvGeometry geo) {
+        return shape.nhwc() ? new long[] {geo.batch(), geo.outH(), geo.outW(), shape.nOut()}
+                : new long[] {geo.batch(), shape.nOut(), geo.outH(), geo.outW()};
+    }
+
+    /**
+     * Quantizes {@code x} and computes the layer into {@code z}; returns whether a fused batch normalization has been
+     * applied already (the stem routes leave it to the caller).
+     */
+    private boolean compute(float[] x, ConvGeometry geo, float[] z) {
         int n = geo.batch();
         int h = geo.height();
         int wd = geo.width();
         int nOut = shape.nOut();
         LayerBuffers lb = LayerBuffers.get();
-        float[] x = lb.x = BfpInputQuantizer.hostFloats(input, lb.x);
         byte[] mant = lb.mant = grow(lb.mant, n * h * wd * shape.cp());
         float[] scale = lb.scale = grow(lb.scale, n * h * wd * shape.nb());
         boolean u8 = quantizer.quantizeAll(x, n, h * wd, mant, scale);
@@ -314,17 +344,18 @@ public final class IntegerConvKernel implements InferenceKernel {
         int ow = geo.outW();
         int total = n * oh * ow;
         if (fp32Conv != null) {
-            return outputPass.fp32Output(fp32Conv, geo, mant, scale, lb, mgr);
+            outputPass.fp32Output(fp32Conv, geo, mant, scale, lb, z);
+            return false;
         }
         if (directStem != null) {
-            return outputPass.directOutput(directStem, geo, mant, scale, lb, mgr);
+            directStem.forward(geo, mant, scale, z);
+            return false;
         }
         // Each tile zeroes its own rows of y (and xsum) before it adds to them. The native route keeps a tile's sums
         // in a per-thread tile buffer and runs the output pass on them right away, while they are in cache: a layer's
         // double sums in memory were twice the size of its output, written once and read once.
         boolean nativeTiles = nativePath != null;
         double[] y = floatSums || nativeTiles ? null : (lb.y = grow(lb.y, total * nOut));
-        float[] z = nativeTiles ? (lb.z = grow(lb.z, total * nOut)) : null;
         OutputPass.NativeTerms terms = nativeTiles ? outputPass.nativeTerms() : null;
         float[] yf = floatSums ? (lb.yf = grow(lb.yf, total * nOut)) : null;
         float[] ylo = compensated ? (lb.ylo = grow(lb.ylo, total * nOut)) : null;
@@ -334,9 +365,11 @@ public final class IntegerConvKernel implements InferenceKernel {
         int tiles = ceilDiv(ceilDiv(total, TILE_POSITIONS), Workers.count()) * Workers.count();
         int pcMax = Math.max(1, ceilDiv(total, tiles));
         Workers.run(ceilDiv(total, pcMax), t -> tile(t * pcMax, Math.min(pcMax, total - t * pcMax), geo, mant, scale,
-                u8, y, yf, ylo, xsum, terms, z));
-        return nativeTiles ? outputPass.nativeOutput(z, n, oh, ow, mgr)
-                : outputPass.output(n, oh, ow, y, yf, ylo, xsum, lb, mgr);
+                u8, y, yf, ylo, xsum, terms, nativeTiles ? z : null));
+        if (!nativeTiles) {
+            outputPass.output(n, oh * ow, y, yf, ylo, xsum, z);
+        }
+        return true;
     }
 
     static int ceilDiv(int a, int b) {

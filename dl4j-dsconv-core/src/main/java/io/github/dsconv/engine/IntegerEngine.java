@@ -146,6 +146,14 @@ public final class IntegerEngine {
         }
     }
 
+    /**
+     * True if {@code v} is a batch normalization (or ReLU) vertex that {@link #enable} fused into the DSConv layer
+     * before it: while the engine is on, it passes that layer's output on unchanged.
+     */
+    public static boolean isFusedVertex(org.deeplearning4j.nn.graph.vertex.GraphVertex v) {
+        return v instanceof FusedLayerVertex;
+    }
+
     /** The integer kernel of a layer, or null when it runs the float simulation. */
     public static IntegerConvKernel kernel(DSConvRuntime runtime) {
         InferenceKernel k = runtime.inferenceKernel();

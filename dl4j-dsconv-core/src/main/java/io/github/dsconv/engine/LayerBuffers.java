@@ -12,6 +12,8 @@ final class LayerBuffers {
     private static final ThreadLocal<LayerBuffers> LAYER_BUFFERS = ThreadLocal.withInitial(LayerBuffers::new);
 
     float[] x = new float[0];
+    /** The FP32 stem route's BFP input as floats. */
+    float[] xb = new float[0];
     byte[] mant = new byte[0];
     float[] scale = new float[0];
     double[] y = new double[0];

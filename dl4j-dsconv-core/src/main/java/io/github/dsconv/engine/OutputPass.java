@@ -31,7 +31,7 @@ final class OutputPass {
     private final ResidentScales bias;
     /** Batch normalization applied to the output ({@link BatchNormFusion}); null for none. */
     private final FusedBatchNorm fusedBn;
-    /** The native kernel's path on its route (the output pass of the double sums runs in C), else null. */
+    /** The native kernel's path on its route ({@link #nativeTile} runs in C), else null. */
     private final NativeKernels.Path nativePath;
     /** The output array of a fused layer, outside every workspace, reused while its shape stays the same. */
     private INDArray fusedOut;
@@ -51,8 +51,7 @@ final class OutputPass {
      * The {@link EngineOptions.Stem#FP32} route: the BFP input {@code mant * 2^(e+1-m)} (exact in float) in the
      * layer's format, convolved in FP32 by oneDNN ({@code conv}) with the effective kernel and bias.
      */
-    INDArray fp32Output(OneDnnConv conv, ConvGeometry geo, byte[] mant, float[] scale, LayerBuffers lb,
-                        LayerWorkspaceMgr mgr) {
+    void fp32Output(OneDnnConv conv, ConvGeometry geo, byte[] mant, float[] scale, LayerBuffers lb, float[] z) {
         int nIn = shape.nIn();
         int cp = shape.cp();
         int nb = shape.nb();
@@ -60,7 +59,8 @@ final class OutputPass {
         boolean nhwc = shape.nhwc();
         int n = geo.batch();
         int spatial = geo.inPositions();
-        float[] xb = lb.x; // the input copy is no longer needed: the mantissas and scales hold the BFP input
+        // A scratch buffer of its own: the input array may belong to the caller (ExecutionPlan passes its own).
+        float[] xb = lb.xb = LayerBuffers.grow(lb.xb, n * spatial * nIn);
         for (int img = 0; img < n; img++) {
             for (int pos = 0; pos < spatial; pos++) {
                 int row = img * spatial + pos;
@@ -70,50 +70,24 @@ final class OutputPass {
                 }
             }
         }
-        int len = n * geo.outPositions() * shape.nOut();
-        float[] z = lb.z = LayerBuffers.grow(lb.z, len);
         conv.forward(xb, geo, z);
-        return wrap(z, len, n, geo.outH(), geo.outW(), mgr);
-    }
-
-    /** The {@link EngineOptions.Stem#DOUBLE} route ({@link DirectStemConv} {@code stem}). */
-    INDArray directOutput(DirectStemConv stem, ConvGeometry geo, byte[] mant, float[] scale, LayerBuffers lb,
-                          LayerWorkspaceMgr mgr) {
-        int n = geo.batch();
-        int len = n * geo.outPositions() * shape.nOut();
-        float[] z = lb.z = LayerBuffers.grow(lb.z, len);
-        stem.forward(geo, mant, scale, z);
-        return wrap(z, len, n, geo.outH(), geo.outW(), mgr);
     }
 
     /**
-     * CDS and bias, rounded once to float, in the layer's data format in a new activations array, from the sums
-     * {@code [position][nOut]}: {@code y} in double, or {@code yf} in float (plus {@code ylo}, the compensated sums'
-     * error terms, or null); {@code xsum} the CDS window sums, or null without CDS.
+     * CDS and bias, rounded once to float, and the fused batch normalization, into {@code z} in the layer's data
+     * format, from the sums {@code [position][nOut]} of {@code n} images of {@code spatial} positions: {@code y} in
+     * double, or {@code yf} in float (plus {@code ylo}, the compensated sums' error terms, or null); {@code xsum} the
+     * CDS window sums, or null without CDS. The GEMM routes' pass (the native route runs {@link #nativeTile}).
      */
-    INDArray output(int n, int oh, int ow, double[] y, float[] yf, float[] ylo, double[] xsum, LayerBuffers lb,
-                    LayerWorkspaceMgr mgr) {
+    void output(int n, int spatial, double[] y, float[] yf, float[] ylo, double[] xsum, float[] z) {
         int nOut = shape.nOut();
         boolean nhwc = shape.nhwc();
-        int spatial = oh * ow;
-        int len = n * spatial * nOut;
-        float[] z = lb.z = LayerBuffers.grow(lb.z, len);
         double[] gammas = gamma == null ? null : gamma.toDoubles();
         double[] deltas = delta == null ? null : delta.toDoubles();
         double[] biases = bias == null ? null : bias.toDoubles();
         boolean corrections = gammas != null || biases != null;
         FusedBatchNorm.Params bn = fusedBn == null ? null : fusedBn.params();
         int blocks = ceilDiv(spatial, TRANSPOSE_POSITIONS);
-        if (nativePath != null) {
-            // Double sums: CDS, bias, one rounding, layout and batch normalization in one native pass.
-            Workers.run(n * blocks, t -> {
-                int pos0 = (t % blocks) * TRANSPOSE_POSITIONS;
-                NativeKernels.epilogue(nativePath, nhwc, nOut, spatial, t / blocks, pos0,
-                        Math.min(spatial, pos0 + TRANSPOSE_POSITIONS), y, 0, gammas, gammas == null ? null : deltas,
-                        gammas == null ? null : xsum, biases, bn, z);
-            });
-            return wrap(z, len, n, oh, ow, mgr, bn == null);
-        }
         Workers.run(n * blocks, t -> {
             int img = t / blocks;
             int pos0 = (t % blocks) * TRANSPOSE_POSITIONS;
@@ -185,7 +159,6 @@ final class OutputPass {
                 applyBatchNorm(bn, z, img, pos0, pos1, spatial);
             }
         });
-        return wrap(z, len, n, oh, ow, mgr, bn == null);
     }
 
     /** The fused batch normalization on positions {@code [pos0, pos1)} of image {@code img} of {@code z}. */
@@ -208,7 +181,6 @@ final class OutputPass {
         return fusedBn != null && a != null && a == fusedOut;
     }
 
-    /** The first {@code len} values of {@code z} as the layer's activations (its format and data type). */
     /**
      * The native route's per-call terms of the output pass (CDS, bias and fused batch normalization as the C code
      * reads them), decoded once per forward pass for {@link #nativeTile}.
@@ -241,29 +213,31 @@ final class OutputPass {
         }
     }
 
-    /** The layer's output from {@code z} after every tile's {@link #nativeTile}. */
-    INDArray nativeOutput(float[] z, int n, int oh, int ow, LayerWorkspaceMgr mgr) {
-        return wrap(z, n * oh * ow * shape.nOut(), n, oh, ow, mgr, false);
-    }
-
-    private INDArray wrap(float[] z, int len, int n, int oh, int ow, LayerWorkspaceMgr mgr) {
-        return wrap(z, len, n, oh, ow, mgr, true);
+    /**
+     * The fused batch normalization on all {@code n} images of {@code spatial} positions of {@code z}, for the routes
+     * whose output pass does not apply it (the stems); a no-op without one.
+     */
+    void applyPendingBatchNorm(float[] z, int n, int spatial) {
+        if (fusedBn == null) {
+            return;
+        }
+        FusedBatchNorm.Params bn = fusedBn.params();
+        int blocks = ceilDiv(spatial, TRANSPOSE_POSITIONS);
+        Workers.run(n * blocks, t -> applyBatchNorm(bn, z, t / blocks, (t % blocks) * TRANSPOSE_POSITIONS,
+                Math.min(spatial, (t % blocks + 1) * TRANSPOSE_POSITIONS), spatial));
     }
 
     /**
-     * As above; with a fused batch normalization, applied here first if {@code bnPending}, and the result goes to
-     * this kernel's own array outside every workspace.
+     * The first {@code len} values of {@code z} as the layer's activations (its format and data type); with a fused
+     * batch normalization, applied here first if {@code bnPending}, the result goes to this kernel's own array
+     * outside every workspace.
      */
-    private INDArray wrap(float[] z, int len, int n, int oh, int ow, LayerWorkspaceMgr mgr, boolean bnPending) {
+    INDArray wrap(float[] z, int len, int n, int oh, int ow, LayerWorkspaceMgr mgr, boolean bnPending) {
         int nOut = shape.nOut();
         long[] dims = shape.nhwc() ? new long[] {n, oh, ow, nOut} : new long[] {n, nOut, oh, ow};
         if (fusedBn != null) {
             if (bnPending) {
-                FusedBatchNorm.Params bn = fusedBn.params();
-                int spatial = oh * ow;
-                int blocks = ceilDiv(spatial, TRANSPOSE_POSITIONS);
-                Workers.run(n * blocks, t -> applyBatchNorm(bn, z, t / blocks, (t % blocks) * TRANSPOSE_POSITIONS,
-                        Math.min(spatial, (t % blocks + 1) * TRANSPOSE_POSITIONS), spatial));
+                applyPendingBatchNorm(z, n, oh * ow);
             }
             INDArray out = fusedOut;
             if (out == null || !java.util.Arrays.equals(out.shape(), dims)) {

@@ -5,6 +5,7 @@ import io.github.dsconv.data.ModelInputs;
 import io.github.dsconv.engine.EngineOptions;
 import io.github.dsconv.engine.EngineReport;
 import io.github.dsconv.engine.IntegerEngine;
+import io.github.dsconv.engine.graph.ExecutionPlan;
 import io.github.dsconv.io.ModelChecks;
 import io.github.dsconv.io.ModelFiles;
 import io.github.dsconv.nn.Network;
@@ -12,7 +13,6 @@ import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -29,7 +29,9 @@ import java.util.concurrent.BlockingQueue;
 
 /**
  * A converted network ready to deploy: its DSConv layers on the integer engine (the native fused kernel where it
- * loads; DSConv, ICCV 2019, section 3), served to concurrent callers.
+ * loads; DSConv, ICCV 2019, section 3) and the whole network run as one {@link ExecutionPlan} (activations in the
+ * engine's buffers from input to logits; {@link #fallbacks()} lists the nodes DL4J runs), served to concurrent
+ * callers. The logits are the network's own on the engine, bit for bit.
  *
  * <pre>{@code
  * try (DsconvInference model = DsconvInference.load(Path.of("resnet-w4.dsconv.zip"))) {
@@ -51,14 +53,17 @@ import java.util.concurrent.BlockingQueue;
 public final class DsconvInference implements AutoCloseable {
 
     private final List<Model> replicas;
-    private final BlockingQueue<Model> idle;
+    /** Each replica compiled into a whole-graph plan (same order as {@link #replicas}). */
+    private final List<ExecutionPlan> plans;
+    private final BlockingQueue<ExecutionPlan> idle;
     private final EngineReport report;
     private final InputSpec input;
     private volatile boolean closed;
 
-    private DsconvInference(List<Model> replicas, EngineReport report, InputSpec input) {
+    private DsconvInference(List<Model> replicas, List<ExecutionPlan> plans, EngineReport report, InputSpec input) {
         this.replicas = List.copyOf(replicas);
-        this.idle = new ArrayBlockingQueue<>(replicas.size(), false, replicas);
+        this.plans = List.copyOf(plans);
+        this.idle = new ArrayBlockingQueue<>(plans.size(), false, plans);
         this.report = report;
         this.input = input;
     }
@@ -100,10 +105,12 @@ public final class DsconvInference implements AutoCloseable {
             copies.add(network instanceof ComputationGraph cg ? cg.clone() : ((MultiLayerNetwork) network).clone());
         }
         EngineReport report = null;
+        List<ExecutionPlan> plans = new ArrayList<>();
         for (Model m : copies) {
             report = IntegerEngine.enable(m, IntegerEngine.defaultBackend(), EngineOptions.defaults());
+            plans.add(ExecutionPlan.compile(m));
         }
-        return new DsconvInference(copies, report, spec);
+        return new DsconvInference(copies, plans, report, spec);
     }
 
     private static void requireReplicas(int replicas) {
@@ -115,6 +122,11 @@ public final class DsconvInference implements AutoCloseable {
     /** What the engine did (which layers are on integers, the kernel, resident bytes). */
     public EngineReport report() {
         return report;
+    }
+
+    /** The nodes of the network that DL4J runs rather than the engine's whole-graph plan, "name: reason". */
+    public List<String> fallbacks() {
+        return plans.get(0).fallbacks();
     }
 
     /** The input the model takes (channels, size or 0x0 for any, layout). */
@@ -154,12 +166,11 @@ public final class DsconvInference implements AutoCloseable {
         if (BooleanIndexing.or(x, Conditions.notFinite())) {
             throw new IllegalArgumentException("input has NaN or infinite values");
         }
-        Model m = borrow();
+        ExecutionPlan plan = borrow();
         try (MemoryWorkspace ignored = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-            INDArray in = x.dataType() == DataType.FLOAT ? x : x.castTo(DataType.FLOAT);
-            return Network.of(m).output(in).dup();
+            return plan.output(x); // a detached FLOAT copy
         } finally {
-            idle.add(m);
+            idle.add(plan);
         }
     }
 
@@ -202,7 +213,7 @@ public final class DsconvInference implements AutoCloseable {
         return output(x).data().asFloat();
     }
 
-    private Model borrow() {
+    private ExecutionPlan borrow() {
         if (closed) {
             throw new IllegalStateException("this DsconvInference is closed");
         }
@@ -218,6 +229,9 @@ public final class DsconvInference implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        for (ExecutionPlan p : plans) {
+            p.close();
+        }
         for (Model m : replicas) {
             IntegerEngine.disable(m);
         }

@@ -46,12 +46,22 @@ public record ConvGeometry(boolean nhwc, int batch, int channels, int height, in
      * format), for callers that hold only the shape.
      */
     public static ConvGeometry of(ConvolutionLayer conf, long[] inShape) {
-        boolean nhwc = conf.getCnn2dDataFormat() == CNN2DFormat.NHWC;
+        return of(conf.getKernelSize(), conf.getStride(), conf.getPadding(), conf.getDilation(),
+                conf.getConvolutionMode(), conf.getCnn2dDataFormat(), inShape);
+    }
+
+    /**
+     * As {@link #of(int[], int[], int[], int[], ConvolutionMode, CNN2DFormat, INDArray)} on an input of shape
+     * {@code inShape} (rank 4, in {@code format}): for a pooling window as well as a convolution.
+     */
+    public static ConvGeometry of(int[] kernel, int[] stride, int[] padding, int[] dilation, ConvolutionMode mode,
+                                  CNN2DFormat format, long[] inShape) {
+        boolean nhwc = format == CNN2DFormat.NHWC;
         // DL4J's rule reads only the spatial sizes of its input array: a one-channel probe is enough.
         long h = nhwc ? inShape[1] : inShape[2];
         long w = nhwc ? inShape[2] : inShape[3];
         INDArray probe = Nd4j.zeros(DataType.FLOAT, nhwc ? new long[] {1, h, w, 1} : new long[] {1, 1, h, w});
-        ConvGeometry g = of(conf, probe);
+        ConvGeometry g = of(kernel, stride, padding, dilation, mode, format, probe);
         return new ConvGeometry(g.nhwc, Math.toIntExact(inShape[0]), Math.toIntExact(nhwc ? inShape[3] : inShape[1]),
                 g.height, g.width, g.outH, g.outW, g.padTop, g.padLeft, g.kh, g.kw, g.strideY, g.strideX, g.dilY,
                 g.dilX);

@@ -42,7 +42,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * outputs must be the same floats, bit for bit, as with DL4J's own BN and ReLU layers; the graph must come back
  * unchanged after {@link IntegerEngine#disable}; training while fused must fail loudly.
  */
-class BatchNormFusionTest {
+public class BatchNormFusionTest {
 
     static Stream<Arguments> cases() {
         return Stream.of(Arguments.of(CNN2DFormat.NCHW, true), Arguments.of(CNN2DFormat.NCHW, false),
@@ -53,7 +53,7 @@ class BatchNormFusionTest {
      * conv -> BN -> ReLU -> conv -> BN -> ReLU -> 1x1 conv -> BN -> add (with the second ReLU's output) -> ReLU ->
      * pool -> softmax.
      */
-    static ComputationGraph graph(CNN2DFormat f, boolean logStd) {
+    public static ComputationGraph graph(CNN2DFormat f, boolean logStd) {
         ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().seed(3).updater(new Sgd(0.1))
                 .convolutionMode(ConvolutionMode.Same).graphBuilder().addInputs("in")
                 .setInputTypes(InputType.convolutional(10, 10, 3, f))

@@ -15,6 +15,7 @@ import io.github.dsconv.engine.CpuFeatures;
 import io.github.dsconv.engine.EngineOptions;
 import io.github.dsconv.engine.EngineReport;
 import io.github.dsconv.engine.IntegerEngine;
+import io.github.dsconv.engine.graph.ExecutionPlan;
 import io.github.dsconv.eval.Logits;
 import io.github.dsconv.io.ModelFiles;
 import io.github.dsconv.layers.DSConvLayer;
@@ -169,6 +170,13 @@ public final class Bench {
      *                               ({@code 1 - integerConvMs / (1000 * batch / integerImagesPerSec)}; the per-layer
      *                               times are measured separately, so it is an estimate; NaN (null) with
      *                               {@code --no-per-layer})
+     * @param graphImagesPerSec      the same integer network run as one {@link ExecutionPlan} (whole-graph execution:
+     *                               activations in plain buffers from input to logits, adds, concatenations, pooling
+     *                               and unfused BN/ReLU in the engine; what {@code DsconvInference} deploys), end to
+     *                               end (median)
+     * @param graphSpeedup           {@code graphImagesPerSec / fp32ImagesPerSec}
+     * @param graphMaxRelErr         the plan's logits against the layer-by-layer engine's (0 when bit-identical)
+     * @param graphFallbacks         the plan's nodes DL4J runs, "name: reason"
      */
     public record Result(String model, int batch, double fp32ImagesPerSec, double integerImagesPerSec,
                          double speedup, long fp32ConvWeightBytes, long integerConvWeightBytes, double maxRelErr,
@@ -179,7 +187,9 @@ public final class Bench {
                          List<String> unfusedBatchNorms, double fp32FoldedImagesPerSec, double speedupVsFolded,
                          int foldedBatchNorms, double foldedMaxRelErr, double fp32OneDnnImagesPerSec,
                          double fp32OneDnnSpeedup, double fp32OneDnnMaxRelErr, double speedupVsOneDnn,
-                         String kernel, String cpuModel, List<String> cpuFeatures, double engineNonConvShare) {
+                         String kernel, String cpuModel, List<String> cpuFeatures, double engineNonConvShare,
+                         double graphImagesPerSec, double graphSpeedup, double graphMaxRelErr,
+                         List<String> graphFallbacks) {
     }
 
     private Bench() {
@@ -207,9 +217,12 @@ public final class Bench {
             EngineReport rep = IntegerEngine.enable(dsconv, backend, engineOptions);
             INDArray zInt = Logits.of(dsconv, x).castTo(DataType.FLOAT);
             double err = maxRelErr(zInt, zSim);
+            ExecutionPlan plan = ExecutionPlan.compile(dsconv);
+            double graphErr = maxRelErr(plan.output(x), zInt);
 
             List<Runnable> nets = new ArrayList<>(List.of(() -> output(baseline, x), () -> output(dsconv, x),
                     () -> output(onednn, x)));
+            nets.add(() -> plan.output(x));
             if (folded != null) {
                 nets.add(() -> output(folded.network(), x));
             }
@@ -217,7 +230,8 @@ public final class Bench {
             double fp32Ms = ms[0];
             double intMs = ms[1];
             double onednnMs = ms[2];
-            double foldedMs = folded == null ? Double.NaN : ms[3];
+            double graphMs = ms[3];
+            double foldedMs = folded == null ? Double.NaN : ms[4];
             double onednnErr = maxRelErr(Logits.of(onednn, x).castTo(DataType.FLOAT),
                     Logits.of(baseline, x).castTo(DataType.FLOAT));
             double foldedErr = folded == null ? Double.NaN
@@ -256,7 +270,8 @@ public final class Bench {
                     rep.unfusedBatchNorms(), foldedIps, intIps / foldedIps,
                     folded == null ? 0 : folded.batchNorms().size(), foldedErr, onednnIps, onednnIps / fpIps,
                     onednnErr, intIps / onednnIps, rep.kernel(), cpu.model(), cpu.features(),
-                    Double.isNaN(intConv) ? Double.NaN : 1 - intConv / intMs));
+                    Double.isNaN(intConv) ? Double.NaN : 1 - intConv / intMs,
+                    batch / (graphMs / 1e3), batch / (graphMs / 1e3) / fpIps, graphErr, plan.fallbacks()));
         }
         IntegerEngine.disable(dsconv);
         return out;

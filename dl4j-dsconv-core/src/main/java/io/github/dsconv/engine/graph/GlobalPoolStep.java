@@ -1,0 +1,59 @@
+package io.github.dsconv.engine.graph;
+
+import org.deeplearning4j.nn.conf.layers.PoolingType;
+
+/**
+ * A {@code GlobalPoolingLayer} (AVG or MAX over the two spatial axes of a rank-4 input, collapsed to
+ * {@code [n, c]}, no mask): libnd4j's {@code mean} and {@code max} reductions over each channel's positions, summed
+ * sequentially in float in c order and divided by the count as libnd4j's {@code Mean} does, so the same bits
+ * ({@code ExecutionPlanTest} checks it against the layer).
+ */
+final class GlobalPoolStep implements Step {
+
+    private final PoolingType type;
+    private final boolean nhwc;
+    /** DL4J's layer, for an input of another rank (time series, 3D). */
+    private final Step otherRank;
+
+    GlobalPoolStep(PoolingType type, boolean nhwc, Step otherRank) {
+        this.type = type;
+        this.nhwc = nhwc;
+        this.otherRank = otherRank;
+    }
+
+    @Override
+    public Tensor run(Tensor[] inputs, Arena arena) {
+        Tensor in = inputs[0];
+        if (in.shape().length != 4) {
+            return otherRank.run(inputs, arena);
+        }
+        int n = in.dim(0);
+        int c = in.dim(nhwc ? 3 : 1);
+        int spatial = in.length() / (n * c);
+        float[] x = in.data();
+        float[] out = arena.take(n * c);
+        boolean max = type == PoolingType.MAX;
+        for (int img = 0; img < n; img++) {
+            for (int ch = 0; ch < c; ch++) {
+                int base = nhwc ? img * spatial * c + ch : (img * c + ch) * spatial;
+                int step = nhwc ? c : 1;
+                float acc = max ? -Float.MAX_VALUE : 0f;
+                for (int p = 0; p < spatial; p++) {
+                    float v = x[base + p * step];
+                    if (max) {
+                        acc = v > acc ? v : acc;
+                    } else {
+                        acc += v;
+                    }
+                }
+                out[img * c + ch] = max ? acc : acc / (float) spatial;
+            }
+        }
+        return new Tensor(out, new long[] {n, c});
+    }
+
+    @Override
+    public String kind() {
+        return "global-" + type.name().toLowerCase(java.util.Locale.ROOT) + "-pool";
+    }
+}
