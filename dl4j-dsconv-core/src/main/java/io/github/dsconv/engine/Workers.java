@@ -14,7 +14,7 @@ import java.util.stream.IntStream;
  * output positions, with no OpenMP fork and barrier per GEMM (on a busy machine a barrier waits for a descheduled
  * thread's next time slice). ND4J's own calls from other threads keep their thread count.
  */
-final class Workers {
+public final class Workers {
 
     private static final AtomicInteger THREADS = new AtomicInteger();
 
@@ -37,12 +37,12 @@ final class Workers {
     }
 
     /** The number of worker threads. */
-    static int count() {
+    public static int count() {
         return POOL.getParallelism();
     }
 
     /** Runs {@code task(0 .. count-1)} on the workers and waits (a single task runs on the calling thread). */
-    static void run(int count, IntConsumer task) {
+    public static void run(int count, IntConsumer task) {
         if (count == 1) {
             task.accept(0);
             return;

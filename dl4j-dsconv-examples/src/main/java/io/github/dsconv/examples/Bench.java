@@ -218,7 +218,8 @@ public final class Bench {
             INDArray zInt = Logits.of(dsconv, x).castTo(DataType.FLOAT);
             double err = maxRelErr(zInt, zSim);
             ExecutionPlan plan = ExecutionPlan.compile(dsconv);
-            double graphErr = maxRelErr(plan.output(x), zInt);
+            // Outputs, not logits: the plan returns what the network's output() does (softmax probabilities here).
+            double graphErr = maxRelErr(plan.output(x), Network.of(dsconv).output(x).castTo(DataType.FLOAT));
 
             List<Runnable> nets = new ArrayList<>(List.of(() -> output(baseline, x), () -> output(dsconv, x),
                     () -> output(onednn, x)));

@@ -21,6 +21,11 @@ final class ActivationStep implements Step {
                 && r.getNegativeSlope() == null;
     }
 
+    /** True for DL4J's plain ReLU (no max, threshold or slope). */
+    boolean isPlainRelu() {
+        return relu;
+    }
+
     /** The step for {@code fn}, or null for the identity. */
     static ActivationStep of(IActivation fn) {
         return fn == null || fn instanceof ActivationIdentity ? null : new ActivationStep(fn);
@@ -32,9 +37,11 @@ final class ActivationStep implements Step {
         float[] d = t.data();
         int n = t.length();
         if (relu) {
-            for (int i = 0; i < n; i++) {
-                d[i] = d[i] < 0f ? 0f : d[i];
-            }
+            Chunks.run(n, (from, to) -> {
+                for (int i = from; i < to; i++) {
+                    d[i] = d[i] < 0f ? 0f : d[i];
+                }
+            });
             return t;
         }
         INDArray a = fn.getActivation(t.toArray(), false);

@@ -25,16 +25,16 @@ final class BatchNormStep implements Step {
         float[] z = t.data();
         if (t.shape().length == 2 || nhwc) {
             // Rows of c channels: [n, c] or [n, h, w, c].
-            p.applyRows(z, 0, t.length() / c, new float[c]);
+            Chunks.run(t.length() / c, c, (from, to) -> p.applyRows(z, from * c, to - from, new float[c]));
         } else {
             int n = t.dim(0);
             int spatial = t.length() / (n * c);
-            for (int img = 0; img < n; img++) {
-                for (int ch = 0; ch < c; ch++) {
-                    int base = (img * c + ch) * spatial;
-                    p.applyRun(z, base, base + spatial, ch);
+            // Runs of one (image, channel).
+            Chunks.run(n * c, spatial, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    p.applyRun(z, r * spatial, (r + 1) * spatial, r % c);
                 }
-            }
+            });
         }
         return t;
     }

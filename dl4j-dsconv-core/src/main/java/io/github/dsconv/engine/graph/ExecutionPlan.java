@@ -228,6 +228,15 @@ public final class ExecutionPlan implements AutoCloseable {
                 consumers[o]++;
             }
         }
+        // An add whose only consumer is a plain ReLU does both in one pass (ResNet's block ends).
+        for (int i = 0; i < steps.size(); i++) {
+            int[] in = ins.get(i);
+            if (steps.get(i) instanceof ActivationStep a && a.isPlainRelu() && in.length == 1 && in[0] >= 0
+                    && steps.get(in[0]) instanceof AddStep add && consumers[in[0]] == 1) {
+                steps.set(in[0], add.withRelu());
+                steps.set(i, new PassStep("fused into the add before it"));
+            }
+        }
         List<Node> out = new ArrayList<>();
         for (int i = 0; i < steps.size(); i++) {
             out.add(new Node(names.get(i), steps.get(i), ins.get(i), consumers[i]));
@@ -247,6 +256,20 @@ public final class ExecutionPlan implements AutoCloseable {
      * @throws IllegalArgumentException if the number of inputs is not the network's
      */
     public INDArray[] output(INDArray... inputs) {
+        return run(inputs, null);
+    }
+
+    /**
+     * Every node's output for {@code input}, by node name (a copy of each, for tests and debugging: it compares a
+     * plan with DL4J's {@code feedForward} node by node).
+     */
+    Map<String, INDArray> trace(INDArray input) {
+        Map<String, INDArray> out = new java.util.LinkedHashMap<>();
+        run(new INDArray[] {input}, out);
+        return out;
+    }
+
+    private INDArray[] run(INDArray[] inputs, Map<String, INDArray> trace) {
         if (inputs == null || inputs.length != numInputs) {
             throw new IllegalArgumentException("the network takes " + numInputs + " input(s), got "
                     + (inputs == null ? "null" : inputs.length));
@@ -280,6 +303,9 @@ public final class ExecutionPlan implements AutoCloseable {
             } else {
                 values[i] = step.run(args, arena);
                 hold(live, values[i]);
+            }
+            if (trace != null) {
+                trace.put(node.name(), values[i].toArray());
             }
             for (int src : node.inputs()) {
                 if (src >= 0 && --remaining[src] == 0) {

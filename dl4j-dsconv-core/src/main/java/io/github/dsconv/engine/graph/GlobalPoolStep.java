@@ -33,21 +33,37 @@ final class GlobalPoolStep implements Step {
         float[] x = in.data();
         float[] out = arena.take(n * c);
         boolean max = type == PoolingType.MAX;
-        for (int img = 0; img < n; img++) {
-            for (int ch = 0; ch < c; ch++) {
-                int base = nhwc ? img * spatial * c + ch : (img * c + ch) * spatial;
-                int step = nhwc ? c : 1;
-                float acc = max ? -Float.MAX_VALUE : 0f;
-                for (int p = 0; p < spatial; p++) {
-                    float v = x[base + p * step];
-                    if (max) {
-                        acc = v > acc ? v : acc;
-                    } else {
-                        acc += v;
+        if (nhwc) {
+            // Per image, all channels at once, positions in order: each channel's sum in the same sequence.
+            Chunks.run(n, spatial * c, (from, to) -> {
+                for (int img = from; img < to; img++) {
+                    int o = img * c;
+                    java.util.Arrays.fill(out, o, o + c, max ? -Float.MAX_VALUE : 0f);
+                    for (int p = 0; p < spatial; p++) {
+                        int src = (img * spatial + p) * c;
+                        for (int ch = 0; ch < c; ch++) {
+                            float v = x[src + ch];
+                            out[o + ch] = max ? (v > out[o + ch] ? v : out[o + ch]) : out[o + ch] + v;
+                        }
+                    }
+                    if (!max) {
+                        for (int ch = 0; ch < c; ch++) {
+                            out[o + ch] = out[o + ch] / (float) spatial;
+                        }
                     }
                 }
-                out[img * c + ch] = max ? acc : acc / (float) spatial;
-            }
+            });
+        } else {
+            Chunks.run(n * c, spatial, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    float acc = max ? -Float.MAX_VALUE : 0f;
+                    for (int p = r * spatial; p < (r + 1) * spatial; p++) {
+                        float v = x[p];
+                        acc = max ? (v > acc ? v : acc) : acc + v;
+                    }
+                    out[r] = max ? acc : acc / (float) spatial;
+                }
+            });
         }
         return new Tensor(out, new long[] {n, c});
     }

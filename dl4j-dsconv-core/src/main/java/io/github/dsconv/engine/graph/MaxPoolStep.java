@@ -40,11 +40,16 @@ final class MaxPoolStep implements Step {
         int ow = g.outW();
         float[] x = in.data();
         float[] out = arena.take(n * c * oh * ow);
-        for (int img = 0; img < n; img++) {
-            for (int oy = 0; oy < oh; oy++) {
-                for (int ox = 0; ox < ow; ox++) {
-                    for (int ch = 0; ch < c; ch++) {
-                        float m = -Float.MAX_VALUE;
+        int taps = g.kh() * g.kw();
+        if (nhwc) {
+            // Output rows (image, oy) in parallel; each window scans its taps with all channels innermost (contiguous).
+            Chunks.run(n * oh, ow * c * taps, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    int img = r / oh;
+                    int oy = r % oh;
+                    for (int ox = 0; ox < ow; ox++) {
+                        int dst = ((img * oh + oy) * ow + ox) * c;
+                        java.util.Arrays.fill(out, dst, dst + c, -Float.MAX_VALUE);
                         for (int ky = 0; ky < g.kh(); ky++) {
                             int iy = g.inputY(oy, ky);
                             if (iy < 0 || iy >= h) {
@@ -55,16 +60,44 @@ final class MaxPoolStep implements Step {
                                 if (ix < 0 || ix >= w) {
                                     continue;
                                 }
-                                float v = x[nhwc ? ((img * h + iy) * w + ix) * c + ch : ((img * c + ch) * h + iy) * w + ix];
-                                if (v > m) {
-                                    m = v;
+                                int src = ((img * h + iy) * w + ix) * c;
+                                for (int ch = 0; ch < c; ch++) {
+                                    float v = x[src + ch];
+                                    if (v > out[dst + ch]) {
+                                        out[dst + ch] = v;
+                                    }
                                 }
                             }
                         }
-                        out[nhwc ? ((img * oh + oy) * ow + ox) * c + ch : ((img * c + ch) * oh + oy) * ow + ox] = m;
                     }
                 }
-            }
+            });
+        } else {
+            // Planes (image, channel) in parallel.
+            Chunks.run(n * c, oh * ow * taps, (from, to) -> {
+                for (int plane = from; plane < to; plane++) {
+                    int src = plane * h * w;
+                    int dst = plane * oh * ow;
+                    for (int oy = 0; oy < oh; oy++) {
+                        for (int ox = 0; ox < ow; ox++) {
+                            float m = -Float.MAX_VALUE;
+                            for (int ky = 0; ky < g.kh(); ky++) {
+                                int iy = g.inputY(oy, ky);
+                                if (iy < 0 || iy >= h) {
+                                    continue;
+                                }
+                                for (int kx = 0; kx < g.kw(); kx++) {
+                                    int ix = g.inputX(ox, kx);
+                                    if (ix >= 0 && ix < w && x[src + iy * w + ix] > m) {
+                                        m = x[src + iy * w + ix];
+                                    }
+                                }
+                            }
+                            out[dst + oy * ow + ox] = m;
+                        }
+                    }
+                }
+            });
         }
         long[] shape = nhwc ? new long[] {n, oh, ow, c} : new long[] {n, c, oh, ow};
         return new Tensor(out, shape);

@@ -78,7 +78,8 @@ class ExecutionPlanTest {
         ExecutionPlan plan = ExecutionPlan.compile(cg);
         // bn1+relu1, bn2, bn3 are fused into their convolutions; the add, the ReLU after it and the global average
         // pooling are engine steps; the dense softmax head is DL4J's.
-        assertTrue(plan.engineSteps().contains("add: add"), plan.engineSteps().toString());
+        assertTrue(plan.engineSteps().contains("add: add + relu"), plan.engineSteps().toString());
+        assertTrue(plan.engineSteps().contains("relu3: fused into the add before it"));
         assertTrue(plan.engineSteps().contains("bn2: fused into the convolution before it"));
         assertTrue(plan.engineSteps().contains("pool: global-avg-pool"));
         assertEquals(List.of("out: OutputLayer"), plan.fallbacks());
