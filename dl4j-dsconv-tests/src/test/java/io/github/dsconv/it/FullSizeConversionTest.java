@@ -4,10 +4,14 @@ import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.Converted;
 import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerSpec;
+import io.github.dsconv.engine.EngineReport;
+import io.github.dsconv.engine.IntegerEngine;
+import io.github.dsconv.engine.graph.ExecutionPlan;
 import io.github.dsconv.eval.Logits;
 import io.github.dsconv.eval.Outputs;
 import io.github.dsconv.examples.ZooConversion;
 import io.github.dsconv.layers.DSConvLayer;
+import io.github.dsconv.nn.Network;
 import io.github.dsconv.zoo.ZooModels;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -16,7 +20,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -69,5 +75,21 @@ class FullSizeConversionTest {
         double sqnr = ds.logitsSqnrDb(ref);
         System.out.printf("%s W8A8 logits SQNR %.1f dB%n", name, sqnr);
         assertTrue(sqnr > W8_SQNR_BOUND_DB, name + " W8A8 logits SQNR " + sqnr);
+
+        // Whole-graph execution (issue 19): the network compiled into one plan on the integer engine gives the float
+        // simulation's outputs bit for bit on the native route (the GEMM routes sum in float pairs: top-1 only).
+        float[] sim = Network.of(c.network()).output(x).dup().data().asFloat();
+        EngineReport rep = IntegerEngine.enable(c.network());
+        ExecutionPlan plan = ExecutionPlan.compile(c.network());
+        INDArray out = plan.output(x);
+        System.out.printf("%s plan: %d engine steps, DL4J runs %s%n", name, plan.engineSteps().size(),
+                plan.fallbacks());
+        if (rep.kernel().startsWith("native")) {
+            assertArrayEquals(sim, out.data().asFloat(), 0f, name + " plan vs float simulation");
+        } else {
+            INDArray s = Nd4j.create(sim, out.shape());
+            assertArrayEquals(s.argMax(1).toIntVector(), out.argMax(1).toIntVector(), name + " plan top-1");
+        }
+        IntegerEngine.disable(c.network());
     }
 }

@@ -32,11 +32,11 @@ import java.util.Map;
  * into a list of steps in topological order whose activations stay in plain float buffers of the layers' own layout
  * (NCHW or NHWC, as the model was built or imported) from the input to the logits, instead of a DL4J array per
  * layer. The DSConv layers run on their {@link IntegerConvKernel}s (reading the producer's buffer, with batch
- * normalization and ReLU fused as {@link IntegerEngine} arranged); residual adds, concatenation, max pooling,
- * global average and max pooling, unfused batch normalization and ReLU run as steps of their own, each bit for bit
- * what DL4J computes; every other node (the dense head, average pooling, zero padding, preprocessors, a DSConv layer
- * off the engine, any custom layer) runs through DL4J on a copy and is listed in {@link #fallbacks()} with the
- * reason. So the logits equal the network's own {@code output} on the engine, bit for bit.
+ * normalization and ReLU fused as {@link IntegerEngine} arranged); residual adds, concatenation, max and average
+ * pooling, global average and max pooling, zero padding, dropout (the identity at inference), unfused batch
+ * normalization and ReLU run as steps of their own, each bit for bit what DL4J computes; every other node (the dense
+ * head, preprocessors, a DSConv layer off the engine, any custom layer) runs through DL4J on a copy and is listed in
+ * {@link #fallbacks()} with the reason. So the logits equal the network's own {@code output} on the engine, bit for bit.
  *
  * <pre>{@code
  * IntegerEngine.enable(network);
@@ -185,10 +185,15 @@ public final class ExecutionPlan implements AutoCloseable {
             return s == null ? new PassStep("identity activation") : s;
         }
         org.deeplearning4j.nn.conf.layers.Layer c = l.conf().getLayer();
+        if (c.getClass() == org.deeplearning4j.nn.conf.layers.ZeroPaddingLayer.class) {
+            return new ZeroPaddingStep((org.deeplearning4j.nn.conf.layers.ZeroPaddingLayer) c);
+        }
         if (c.getClass() == org.deeplearning4j.nn.conf.layers.SubsamplingLayer.class
-                && ((org.deeplearning4j.nn.conf.layers.SubsamplingLayer) c).getPoolingType()
-                == org.deeplearning4j.nn.conf.layers.PoolingType.MAX) {
-            return new MaxPoolStep((org.deeplearning4j.nn.conf.layers.SubsamplingLayer) c);
+                && PoolStep.supports((org.deeplearning4j.nn.conf.layers.SubsamplingLayer) c)) {
+            return new PoolStep((org.deeplearning4j.nn.conf.layers.SubsamplingLayer) c);
+        }
+        if (c instanceof org.deeplearning4j.nn.conf.layers.DropoutLayer) {
+            return new PassStep("dropout (identity at inference)");
         }
         if (l instanceof GlobalPoolingLayer && c instanceof org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer g
                 && (g.getPoolingType() == PoolingType.AVG || g.getPoolingType() == PoolingType.MAX)

@@ -19,6 +19,7 @@ import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.layers.ZeroPaddingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
@@ -109,8 +110,8 @@ class ExecutionPlanTest {
     }
 
     /**
-     * Branches merged by concatenation, max pooling in Same and Truncate modes (with padding), average pooling (a
-     * fallback), a tanh convolution (ND4J's activation) and global max pooling.
+     * Branches merged by concatenation, max pooling in Same and Truncate modes (with padding), average pooling in
+     * Same mode (divided by the taps present) and with padding counted in the divisor, asymmetric zero padding, a tanh convolution (ND4J's activation) and global max pooling.
      */
     static ComputationGraph branchy(CNN2DFormat f) {
         ComputationGraph cg = new ComputationGraph(new NeuralNetConfiguration.Builder().seed(5)
@@ -127,10 +128,14 @@ class ExecutionPlanTest {
                 .addVertex("cat", new MergeVertex(), "a", "b")
                 .addLayer("pool2", new SubsamplingLayer.Builder(PoolingType.MAX).kernelSize(2, 2).stride(2, 2)
                         .padding(1, 1).convolutionMode(ConvolutionMode.Truncate).dataFormat(f).build(), "cat")
-                .addLayer("avg", new SubsamplingLayer.Builder(PoolingType.AVG).kernelSize(2, 2).stride(1, 1)
+                .addLayer("avg", new SubsamplingLayer.Builder(PoolingType.AVG).kernelSize(3, 3).stride(1, 1)
                         .dataFormat(f).build(), "pool2")
-                .addLayer("c", new ConvolutionLayer.Builder(3, 3).nOut(32).activation(Activation.TANH)
+                .addLayer("avgpad", new SubsamplingLayer.Builder(PoolingType.AVG).kernelSize(2, 2).stride(1, 1)
+                        .padding(1, 1).convolutionMode(ConvolutionMode.Truncate).avgPoolIncludePadInDivisor(true)
                         .dataFormat(f).build(), "avg")
+                .addLayer("zpad", new ZeroPaddingLayer.Builder(1, 0, 2, 1).dataFormat(f).build(), "avgpad")
+                .addLayer("c", new ConvolutionLayer.Builder(3, 3).nOut(32).activation(Activation.TANH)
+                        .dataFormat(f).build(), "zpad")
                 .addLayer("gmp", new GlobalPoolingLayer.Builder(PoolingType.MAX).build(), "c")
                 .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(6)
                         .activation(Activation.SOFTMAX).build(), "gmp")
@@ -147,9 +152,10 @@ class ExecutionPlanTest {
         ExecutionPlan plan = ExecutionPlan.compile(cg);
         List<String> steps = plan.engineSteps();
         assertTrue(steps.containsAll(List.of("cat: concat", "pool1: max-pool", "pool2: max-pool",
-                "gmp: global-max-pool")), steps.toString());
+                "gmp: global-max-pool", "zpad: zero-padding", "avg: avg-pool", "avgpad: avg-pool")),
+                steps.toString());
         assertTrue(steps.stream().anyMatch(s -> s.startsWith("c: conv") && s.contains("(ND4J)")), steps.toString());
-        assertTrue(plan.fallbacks().contains("avg: SubsamplingLayer"), plan.fallbacks().toString());
+        assertEquals(List.of("out: OutputLayer"), plan.fallbacks());
         assertPlanEqualsNetwork(cg, input(f, 3, 3, 13, 3));
         // Another input size goes through the same plan (geometries are recomputed per shape).
         assertPlanEqualsNetwork(cg, input(f, 2, 3, 17, 4));

@@ -2,25 +2,44 @@ package io.github.dsconv.engine.graph;
 
 import io.github.dsconv.layers.ConvGeometry;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 
 import java.util.Arrays;
 
 /**
- * A max-pooling {@code SubsamplingLayer} as libnd4j's {@code maxpool2d} computes it: per window the maximum of the
- * taps inside the input (padding taps skipped), scanned row by row from {@code -Float.MAX_VALUE} with a strict
- * {@code >}, so the same value (and the same zero sign) as DL4J. Both layouts; the output geometry is DL4J's.
+ * A max- or average-pooling {@code SubsamplingLayer} as libnd4j's {@code pooling2d} computes it: per window the taps
+ * inside the input (padding taps skipped) scanned row by row, the maximum from {@code -Float.MAX_VALUE} with a strict
+ * {@code >} (so the same value and zero sign as DL4J), or their sum in float divided by the number of taps present
+ * (DL4J's default) or by {@code kh * kw}; the same bits as DL4J ({@code ExecutionPlanTest}). Both layouts; the output
+ * geometry is DL4J's.
  */
-final class MaxPoolStep implements Step {
+final class PoolStep implements Step {
 
     private final SubsamplingLayer conf;
     private final boolean nhwc;
+    /** False for max pooling, true for average pooling. */
+    private final boolean avg;
+    /**
+     * Average pooling's divisor: true for the taps inside the input (libnd4j's {@code extraParam0 = 0}, DL4J's
+     * default), false for the whole window {@code kh * kw} ({@code avgPoolIncludePadInDivisor}).
+     */
+    private final boolean divideByPresent;
     private long[] lastShape;
     private ConvGeometry lastGeometry;
 
-    MaxPoolStep(SubsamplingLayer conf) {
+    PoolStep(SubsamplingLayer conf) {
         this.conf = conf;
         this.nhwc = conf.getCnn2dDataFormat() == CNN2DFormat.NHWC;
+        this.avg = conf.getPoolingType() == PoolingType.AVG;
+        // DL4J passes extra = 1 to avgpool2d when avgPoolIncludePadInDivisor is set, and libnd4j's pooling2d then
+        // divides by kh * kw; with extra = 0 (the default) by the number of taps inside the input.
+        this.divideByPresent = !conf.isAvgPoolIncludePadInDivisor();
+    }
+
+    /** True for the pooling types this step computes (MAX, AVG). */
+    static boolean supports(SubsamplingLayer conf) {
+        return conf.getPoolingType() == PoolingType.MAX || conf.getPoolingType() == PoolingType.AVG;
     }
 
     @Override
@@ -49,7 +68,8 @@ final class MaxPoolStep implements Step {
                     int oy = r % oh;
                     for (int ox = 0; ox < ow; ox++) {
                         int dst = ((img * oh + oy) * ow + ox) * c;
-                        java.util.Arrays.fill(out, dst, dst + c, -Float.MAX_VALUE);
+                        java.util.Arrays.fill(out, dst, dst + c, avg ? 0f : -Float.MAX_VALUE);
+                        int present = 0;
                         for (int ky = 0; ky < g.kh(); ky++) {
                             int iy = g.inputY(oy, ky);
                             if (iy < 0 || iy >= h) {
@@ -61,12 +81,25 @@ final class MaxPoolStep implements Step {
                                     continue;
                                 }
                                 int src = ((img * h + iy) * w + ix) * c;
-                                for (int ch = 0; ch < c; ch++) {
-                                    float v = x[src + ch];
-                                    if (v > out[dst + ch]) {
-                                        out[dst + ch] = v;
+                                present++;
+                                if (avg) {
+                                    for (int ch = 0; ch < c; ch++) {
+                                        out[dst + ch] += x[src + ch];
+                                    }
+                                } else {
+                                    for (int ch = 0; ch < c; ch++) {
+                                        float v = x[src + ch];
+                                        if (v > out[dst + ch]) {
+                                            out[dst + ch] = v;
+                                        }
                                     }
                                 }
+                            }
+                        }
+                        if (avg) {
+                            float div = divideByPresent ? (float) present : (float) taps;
+                            for (int ch = 0; ch < c; ch++) {
+                                out[dst + ch] = out[dst + ch] / div;
                             }
                         }
                     }
@@ -80,7 +113,8 @@ final class MaxPoolStep implements Step {
                     int dst = plane * oh * ow;
                     for (int oy = 0; oy < oh; oy++) {
                         for (int ox = 0; ox < ow; ox++) {
-                            float m = -Float.MAX_VALUE;
+                            float m = avg ? 0f : -Float.MAX_VALUE;
+                            int present = 0;
                             for (int ky = 0; ky < g.kh(); ky++) {
                                 int iy = g.inputY(oy, ky);
                                 if (iy < 0 || iy >= h) {
@@ -88,12 +122,19 @@ final class MaxPoolStep implements Step {
                                 }
                                 for (int kx = 0; kx < g.kw(); kx++) {
                                     int ix = g.inputX(ox, kx);
-                                    if (ix >= 0 && ix < w && x[src + iy * w + ix] > m) {
-                                        m = x[src + iy * w + ix];
+                                    if (ix < 0 || ix >= w) {
+                                        continue;
+                                    }
+                                    float v = x[src + iy * w + ix];
+                                    present++;
+                                    if (avg) {
+                                        m += v;
+                                    } else if (v > m) {
+                                        m = v;
                                     }
                                 }
                             }
-                            out[dst + oy * ow + ox] = m;
+                            out[dst + oy * ow + ox] = avg ? m / (divideByPresent ? (float) present : (float) taps) : m;
                         }
                     }
                 }
@@ -105,6 +146,6 @@ final class MaxPoolStep implements Step {
 
     @Override
     public String kind() {
-        return "max-pool";
+        return avg ? "avg-pool" : "max-pool";
     }
 }
