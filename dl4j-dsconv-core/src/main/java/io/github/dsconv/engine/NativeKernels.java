@@ -170,6 +170,30 @@ public final class NativeKernels {
     }
 
     /**
+     * Max or average pooling of the NCHW planes {@code [from, to)} of {@code x} ({@code h x w} each) into {@code out}
+     * ({@code oh x ow} each), window {@code kh x kw}, strides, top/left padding and dilations as given: the taps inside
+     * the input, max from {@code -Float.MAX_VALUE} with a strict {@code >}, or their float sum divided by the taps
+     * present ({@code dividePresent}) or by {@code kh * kw}; the arithmetic of {@code engine.graph}'s Java pooling
+     * (and libnd4j's), bit for bit. Needs the library ({@link #available()}).
+     *
+     * @throws IllegalArgumentException if the arrays do not hold the planes or a size is not positive
+     */
+    public static void pool(float[] x, float[] out, int from, int to, int h, int w, int oh, int ow, int kh, int kw,
+                            int sy, int sx, int padTop, int padLeft, int dilY, int dilX, boolean avg,
+                            boolean dividePresent) {
+        if (from < 0 || to < from || h < 1 || w < 1 || oh < 1 || ow < 1 || kh < 1 || kw < 1 || sy < 1 || sx < 1
+                || dilY < 1 || dilX < 1 || (long) to * h * w > x.length || (long) to * oh * ow > out.length) {
+            throw new IllegalArgumentException("pool: planes [" + from + ", " + to + ") of " + h + "x" + w + " -> "
+                    + oh + "x" + ow + " do not fit arrays of " + x.length + " and " + out.length);
+        }
+        pool0(x, out, from, to, h, w, oh, ow, kh, kw, sy, sx, padTop, padLeft, dilY, dilX, avg, dividePresent);
+    }
+
+    private static native void pool0(float[] x, float[] out, int from, int to, int h, int w, int oh, int ow, int kh,
+                                     int kw, int sy, int sx, int pt, int pl, int dy, int dx, boolean avg,
+                                     boolean dividePresent);
+
+    /**
      * A tile's block operands, exactly as {@link TileGather#gather} copies them (with one copy of each block, as the
      * native route reads them): for terms {@code [g0, g0 + gc)} and the {@code pc} positions whose image and top-left
      * input pixel are {@code pImg, pY, pX}, the block's mantissas into {@code src [gc][pc][kb]}, its scale into

@@ -2,6 +2,7 @@ package io.github.dsconv.bench;
 
 import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.DSConvConverter;
+import io.github.dsconv.engine.graph.ExecutionPlan;
 import io.github.dsconv.inference.DsconvInference;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.zoo.ZooModels;
@@ -45,6 +46,15 @@ public final class EngineProfileRun {
             java.util.Arrays.sort(ns);
             double ms = ns[iterations / 2] / 1e6;
             System.out.printf("%s batch %d: median %.1f ms, %.2f images/s%n", model, batch, ms, batch * 1000 / ms);
+            // Where one more pass spends its time, by step kind (the plan's own timings).
+            ExecutionPlan plan = ExecutionPlan.compile(dsconv);
+            plan.output(x);
+            java.util.Map<String, Double> byKind = new java.util.TreeMap<>();
+            for (ExecutionPlan.StepTime t : plan.timings(x)) {
+                byKind.merge(t.kind().replaceAll(" \\(.*", "").replaceAll("^conv .*", "conv"), t.millis(),
+                        Double::sum);
+            }
+            byKind.forEach((k, v) -> System.out.printf("  %-40s %8.1f ms%n", k, v));
         }
     }
 }

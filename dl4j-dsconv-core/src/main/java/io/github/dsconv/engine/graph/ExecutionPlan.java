@@ -261,7 +261,21 @@ public final class ExecutionPlan implements AutoCloseable {
      * @throws IllegalArgumentException if the number of inputs is not the network's
      */
     public INDArray[] output(INDArray... inputs) {
-        return run(inputs, null);
+        return run(inputs, null, null);
+    }
+
+    /** Wall time of one step of a {@link #timings} run: the node, what ran it, milliseconds. */
+    public record StepTime(String name, String kind, boolean onEngine, double millis) {
+    }
+
+    /**
+     * Runs {@code input} once and returns every step's wall time in execution order (for the bench's share of time
+     * outside convolutions, and for finding the slow step of a network).
+     */
+    public List<StepTime> timings(INDArray input) {
+        List<StepTime> out = new ArrayList<>();
+        run(new INDArray[] {input}, null, out);
+        return out;
     }
 
     /**
@@ -270,11 +284,11 @@ public final class ExecutionPlan implements AutoCloseable {
      */
     Map<String, INDArray> trace(INDArray input) {
         Map<String, INDArray> out = new java.util.LinkedHashMap<>();
-        run(new INDArray[] {input}, out);
+        run(new INDArray[] {input}, out, null);
         return out;
     }
 
-    private INDArray[] run(INDArray[] inputs, Map<String, INDArray> trace) {
+    private INDArray[] run(INDArray[] inputs, Map<String, INDArray> trace, List<StepTime> times) {
         if (inputs == null || inputs.length != numInputs) {
             throw new IllegalArgumentException("the network takes " + numInputs + " input(s), got "
                     + (inputs == null ? "null" : inputs.length));
@@ -296,6 +310,7 @@ public final class ExecutionPlan implements AutoCloseable {
                 args[a] = src < 0 ? in[-1 - src] : values[src];
             }
             Step step = node.step();
+            long t0 = times == null ? 0 : System.nanoTime();
             if (step.inPlace() && !(args.length == 1 && lastReader(node.inputs()[0], remaining, live, args[0]))) {
                 // Someone else still reads the input: work on a copy.
                 float[] copy = arena.take(args[0].length());
@@ -308,6 +323,9 @@ public final class ExecutionPlan implements AutoCloseable {
             } else {
                 values[i] = step.run(args, arena);
                 hold(live, values[i]);
+            }
+            if (times != null) {
+                times.add(new StepTime(node.name(), step.kind(), step.onEngine(), (System.nanoTime() - t0) / 1e6));
             }
             if (trace != null) {
                 trace.put(node.name(), values[i].toArray());

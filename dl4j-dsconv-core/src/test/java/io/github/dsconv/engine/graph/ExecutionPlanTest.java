@@ -162,6 +162,39 @@ class ExecutionPlanTest {
         IntegerEngine.disable(cg);
     }
 
+    /**
+     * The C pooling ({@code NativeKernels.pool}) and the Java fallback give the same bits, with zero-sign ties
+     * (the first of {@code -0} and {@code 0} in the window wins), padding, dilation and both divisors.
+     */
+    @ParameterizedTest
+    @EnumSource(value = PoolingType.class, names = {"MAX", "AVG"})
+    void nativeAndJavaPoolingAgreeBitForBit(PoolingType type) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(io.github.dsconv.engine.NativeKernels.available(),
+                "no native library here: only the Java pooling runs");
+        java.util.Random r = new java.util.Random(9);
+        float[] x = new float[3 * 5 * 11 * 9];
+        for (int i = 0; i < x.length; i++) {
+            int k = r.nextInt(4);
+            x[i] = k == 0 ? 0f : k == 1 ? -0f : (float) r.nextGaussian();
+        }
+        for (boolean includePad : new boolean[] {false, true}) {
+            for (ConvolutionMode mode : new ConvolutionMode[] {ConvolutionMode.Same, ConvolutionMode.Truncate}) {
+                SubsamplingLayer conf = new SubsamplingLayer.Builder(type).kernelSize(3, 2).stride(2, 1)
+                        .padding(mode == ConvolutionMode.Same ? 0 : 1, mode == ConvolutionMode.Same ? 0 : 1)
+                        .dilation(1, 2).convolutionMode(mode).avgPoolIncludePadInDivisor(includePad)
+                        .build();
+                Tensor in = new Tensor(x, new long[] {3, 5, 11, 9});
+                Tensor a = new PoolStep(conf, true).run(new Tensor[] {in}, new Arena());
+                Tensor b = new PoolStep(conf, false).run(new Tensor[] {in}, new Arena());
+                assertArrayEquals(b.shape(), a.shape());
+                for (int i = 0; i < a.length(); i++) {
+                    assertEquals(Float.floatToRawIntBits(b.data()[i]), Float.floatToRawIntBits(a.data()[i]),
+                            type + " " + mode + " includePad=" + includePad + " at " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void floatSimulationLayersFallBackToDl4j() {
         ComputationGraph cg = BatchNormFusionTest.graph(CNN2DFormat.NCHW, true);
