@@ -97,8 +97,9 @@ final class BenchCommand implements Callable<Integer>, DeclaresFiles {
                     r.model(), r.batch(), r.fp32ImagesPerSec(), r.engine(), r.integerImagesPerSec(), r.speedup(),
                     r.fp32ConvWeightBytes(), r.integerConvWeightBytes(), r.maxRelErr());
             System.out.printf(Locale.ROOT, "  whole-graph plan (what DsconvInference deploys): %.2f images/s, %.2fx "
-                            + "FP32; logits vs layer by layer %.2e; run by DL4J: %s%n", r.graphImagesPerSec(),
-                    r.graphSpeedup(), r.graphMaxRelErr(), r.graphFallbacks());
+                            + "FP32; outputs vs layer by layer %.2e; %.0f%% of its time outside convolutions; run by "
+                            + "DL4J: %s%n", r.graphImagesPerSec(), r.graphSpeedup(), r.graphMaxRelErr(),
+                    100 * r.graphNonConvShare(), r.graphFallbacks());
             if (!Double.isNaN(r.fp32FoldedImagesPerSec())) {
                 System.out.printf(Locale.ROOT, "  FP32 with %d BN folded into its convolutions: %.2f images/s "
                                 + "(integer %.2fx that; folded logits vs unfolded %.2e)%n", r.foldedBatchNorms(),

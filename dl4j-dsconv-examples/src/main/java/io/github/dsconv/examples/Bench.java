@@ -177,6 +177,8 @@ public final class Bench {
      * @param graphSpeedup           {@code graphImagesPerSec / fp32ImagesPerSec}
      * @param graphMaxRelErr         the plan's logits against the layer-by-layer engine's (0 when bit-identical)
      * @param graphFallbacks         the plan's nodes DL4J runs, "name: reason"
+     * @param graphNonConvShare      the share of the plan's step time outside its convolution steps, from one timed
+     *                               pass ({@link ExecutionPlan#timings}): adds, pooling, padding, fallbacks
      */
     public record Result(String model, int batch, double fp32ImagesPerSec, double integerImagesPerSec,
                          double speedup, long fp32ConvWeightBytes, long integerConvWeightBytes, double maxRelErr,
@@ -189,7 +191,7 @@ public final class Bench {
                          double fp32OneDnnSpeedup, double fp32OneDnnMaxRelErr, double speedupVsOneDnn,
                          String kernel, String cpuModel, List<String> cpuFeatures, double engineNonConvShare,
                          double graphImagesPerSec, double graphSpeedup, double graphMaxRelErr,
-                         List<String> graphFallbacks) {
+                         List<String> graphFallbacks, double graphNonConvShare) {
     }
 
     private Bench() {
@@ -272,10 +274,22 @@ public final class Bench {
                     folded == null ? 0 : folded.batchNorms().size(), foldedErr, onednnIps, onednnIps / fpIps,
                     onednnErr, intIps / onednnIps, rep.kernel(), cpu.model(), cpu.features(),
                     Double.isNaN(intConv) ? Double.NaN : 1 - intConv / intMs,
-                    batch / (graphMs / 1e3), batch / (graphMs / 1e3) / fpIps, graphErr, plan.fallbacks()));
+                    batch / (graphMs / 1e3), batch / (graphMs / 1e3) / fpIps, graphErr, plan.fallbacks(),
+                    nonConvShare(plan.timings(x))));
         }
         IntegerEngine.disable(dsconv);
         return out;
+    }
+
+    /** {@code 1 - (time of the convolution steps) / (time of all steps)} of one timed pass. */
+    static double nonConvShare(List<ExecutionPlan.StepTime> times) {
+        double conv = 0;
+        double all = 0;
+        for (ExecutionPlan.StepTime t : times) {
+            all += t.millis();
+            conv += t.kind().startsWith("conv ") ? t.millis() : 0;
+        }
+        return all == 0 ? Double.NaN : 1 - conv / all;
     }
 
     /** {@code max over rows ||a - b||_inf / ||b||_inf} (rows = images). */
