@@ -195,6 +195,20 @@ class ExecutionPlanTest {
         }
     }
 
+    /** The GEMM route (what runs without the native library) and the plain-Java backend through the plan. */
+    @ParameterizedTest
+    @EnumSource(io.github.dsconv.engine.Backend.class)
+    void gemmRoutesWithoutTheNativeKernel(io.github.dsconv.engine.Backend backend) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(backend != io.github.dsconv.engine.Backend.ONEDNN
+                || io.github.dsconv.engine.OneDnn.available(), "oneDNN does not load here");
+        ComputationGraph cg = branchy(CNN2DFormat.NHWC);
+        IntegerEngine.enable(cg, backend, EngineOptions.gemmRoute());
+        ExecutionPlan plan = ExecutionPlan.compile(cg);
+        assertTrue(plan.engineSteps().stream().noneMatch(s -> s.contains("native")), plan.engineSteps().toString());
+        assertPlanEqualsNetwork(cg, input(CNN2DFormat.NHWC, 2, 3, 13, 7));
+        IntegerEngine.disable(cg);
+    }
+
     @Test
     void floatSimulationLayersFallBackToDl4j() {
         ComputationGraph cg = BatchNormFusionTest.graph(CNN2DFormat.NCHW, true);
