@@ -8,6 +8,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * The pre-softmax outputs (logits) of a classifier. For a dense {@link OutputLayer} head they are computed
@@ -24,15 +25,27 @@ public final class Logits {
     /** Logits {@code [n, classes]} of a batch (inference mode). */
     public static INDArray of(Model model, INDArray features) {
         Network net = Network.of(model);
+        String out = net.outputNames().get(0);
+        return of(model, features, x -> net.layerInputs(List.of(out), x).get(out), net::output);
+    }
+
+    /**
+     * As {@link #of(Model, INDArray)}, with the network run by someone else (the engine's whole-graph plan):
+     * {@code headInput} gives what the output layer reads (after its preprocessor), {@code output} the network's
+     * output; {@code model} supplies the head's parameters and activation.
+     */
+    public static INDArray of(Model model, INDArray features, UnaryOperator<INDArray> headInput,
+                              UnaryOperator<INDArray> output) {
+        Network net = Network.of(model);
         net.requireSingleIo();
         String out = net.outputNames().get(0);
         Layer head = net.layer(out);
         List<String> inputs = net.inputsOf(out);
         if (head == null || !(head.conf().getLayer() instanceof OutputLayer) || inputs.size() != 1) {
-            INDArray y = net.output(features);
+            INDArray y = output.apply(features);
             return head != null && isSoftmax(head.conf().getLayer()) ? centredLog(y) : y;
         }
-        return dense(head, net.layerInputs(List.of(out), features).get(out));
+        return dense(head, headInput.apply(features));
     }
 
     private static INDArray dense(Layer layer, INDArray in) {

@@ -10,6 +10,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntConsumer;
+import java.util.function.UnaryOperator;
 
 /**
  * A model's logits on a labelled set, kept so that several models can be compared with one reference run.
@@ -32,6 +33,19 @@ public record Outputs(INDArray logits, int[] labels) {
      * @return one {@code Outputs} per model, in order
      */
     public static List<Outputs> collect(List<? extends Model> models, DataSetIterator data, IntConsumer progress) {
+        List<UnaryOperator<INDArray>> logits = new ArrayList<>();
+        for (Model m : models) {
+            logits.add(x -> Logits.of(m, x));
+        }
+        return collectLogits(logits, data, progress);
+    }
+
+    /**
+     * As {@link #collect(List, DataSetIterator, IntConsumer)} with each model given as its logits function (e.g.
+     * {@code DsconvInference::logits}, which runs the engine's whole-graph plan).
+     */
+    public static List<Outputs> collectLogits(List<? extends UnaryOperator<INDArray>> models, DataSetIterator data,
+                                              IntConsumer progress) {
         if (data.resetSupported()) {
             data.reset();
         }
@@ -47,7 +61,7 @@ public record Outputs(INDArray logits, int[] labels) {
                 throw new IllegalArgumentException("evaluation needs labelled images (one subfolder per class)");
             }
             for (int m = 0; m < models.size(); m++) {
-                INDArray logits = Logits.of(models.get(m), b.getFeatures()).castTo(DataType.FLOAT);
+                INDArray logits = models.get(m).apply(b.getFeatures()).castTo(DataType.FLOAT);
                 if (logits.size(1) != b.getLabels().size(1)) {
                     throw new IllegalArgumentException("the model has " + logits.size(1) + " outputs but the data "
                             + b.getLabels().size(1) + " classes");

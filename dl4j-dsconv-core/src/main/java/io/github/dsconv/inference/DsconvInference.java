@@ -6,6 +6,7 @@ import io.github.dsconv.engine.EngineOptions;
 import io.github.dsconv.engine.EngineReport;
 import io.github.dsconv.engine.IntegerEngine;
 import io.github.dsconv.engine.graph.ExecutionPlan;
+import io.github.dsconv.eval.Logits;
 import io.github.dsconv.io.ModelChecks;
 import io.github.dsconv.io.ModelFiles;
 import io.github.dsconv.nn.Network;
@@ -52,18 +53,19 @@ import java.util.concurrent.BlockingQueue;
  */
 public final class DsconvInference implements AutoCloseable {
 
-    private final List<Model> replicas;
-    /** Each replica compiled into a whole-graph plan (same order as {@link #replicas}). */
-    private final List<ExecutionPlan> plans;
-    private final BlockingQueue<ExecutionPlan> idle;
+    /** A network copy on the engine and its whole-graph plan: what one call borrows. */
+    private record Replica(Model network, ExecutionPlan plan) {
+    }
+
+    private final List<Replica> replicas;
+    private final BlockingQueue<Replica> idle;
     private final EngineReport report;
     private final InputSpec input;
     private volatile boolean closed;
 
-    private DsconvInference(List<Model> replicas, List<ExecutionPlan> plans, EngineReport report, InputSpec input) {
+    private DsconvInference(List<Replica> replicas, EngineReport report, InputSpec input) {
         this.replicas = List.copyOf(replicas);
-        this.plans = List.copyOf(plans);
-        this.idle = new ArrayBlockingQueue<>(plans.size(), false, plans);
+        this.idle = new ArrayBlockingQueue<>(replicas.size(), false, replicas);
         this.report = report;
         this.input = input;
     }
@@ -105,12 +107,12 @@ public final class DsconvInference implements AutoCloseable {
             copies.add(network instanceof ComputationGraph cg ? cg.clone() : ((MultiLayerNetwork) network).clone());
         }
         EngineReport report = null;
-        List<ExecutionPlan> plans = new ArrayList<>();
+        List<Replica> ready = new ArrayList<>();
         for (Model m : copies) {
             report = IntegerEngine.enable(m, IntegerEngine.defaultBackend(), EngineOptions.defaults());
-            plans.add(ExecutionPlan.compile(m));
+            ready.add(new Replica(m, ExecutionPlan.compile(m)));
         }
-        return new DsconvInference(copies, plans, report, spec);
+        return new DsconvInference(ready, report, spec);
     }
 
     private static void requireReplicas(int replicas) {
@@ -126,7 +128,7 @@ public final class DsconvInference implements AutoCloseable {
 
     /** The nodes of the network that DL4J runs rather than the engine's whole-graph plan, "name: reason". */
     public List<String> fallbacks() {
-        return plans.get(0).fallbacks();
+        return replicas.get(0).plan().fallbacks();
     }
 
     /** The input the model takes (channels, size or 0x0 for any, layout). */
@@ -136,13 +138,13 @@ public final class DsconvInference implements AutoCloseable {
 
     /** Resident bytes, per replica and in all. */
     public MemoryFootprint footprint() {
-        long params = Network.of(replicas.get(0)).model().params().length() * 4L;
+        long params = Network.of(network()).model().params().length() * 4L;
         return new MemoryFootprint(params, report.integerConvWeightBytes(), replicas.size());
     }
 
     /** The first replica (for inspection; do not run or train it while others call {@link #output}). */
     public Model network() {
-        return replicas.get(0);
+        return replicas.get(0).network();
     }
 
     /**
@@ -153,6 +155,32 @@ public final class DsconvInference implements AutoCloseable {
      * @throws IllegalStateException    after {@link #close()}
      */
     public INDArray output(INDArray x) {
+        requireImages(x);
+        Replica r = borrow();
+        try (MemoryWorkspace ignored = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+            return r.plan().output(x); // a detached FLOAT copy
+        } finally {
+            idle.add(r);
+        }
+    }
+
+    /**
+     * The classifier's logits (pre-softmax, {@code eval.Logits}: the dense head applied to what the plan computes
+     * for it) for a batch in the model's layout; thread-safe. {@code evaluate} and {@code demo} score through this.
+     *
+     * @throws IllegalArgumentException as {@link #output(INDArray)}
+     */
+    public INDArray logits(INDArray x) {
+        requireImages(x);
+        Replica r = borrow();
+        try (MemoryWorkspace ignored = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+            return Logits.of(r.network(), x, r.plan()::headInput, r.plan()::output);
+        } finally {
+            idle.add(r);
+        }
+    }
+
+    private void requireImages(INDArray x) {
         if (x == null || x.rank() != 4) {
             throw new IllegalArgumentException("input must be a rank-4 image batch, got "
                     + (x == null ? "null" : java.util.Arrays.toString(x.shape())));
@@ -165,12 +193,6 @@ public final class DsconvInference implements AutoCloseable {
         // One pass over the batch (two boolean reductions cost 2% of a ResNet-50 batch on the engine).
         if (BooleanIndexing.or(x, Conditions.notFinite())) {
             throw new IllegalArgumentException("input has NaN or infinite values");
-        }
-        ExecutionPlan plan = borrow();
-        try (MemoryWorkspace ignored = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-            return plan.output(x); // a detached FLOAT copy
-        } finally {
-            idle.add(plan);
         }
     }
 
@@ -213,7 +235,7 @@ public final class DsconvInference implements AutoCloseable {
         return output(x).data().asFloat();
     }
 
-    private ExecutionPlan borrow() {
+    private Replica borrow() {
         if (closed) {
             throw new IllegalStateException("this DsconvInference is closed");
         }
@@ -229,11 +251,9 @@ public final class DsconvInference implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        for (ExecutionPlan p : plans) {
-            p.close();
-        }
-        for (Model m : replicas) {
-            IntegerEngine.disable(m);
+        for (Replica r : replicas) {
+            r.plan().close();
+            IntegerEngine.disable(r.network());
         }
     }
 }

@@ -4,6 +4,7 @@ import io.github.dsconv.convert.ConversionPlan;
 import io.github.dsconv.convert.DSConvConverter;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.engine.NativeKernels;
+import io.github.dsconv.eval.Logits;
 import io.github.dsconv.io.ModelFiles;
 import io.github.dsconv.testutil.TinyNets;
 import org.deeplearning4j.nn.api.Model;
@@ -68,6 +69,10 @@ class DsconvInferenceTest {
                     assertTrue(rel <= (NativeKernels.selected() != null ? 0 : 1e-5), f + " graph=" + graph + ": " + rel);
                     float[] flat = inf.output(x.dup('c').data().asFloat(), 4, side, side);
                     assertArrayEquals(got.data().asFloat(), flat, 0f, "the flat API is the array API");
+                    // The logits through the plan's head input: the network's own (engine on), bit for bit.
+                    float[] logits = inf.logits(x).data().asFloat();
+                    assertArrayEquals(Logits.of(inf.network(), x).dup().data().asFloat(), logits, 0f,
+                            f + " graph=" + graph + " logits");
                 }
             }
         }

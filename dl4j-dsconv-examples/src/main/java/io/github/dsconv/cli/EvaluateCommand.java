@@ -5,6 +5,7 @@ import io.github.dsconv.engine.EngineReport;
 import io.github.dsconv.engine.Fp32Convolutions;
 import io.github.dsconv.engine.IntegerEngine;
 import io.github.dsconv.eval.EvaluationResult;
+import io.github.dsconv.eval.Logits;
 import io.github.dsconv.eval.Outputs;
 import io.github.dsconv.io.ModelFiles;
 import me.tongfei.progressbar.ProgressBar;
@@ -127,7 +128,13 @@ final class EvaluateCommand implements Callable<Integer>, DeclaresFiles {
         Outputs out;
         Outputs refOut = null;
         try (ProgressBar pb = Progress.bar("evaluate", (long) n * (ref == null ? 1 : 2))) {
-            List<Outputs> all = Outputs.collect(ref == null ? List.of(m) : List.of(m, ref), it, pb::stepBy);
+            // The model through the deployment API's whole-graph plan when on the integer engine.
+            List<java.util.function.UnaryOperator<org.nd4j.linalg.api.ndarray.INDArray>> fns = new java.util.ArrayList<>();
+            fns.add(deployed != null ? deployed::logits : x -> Logits.of(m, x));
+            if (ref != null) {
+                fns.add(x -> Logits.of(ref, x));
+            }
+            List<Outputs> all = Outputs.collectLogits(fns, it, pb::stepBy);
             out = all.get(0);
             refOut = ref == null ? null : all.get(1);
         } finally {

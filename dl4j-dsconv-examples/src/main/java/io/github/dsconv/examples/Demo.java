@@ -1,6 +1,5 @@
 package io.github.dsconv.examples;
 
-import io.github.dsconv.io.ModelChecks;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.github.dsconv.calibrate.BiasCorrection;
 import io.github.dsconv.calibrate.HessianRounding;
@@ -9,24 +8,25 @@ import io.github.dsconv.convert.ConversionReport;
 import io.github.dsconv.convert.LayerReport;
 import io.github.dsconv.convert.LayerSpec;
 import io.github.dsconv.data.FashionMnist;
-import io.github.dsconv.engine.Fp32Convolutions;
-import io.github.dsconv.provenance.Provenance;
-import io.github.dsconv.ptq.PostTrainingQuantizer;
-import io.github.dsconv.ptq.PtqResult;
-import io.github.dsconv.ptq.Recipe;
-import io.github.dsconv.ptq.WeightMethod;
 import io.github.dsconv.data.FashionMnistSource;
 import io.github.dsconv.data.ImageSource;
 import io.github.dsconv.data.InputSpec;
 import io.github.dsconv.data.ModelInputs;
 import io.github.dsconv.data.Preprocessing;
-import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import io.github.dsconv.engine.EngineMode;
-import io.github.dsconv.engine.IntegerEngine;
+import io.github.dsconv.engine.Fp32Convolutions;
 import io.github.dsconv.eval.Outputs;
+import io.github.dsconv.inference.DsconvInference;
+import io.github.dsconv.io.ModelChecks;
 import io.github.dsconv.io.ModelFiles;
+import io.github.dsconv.provenance.Provenance;
+import io.github.dsconv.ptq.PostTrainingQuantizer;
+import io.github.dsconv.ptq.PtqResult;
+import io.github.dsconv.ptq.Recipe;
+import io.github.dsconv.ptq.WeightMethod;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -382,12 +382,16 @@ public final class Demo {
                 ConversionReport rep = c.report();
                 boolean blockwise = c.method().quantizer(plan).blockwise();
                 fp32Bytes = rep.fp32WeightBytes();
+                Outputs out;
                 if (o.engine() == EngineMode.INTEGER) {
-                    // The deployment API on the converted network itself (one replica).
-                    backend = io.github.dsconv.inference.DsconvInference.of(c.network(), 1).report().kernel();
+                    // The deployment API on the converted network itself (one replica, its whole-graph plan).
+                    try (DsconvInference deployed = DsconvInference.of(c.network(), 1)) {
+                        backend = deployed.report().kernel();
+                        out = Outputs.collectLogits(List.of(deployed::logits), data, progress).get(0);
+                    }
+                } else {
+                    out = Outputs.collect(c.network(), data, progress);
                 }
-                Outputs out = Outputs.collect(c.network(), data, progress);
-                IntegerEngine.disable(c.network()); // what DsconvInference.close() does for its one replica
                 // Free the converted network's native buffers now: ND4J releases them only when the garbage
                 // collector finalises the arrays, and a table run converts 24 networks per model (an earlier run
                 // grew to 6.8 GB resident this way).

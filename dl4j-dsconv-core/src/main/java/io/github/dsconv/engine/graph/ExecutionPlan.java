@@ -261,7 +261,20 @@ public final class ExecutionPlan implements AutoCloseable {
      * @throws IllegalArgumentException if the number of inputs is not the network's
      */
     public INDArray[] output(INDArray... inputs) {
-        return run(inputs, null, null);
+        return run(inputs, null, null, false);
+    }
+
+    /**
+     * What the network's output node reads for {@code input} (after that node's preprocessor): the features a
+     * classifier's dense head turns into logits ({@code eval.Logits}). Skips the head itself.
+     *
+     * @throws IllegalStateException if the network has more than one output, or its output node several inputs
+     */
+    public INDArray headInput(INDArray input) {
+        if (outputs.length != 1 || outputs[0] < 0 || nodes.get(outputs[0]).inputs().length != 1) {
+            throw new IllegalStateException("headInput needs one output node with one input");
+        }
+        return run(new INDArray[] {input}, null, null, true)[0];
     }
 
     /** Wall time of one step of a {@link #timings} run: the node, what ran it, milliseconds. */
@@ -274,7 +287,7 @@ public final class ExecutionPlan implements AutoCloseable {
      */
     public List<StepTime> timings(INDArray input) {
         List<StepTime> out = new ArrayList<>();
-        run(new INDArray[] {input}, null, out);
+        run(new INDArray[] {input}, null, out, false);
         return out;
     }
 
@@ -284,11 +297,11 @@ public final class ExecutionPlan implements AutoCloseable {
      */
     Map<String, INDArray> trace(INDArray input) {
         Map<String, INDArray> out = new java.util.LinkedHashMap<>();
-        run(new INDArray[] {input}, out, null);
+        run(new INDArray[] {input}, out, null, false);
         return out;
     }
 
-    private INDArray[] run(INDArray[] inputs, Map<String, INDArray> trace, List<StepTime> times) {
+    private INDArray[] run(INDArray[] inputs, Map<String, INDArray> trace, List<StepTime> times, boolean headOnly) {
         if (inputs == null || inputs.length != numInputs) {
             throw new IllegalArgumentException("the network takes " + numInputs + " input(s), got "
                     + (inputs == null ? "null" : inputs.length));
@@ -308,6 +321,11 @@ public final class ExecutionPlan implements AutoCloseable {
             for (int a = 0; a < args.length; a++) {
                 int src = node.inputs()[a];
                 args[a] = src < 0 ? in[-1 - src] : values[src];
+            }
+            if (headOnly && i == outputs[0]) {
+                INDArray head = args[0].toArray();
+                releaseAll(live);
+                return new INDArray[] {head};
             }
             Step step = node.step();
             long t0 = times == null ? 0 : System.nanoTime();
@@ -342,15 +360,7 @@ public final class ExecutionPlan implements AutoCloseable {
             int o = outputs[k];
             out[k] = (o < 0 ? in[-1 - o] : values[o]).toArray();
         }
-        for (int k = 0; k < outputs.length; k++) {
-            if (outputs[k] >= 0 && values[outputs[k]] != null) {
-                release(live, values[outputs[k]]);
-                values[outputs[k]] = null;
-            }
-        }
-        for (Tensor t : in) {
-            release(live, t);
-        }
+        releaseAll(live);
         return out;
     }
 
@@ -361,6 +371,14 @@ public final class ExecutionPlan implements AutoCloseable {
      */
     private static boolean lastReader(int src, int[] remaining, Map<float[], Integer> live, Tensor t) {
         return src >= 0 && remaining[src] == 1 && live.getOrDefault(t.data(), 0) == 1;
+    }
+
+    /** Gives every buffer still held back to the arena (the end of a call). */
+    private void releaseAll(Map<float[], Integer> live) {
+        for (float[] b : live.keySet()) {
+            arena.give(b);
+        }
+        live.clear();
     }
 
     private static void hold(Map<float[], Integer> live, Tensor t) {
