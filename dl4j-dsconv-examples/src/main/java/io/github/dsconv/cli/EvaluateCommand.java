@@ -69,10 +69,12 @@ final class EvaluateCommand implements Callable<Integer>, DeclaresFiles {
      * @param classes       class names in label order
      * @param input         the input the model was given, e.g. {@code 32x32x3 NHWC}
      * @param fp32OneDnnLayers FP32 convolutions (of both models) run by oneDNN instead of DL4J's im2col
+     * @param graphFallbacks the model's nodes DL4J ran rather than the engine's whole-graph plan ("name: reason";
+     *                       null for float)
      */
     record Json(double top1, int images, Double agreement, Double logitsSqnrDb, String engine, String backend,
                 int integerLayers, List<String> floatLayers, String data, List<String> classes, String input,
-                int fp32OneDnnLayers, String kernel, String accumulation) {
+                int fp32OneDnnLayers, String kernel, String accumulation, List<String> graphFallbacks) {
     }
 
     @Override
@@ -121,6 +123,7 @@ final class EvaluateCommand implements Callable<Integer>, DeclaresFiles {
         io.github.dsconv.inference.DsconvInference deployed = mode == EngineMode.INTEGER
                 ? io.github.dsconv.inference.DsconvInference.of(m, 1) : null;
         EngineReport rep = deployed == null ? null : deployed.report();
+        List<String> fallbacks = deployed == null ? null : deployed.fallbacks();
         // DL4J's own FP32 convolution is im2col-bound; oneDNN's gives the same results to float rounding, 4-6x faster.
         int onednn = Fp32Convolutions.enable(m) + (ref == null ? 0 : Fp32Convolutions.enable(ref));
         DataSetIterator it = source.batches(spec, batch, limit);
@@ -159,7 +162,7 @@ final class EvaluateCommand implements Callable<Integer>, DeclaresFiles {
         JsonOutput.write(json, new Json(r.top1(), r.images(), r.agreement(), r.logitsSqnrDb(), mode.label(),
                 rep == null ? null : rep.backend().label(), rep == null ? 0 : rep.integerLayers().size(),
                 rep == null ? null : rep.floatLayers(), source.describe(), source.classes(), spec.describe(), onednn,
-                rep == null ? null : rep.kernel(), rep == null ? null : rep.accumulation().label()));
+                rep == null ? null : rep.kernel(), rep == null ? null : rep.accumulation().label(), fallbacks));
         return 0;
     }
 }

@@ -78,6 +78,9 @@ class EngineCliTest {
         assertEquals(200, e.get("images").asInt());
         assertEquals(1.0, e.get("agreement").asDouble(), 0.0);
         assertTrue(e.get("logitsSqnrDb").isNull(), () -> "identical logits expected, SQNR " + e.get("logitsSqnrDb"));
+        // The model ran as one whole-graph plan; only its softmax head is DL4J's (the reference runs as DL4J's).
+        assertEquals(1, e.get("graphFallbacks").size(), e::toString);
+        assertTrue(e.get("graphFallbacks").get(0).asText().endsWith("OutputLayer"), e::toString);
 
         Path fl = tmp.resolve("f.json");
         ok("evaluate", "--model", w4, "--limit", 200, "--engine", "float", "--json", fl);
@@ -140,6 +143,13 @@ class EngineCliTest {
             assertTrue(b.get("cpuFeatures").isArray(), b::toString);
             assertTrue(b.get("engineNonConvShare").isNumber() && b.get("engineNonConvShare").asDouble() < 1,
                     b::toString);
+            // The whole-graph plan in the same run: the same outputs, its own speed and time split.
+            assertEquals(0.0, b.get("graphMaxRelErr").asDouble(), 0.0, b::toString);
+            assertTrue(b.get("graphImagesPerSec").asDouble() > 0, b::toString);
+            assertEquals(b.get("graphImagesPerSec").asDouble() / fp, b.get("graphSpeedup").asDouble(), 1e-6);
+            double share = b.get("graphNonConvShare").asDouble();
+            assertTrue(share > 0 && share < 1, b::toString);
+            assertTrue(b.get("graphFallbacks").isArray(), b::toString);
             assertEquals(10, b.get("iterations").asInt());
             assertEquals(11, b.get("layers").size());
             assertEquals(nativeKernel() ? 0 : 1, b.get("floatLayers").size(), "the stem on the GEMM route");
