@@ -9,10 +9,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * The fallback: a node the engine does not run (the dense head, a preprocessor, a DSConv
- * layer off the engine, any other layer or vertex) computed by DL4J itself on a copy of its inputs, outside every
- * workspace; its output is copied back into the plan's buffers. Either a {@code ComputationGraph} vertex or a
- * {@code MultiLayerNetwork} layer with its input preprocessor.
+ * The fallback: a node the engine does not run (a preprocessor, a DSConv layer off the engine, any other layer or
+ * vertex) computed by DL4J itself on a copy of its inputs, outside every workspace; its output is copied back into
+ * the plan's buffers. A {@code ComputationGraph} vertex, a layer, or a layer's input preprocessor.
  */
 final class Dl4jStep implements Step {
 

@@ -34,9 +34,10 @@ import java.util.Map;
  * layer. The DSConv layers run on their {@link IntegerConvKernel}s (reading the producer's buffer, with batch
  * normalization and ReLU fused as {@link IntegerEngine} arranged); residual adds, concatenation, max and average
  * pooling, global average and max pooling, zero padding, dropout (the identity at inference), unfused batch
- * normalization and ReLU run as steps of their own, each bit for bit what DL4J computes; every other node (the dense
- * head, preprocessors, a DSConv layer off the engine, any custom layer) runs through DL4J on a copy and is listed in
- * {@link #fallbacks()} with the reason. So the logits equal the network's own {@code output} on the engine, bit for bit.
+ * normalization and ReLU and the dense head (ND4J's matrix product, as DL4J calls it) run as steps of their own,
+ * each bit for bit what DL4J computes; every other node (preprocessors, a DSConv layer off the engine, any custom
+ * layer) runs through DL4J on a copy and is listed in {@link #fallbacks()} with the reason. So the outputs equal the
+ * network's own {@code output} on the engine, bit for bit.
  *
  * <pre>{@code
  * IntegerEngine.enable(network);
@@ -183,6 +184,9 @@ public final class ExecutionPlan implements AutoCloseable {
             ActivationStep s = ActivationStep.of(((org.deeplearning4j.nn.conf.layers.ActivationLayer)
                     a.conf().getLayer()).getActivationFn());
             return s == null ? new PassStep("identity activation") : s;
+        }
+        if (DenseStep.supports(l)) {
+            return new DenseStep((org.deeplearning4j.nn.layers.BaseLayer<?>) l);
         }
         org.deeplearning4j.nn.conf.layers.Layer c = l.conf().getLayer();
         if (c.getClass() == org.deeplearning4j.nn.conf.layers.ZeroPaddingLayer.class) {
