@@ -4,8 +4,8 @@ import io.github.dsconv.quant.BlockFloatingPoint;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-import static io.github.dsconv.engine.IntegerConvKernel.TILE_POSITIONS;
-import static io.github.dsconv.engine.IntegerConvKernel.ceilDiv;
+import static io.github.dsconv.engine.Tiling.TILE_POSITIONS;
+import static io.github.dsconv.engine.Tiling.ceilDiv;
 
 /**
  * A layer's input as block floating point for the integer engine: int8 mantissas {@code [image][position][cp]}
@@ -60,7 +60,7 @@ final class BfpInputQuantizer {
      * values {@link BlockFloatingPoint#quantizeInPlace} gives are exactly {@code mant * scale}. The product with
      * {@code 2^shift} is a plain multiply here (exact: for float input {@code 2^shift} is a normal double). Chunk
      * {@code t}: one {@code (image, block)} for NCHW, one image's run of
-     * {@link IntegerConvKernel#TILE_POSITIONS} positions for NHWC.
+     * {@link Tiling#TILE_POSITIONS} positions for NHWC.
      *
      * @return true if a mantissa of the chunk is negative (after a ReLU none is, and the products can read the
      *         mantissas as uint8)

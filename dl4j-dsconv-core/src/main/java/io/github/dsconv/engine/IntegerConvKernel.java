@@ -12,6 +12,8 @@ import static io.github.dsconv.engine.KernelParams.hostDoubles;
 import static io.github.dsconv.engine.KernelParams.hostFloats;
 import static io.github.dsconv.engine.KernelParams.perBlock;
 import static io.github.dsconv.engine.LayerBuffers.grow;
+import static io.github.dsconv.engine.Tiling.TILE_POSITIONS;
+import static io.github.dsconv.engine.Tiling.ceilDiv;
 import static io.github.dsconv.layers.DSConvParamInitializer.ALPHA_KEY;
 import static io.github.dsconv.layers.DSConvParamInitializer.BETA_KEY;
 import static io.github.dsconv.layers.DSConvParamInitializer.BIAS_KEY;
@@ -57,8 +59,6 @@ public final class IntegerConvKernel implements InferenceKernel {
     /** Largest channel count of a single-block layer that runs as {@link EngineOptions#stem()} says. */
     static final int STEM_MAX_CHANNELS = 4;
 
-    /** Output positions per tile: large enough for efficient GEMMs, small enough to stay in cache. */
-    static final int TILE_POSITIONS = 256;
     /** Bytes of int32 accumulators per tile ({@code gc * pc * nOut * 4}). */
     static final long TILE_ACC_BYTES = 1L << 20;
     /**
@@ -370,10 +370,6 @@ public final class IntegerConvKernel implements InferenceKernel {
             outputPass.output(n, oh * ow, y, yf, ylo, xsum, z);
         }
         return true;
-    }
-
-    static int ceilDiv(int a, int b) {
-        return (a + b - 1) / b;
     }
 
     /**

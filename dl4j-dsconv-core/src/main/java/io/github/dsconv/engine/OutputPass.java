@@ -9,7 +9,7 @@ import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-import static io.github.dsconv.engine.IntegerConvKernel.ceilDiv;
+import static io.github.dsconv.engine.Tiling.ceilDiv;
 import static io.github.dsconv.layers.DSConvParamInitializer.Q_KEY;
 
 /**
