@@ -140,6 +140,11 @@ public final class ExecutionPlan implements AutoCloseable {
         if (conf instanceof MergeVertex m && v.getNumInputArrays() > 1) {
             return new ConcatStep(m.getMergeAxis());
         }
+        if (v instanceof org.deeplearning4j.nn.graph.vertex.impl.PreprocessorVertex pv) {
+            // Not the vertex itself: its doForward asks the graph for the batch size, from the graph's own input
+            // arrays, which a plan never sets (Keras' Flatten imports as one of these).
+            return Dl4jStep.preProcessor(pv.getPreProcessor());
+        }
         return Dl4jStep.vertex(v, conf == null ? v.getClass().getSimpleName() : conf.getClass().getSimpleName());
     }
 

@@ -60,9 +60,10 @@ class ExecutionPlanTest {
     }
 
     private static void assertPlanEqualsNetwork(Model m, INDArray x) {
-        float[] expect = reference(m, x);
+        // The plan first: it must not depend on state a DL4J forward pass leaves behind (the graph's input arrays).
         ExecutionPlan plan = ExecutionPlan.compile(m);
         float[] got = plan.output(x).data().asFloat();
+        float[] expect = reference(m, x);
         assertArrayEquals(expect, got, 0f, "plan vs network, bit for bit: " + plan.engineSteps() + plan.fallbacks());
         long held = plan.bufferFloats();
         float[] again = plan.output(x).data().asFloat(); // reused buffers carry nothing over
@@ -208,6 +209,31 @@ class ExecutionPlanTest {
         assertTrue(plan.engineSteps().stream().noneMatch(s -> s.contains("native")), plan.engineSteps().toString());
         assertPlanEqualsNetwork(cg, input(CNN2DFormat.NHWC, 2, 3, 13, 7));
         IntegerEngine.disable(cg);
+    }
+
+    /** A flatten as a graph vertex (how Keras' Flatten imports) before a dense softmax head, both layouts. */
+    @ParameterizedTest
+    @EnumSource(CNN2DFormat.class)
+    void preprocessorVertexAndDenseHead(CNN2DFormat f) {
+        ComputationGraph cg = new ComputationGraph(new NeuralNetConfiguration.Builder().seed(8)
+                .convolutionMode(ConvolutionMode.Same).graphBuilder().addInputs("in")
+                .setInputTypes(InputType.convolutional(6, 6, 3, f))
+                .addLayer("conv", new ConvolutionLayer.Builder(3, 3).nOut(32).activation(Activation.RELU)
+                        .dataFormat(f).build(), "in")
+                .addVertex("flatten", new org.deeplearning4j.nn.conf.graph.PreprocessorVertex(
+                        new org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor(6, 6, 32, f)),
+                        "conv")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(6 * 6 * 32).nOut(4)
+                        .activation(Activation.SOFTMAX).build(), "flatten")
+                .setOutputs("out").build());
+        cg.init();
+        ComputationGraph ds = (ComputationGraph) new DSConvConverter(ConversionPlan.uniform(W4)).convert(cg)
+                .network();
+        IntegerEngine.enable(ds);
+        ExecutionPlan plan = ExecutionPlan.compile(ds);
+        assertTrue(plan.fallbacks().get(0).startsWith("flatten: input preprocessor"), plan.fallbacks().toString());
+        assertPlanEqualsNetwork(ds, input(f, 3, 3, 6, 9));
+        IntegerEngine.disable(ds);
     }
 
     @Test
