@@ -310,6 +310,11 @@ public final class SearchModel {
             n.put("top1", v[0]);
             n.put("agreement", v[1]);
             n.put("convWeightBytes", exactBytes(table, judged.get(k), fp32Left));
+            // The decision rule's score on images no strategy chose on: every strategy's "measuredScore" is the
+            // best of the configurations it measured on the same scoring images, so it is biased upwards, the more
+            // so the more configurations it measured there (random and greedy: all of theirs; the search: its
+            // target-task ones). This one is not.
+            n.put("heldOutScore", v[1] - config.rule().penalty(judged.get(k), weights));
         });
         ArrayNode bj = j.putArray("baselines");
         baselines.forEach((k, v) -> {

@@ -93,6 +93,15 @@ class SearchCliTest {
         for (JsonNode b : j.get("baselines")) {
             assertTrue(b.get("seconds").asDouble() > 0 && b.has("measuredScore"), b.toString());
         }
+        // The held-out score: the test agreement minus the same penalty as the measured score on the scoring images.
+        JsonNode tc = j.get("test").get("chosen");
+        double penalty = measured - chosen.get("measuredScore").asDouble();
+        assertEquals(tc.get("agreement").asDouble() - penalty, tc.get("heldOutScore").asDouble(), 1e-12, tc.toString());
+        for (JsonNode b : j.get("baselines")) {
+            JsonNode tb = j.get("test").get(b.get("method").asText());
+            double pb = b.get("scoringAgreement").asDouble() - b.get("measuredScore").asDouble();
+            assertEquals(tb.get("agreement").asDouble() - pb, tb.get("heldOutScore").asDouble(), 1e-12, tb.toString());
+        }
         // Reaching random search's best: the counted evaluation is a target-task step of the history.
         JsonNode reach = j.get("reachRandomBest");
         assertEquals(j.get("baselines").get(0).get("score").asDouble(), reach.get("randomBestScore").asDouble());
