@@ -19,6 +19,11 @@ def fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
 
+# (short name in the summary, method name in the JSON's "baselines"); the search itself is "chosen".
+STRATEGIES = [("search", None), ("random", "random"), ("greedy", "greedy-sensitivity"),
+              ("single", "single-task-gp")]
+
+
 def held_out(j, key, node):
     """The decision rule's score on the test images for one strategy (node: its chosen/baseline entry)."""
     t = j.get("test", {}).get(key)
@@ -47,34 +52,30 @@ def main(d, names):
         for seed, j in runs:
             w4 = next(u for u in j["uniform"] if u["weightBits"] == 4)["convWeightBytes"]
             c = j["chosen"]
-            base = {b["method"]: b.get("measuredScore") for b in j["baselines"]}
             r = j.get("reachRandomBest", {})
-            scores = [c["measuredScore"], base.get("random"), base.get("greedy-sensitivity"),
-                      base.get("single-task-gp")]
             nodes = {b["method"]: b for b in j["baselines"]}
-            held = [held_out(j, "chosen", c)] + [held_out(j, m, nodes[m]) if m in nodes else None
-                                                 for m in ["random", "greedy-sensitivity", "single-task-gp"]]
+            nodes[None] = c
+            scores = [nodes[m].get("measuredScore") if m in nodes else None for _, m in STRATEGIES]
+            held = [held_out(j, m or "chosen", nodes[m]) if m in nodes else None for _, m in STRATEGIES]
             print(f"| {seed} | {','.join(str(p) for p in c['positions'])} | {c['convWeightBytes'] / w4:.2f}x | "
                   f"{100 * c['top1']:.2f} ({100 * j['test']['fp32Top1']:.2f}) | {100 * c['agreement']:.2f} | "
                   + " / ".join(fmt(s, ".4f") for s in scores) + " | "
                   + " / ".join(fmt(s, ".4f") for s in held) + " | "
                   f"{fmt(r.get('multiTaskTargetEvaluations'), 'd')} / {fmt(r.get('singleTaskGpTargetEvaluations'), 'd')}"
                   f" | {j.get('searchSeconds', 0):.0f}, {j['seconds']:.0f} |")
-            for k, v in zip(["search", "random", "greedy", "single"], scores):
+            for (k, _), v, h in zip(STRATEGIES, scores, held):
                 if v is not None:
                     sums.setdefault(k, []).append(v)
-            for k, v in zip(["search", "random", "greedy", "single"], held):
-                if v is not None:
-                    sums.setdefault("held-" + k, []).append(v)
+                if h is not None:
+                    sums.setdefault("held-" + k, []).append(h)
             sums.setdefault("ratio", []).append(c["convWeightBytes"] / w4)
             sums.setdefault("drop", []).append(100 * (c["top1"] - j["test"]["fp32Top1"]))
         mean = {k: sum(v) / len(v) for k, v in sums.items()}
         print(f"\nmean over {len(runs)} seeds: bytes {mean['ratio']:.2f}x W4, top-1 {mean['drop']:+.2f} pp vs FP32; "
               "measured score " + ", ".join(f"{k} {mean[k]:.4f} ({len(sums[k])})"
-                                            for k in ["search", "random", "greedy", "single"] if k in mean)
+                                            for k, _ in STRATEGIES if k in mean)
               + "; held-out score " + ", ".join(f"{k} {mean['held-' + k]:.4f} ({len(sums['held-' + k])})"
-                                               for k in ["search", "random", "greedy", "single"]
-                                               if "held-" + k in mean))
+                                               for k, _ in STRATEGIES if "held-" + k in mean))
 
 
 if __name__ == "__main__":

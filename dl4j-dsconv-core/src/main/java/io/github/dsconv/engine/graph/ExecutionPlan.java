@@ -15,6 +15,7 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.graph.vertex.GraphVertex;
 import org.deeplearning4j.nn.graph.vertex.VertexIndices;
 import org.deeplearning4j.nn.graph.vertex.impl.LayerVertex;
+import org.deeplearning4j.nn.graph.vertex.impl.PreprocessorVertex;
 import org.deeplearning4j.nn.layers.ActivationLayer;
 import org.deeplearning4j.nn.layers.normalization.BatchNormalization;
 import org.deeplearning4j.nn.layers.pooling.GlobalPoolingLayer;
@@ -140,7 +141,7 @@ public final class ExecutionPlan implements AutoCloseable {
         if (conf instanceof MergeVertex m && v.getNumInputArrays() > 1) {
             return new ConcatStep(m.getMergeAxis());
         }
-        if (v instanceof org.deeplearning4j.nn.graph.vertex.impl.PreprocessorVertex pv) {
+        if (v instanceof PreprocessorVertex pv) {
             // Not the vertex itself: its doForward asks the graph for the batch size, from the graph's own input
             // arrays, which a plan never sets (Keras' Flatten imports as one of these).
             return Dl4jStep.preProcessor(pv.getPreProcessor());

@@ -12,6 +12,7 @@ import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.MergeVertex;
+import org.deeplearning4j.nn.conf.graph.PreprocessorVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
@@ -20,6 +21,7 @@ import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.conf.layers.ZeroPaddingLayer;
+import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
@@ -220,8 +222,8 @@ class ExecutionPlanTest {
                 .setInputTypes(InputType.convolutional(6, 6, 3, f))
                 .addLayer("conv", new ConvolutionLayer.Builder(3, 3).nOut(32).activation(Activation.RELU)
                         .dataFormat(f).build(), "in")
-                .addVertex("flatten", new org.deeplearning4j.nn.conf.graph.PreprocessorVertex(
-                        new org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor(6, 6, 32, f)),
+                .addVertex("flatten", new PreprocessorVertex(
+                        new CnnToFeedForwardPreProcessor(6, 6, 32, f)),
                         "conv")
                 .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(6 * 6 * 32).nOut(4)
                         .activation(Activation.SOFTMAX).build(), "flatten")
